@@ -1,0 +1,69 @@
+"""DAVIS 2016/2017 and YouTube-VOS 2018 video: one `tf.train.SequenceExample` per video.
+
+Per frame: the original JPEG bytes and the palette-index PNG mask (pixel = object id, 0 =
+background; empty bytes where the frame has no annotation, as on YouTube-VOS valid), plus each
+object's tight box and area so a trainer can choose guide frames and pairs without decoding masks.
+Per object (../shared/spec/osmn.md sections 3 and 12.2): palette id, category, first frame, the
+frames it is listed on, the frames where its mask is non-blank, and the frames valid as a guide
+(area > 0.3 % of the image and > 0.2 x its box area). Frame lists are indices into this record's
+frames, stored ragged (flat values + row lengths, one row per object).
+
+DAVIS 2016 records hold one object, id 1 = every non-zero palette index; per-object binary masks
+are `mask == id` (DAVIS 2016: `mask > 0`), computed by the trainer.
+"""
+from __future__ import absolute_import, division, print_function
+
+from schemas.features import BYTES, INT64, Field, Schema
+
+NAME = 'vos_video'
+VERSION = 1
+
+DATASETS = ('davis2016', 'davis2017', 'ytvos2018')
+_OBJECTS = 'object_ids'
+
+SCHEMA = Schema(
+    NAME, VERSION, __doc__.strip().splitlines()[0],
+    context=[
+        Field('dataset', 'video/dataset', BYTES, (), ' / '.join(DATASETS)),
+        Field('split', 'video/split', BYTES, (), 'dataset split: train / val / valid'),
+        Field('video_id', 'video/id', BYTES, (), 'DAVIS sequence name or YouTube-VOS video id'),
+        Field('height', 'video/height', INT64, (), 'frame height in pixels'),
+        Field('width', 'video/width', INT64, (), 'frame width in pixels'),
+        Field('num_frames', 'video/num_frames', INT64, (), 'frames stored in this record'),
+        Field('object_ids', 'object/ids', INT64, (None,),
+              'palette ids (DAVIS 2017: ids present in frame 0; YouTube-VOS: meta.json keys)'),
+        Field('object_category', 'object/category', BYTES, (_OBJECTS,),
+              'YouTube-VOS category; empty for DAVIS'),
+        Field('object_first_frame', 'object/first_frame_index', INT64, (_OBJECTS,),
+              'frame index of the object\'s first (given) mask'),
+        Field('object_frames', 'object/frames', INT64, (_OBJECTS,),
+              'frame indices the object is listed on (meta.json frames; DAVIS: all)', ragged=True),
+        Field('object_nonblank_frames', 'object/nonblank_frames', INT64, (_OBJECTS,),
+              'frame indices where the object\'s mask is non-empty', ragged=True),
+        Field('object_valid_guide_frames', 'object/valid_guide_frames', INT64, (_OBJECTS,),
+              'frame indices whose mask is a valid guide (area > 0.003*H*W and > 0.2*box area)',
+              ragged=True),
+    ],
+    sequence=[
+        Field('frame_name', 'frame/name', BYTES, (), 'file stem, e.g. 00000'),
+        Field('frame_image', 'frame/image/encoded', BYTES, (), 'original JPEG file bytes'),
+        Field('frame_mask', 'frame/mask/encoded', BYTES, (),
+              'palette-index PNG (object ids), empty when the frame has no mask'),
+        Field('frame_has_mask', 'frame/has_mask', INT64, (), '1 if the frame is annotated'),
+        Field('frame_object_bbox', 'frame/object/bbox_xyxy', INT64, (_OBJECTS, 4),
+              'per object: tight box xmin, ymin, xmax, ymax (inclusive), -1s when absent'),
+        Field('frame_object_area', 'frame/object/area', INT64, (_OBJECTS,),
+              'per object: mask pixels (0 when absent or not annotated)'),
+    ])
+
+
+def encode(context, steps):
+    return SCHEMA.encode(context, steps)
+
+
+def decode(serialized):
+    return SCHEMA.decode(serialized)
+
+
+def read(serialized):
+    return SCHEMA.read(serialized)
