@@ -7,9 +7,14 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.requirements-installed
 SEED     ?= 0
-# Where `make sample-data` writes and where dataset targets read by default.
+# Where `make sample-data` writes and where dataset targets read by default. DATA holds the
+# dataset roots; point one dataset elsewhere with VID_DATA=..., COCO_DATA=..., and so on.
 SAMPLE   ?= data/sample
 DATA     ?= $(SAMPLE)
+VID_DATA   ?= $(DATA)/ILSVRC2015
+COCO_DATA  ?= $(DATA)/coco
+DAVIS_DATA ?= $(DATA)/DAVIS
+YTVOS_DATA ?= $(DATA)/youtube-vos
 OUT      ?= out
 PYTEST_ARGS ?=
 

@@ -1,0 +1,95 @@
+"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017 and YouTube-VOS 2018 datasets in their exact on-disk
+formats, rendered from synthetic scenes (textured objects moving, occluding, entering and leaving
+over textured backgrounds). Deterministic for a seed. `python -m sampledata --help`.
+"""
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import shutil
+import tempfile
+
+from sampledata import coco, vid, vos
+from sampledata.common import Faults, write_json
+
+DATASETS = ('vid', 'coco', 'davis', 'ytvos')
+MANIFEST = 'sample_manifest.json'
+
+# Frame sizes: "real" matches the released data, "small" keeps tests fast.
+SIZES = {
+    'real': {'vid': (1280, 720), 'coco': ((640, 480), (480, 640), (640, 427), (500, 375)),
+             'davis': (854, 480), 'ytvos': (1280, 720)},
+    'small': {'vid': (320, 180), 'coco': ((160, 120), (120, 160), (160, 107)),
+              'davis': (214, 120), 'ytvos': (320, 180)},
+}
+
+# How much of each dataset to write (defaults: seconds at real size).
+COUNTS = {
+    'vid': {'train_snippets': 4, 'val_snippets': 2, 'frames': 10, 'max_objects': 3},
+    'coco': {'train_images': 8, 'val_images': 3},
+    'davis': {'train': 4, 'val': 2, 'frames': 8},
+    'ytvos': {'train': 4, 'valid': 2, 'frames': 6},
+}
+
+
+def _write_all(out_dir, seed, size, corrupt, datasets, counts):
+    sizes = SIZES[size]
+    faults = Faults() if corrupt else None
+    manifest = {'seed': seed, 'size': size, 'corrupt': corrupt, 'datasets': {}}
+    for name in datasets:
+        c = counts[name]
+        if name == 'vid':
+            w, h = sizes['vid']
+            entry = vid.write(out_dir, seed, w, h, faults=faults, **c)
+        elif name == 'coco':
+            entry = coco.write(out_dir, seed, sizes['coco'], faults=faults, **c)
+        elif name == 'davis':
+            w, h = sizes['davis']
+            entry = vos.write_davis(out_dir, seed, w, h, faults=faults, **c)
+        else:
+            w, h = sizes['ytvos']
+            entry = vos.write_ytvos(out_dir, seed, w, h, faults=faults, **c)
+        entry['counts_requested'] = c
+        manifest['datasets'][name] = entry
+    manifest['faults'] = faults.items if faults is not None else []
+    write_json(os.path.join(out_dir, MANIFEST), manifest, indent=1)
+    return manifest
+
+
+def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, counts=None,
+             overwrite=False):
+    """Write the sample datasets to out_dir atomically (a temporary sibling renamed at the end).
+
+    Returns the manifest (also written to out_dir/sample_manifest.json): per-dataset roots and
+    clean counts, and with corrupt=True the list of injected bad inputs (dataset, kind, path
+    relative to the dataset root, detail).
+    """
+    unknown = sorted(set(datasets) - set(DATASETS))
+    if unknown:
+        raise ValueError('unknown dataset(s) %s; choose from %s' % (unknown, DATASETS))
+    if size not in SIZES:
+        raise ValueError('size must be one of %s' % sorted(SIZES))
+    merged = {k: dict(v) for k, v in COUNTS.items()}
+    for name, override in (counts or {}).items():
+        merged[name].update(override)
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not overwrite:
+        raise FileExistsError('%s exists; pass overwrite=True (--overwrite) to replace it' % out_dir)
+    parent = os.path.dirname(out_dir)
+    if not os.path.isdir(parent):
+        os.makedirs(parent)
+    tmp = tempfile.mkdtemp(prefix='.%s.tmp-' % os.path.basename(out_dir), dir=parent)
+    try:
+        manifest = _write_all(tmp, seed, size, corrupt, tuple(datasets), merged)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def load_manifest(out_dir):
+    with open(os.path.join(out_dir, MANIFEST)) as f:
+        return json.load(f)

@@ -1,0 +1,88 @@
+"""File writing shared by the sample dataset writers: deterministic RNGs, JPEG, palette PNG, JSON."""
+from __future__ import absolute_import, division, print_function
+
+import hashlib
+import io
+import json
+import os
+
+import cv2
+import numpy as np
+from PIL import Image
+
+
+def rng_for(seed, *names):
+    """A RandomState that depends only on the seed and the names (not on call order)."""
+    digest = hashlib.sha256(repr((seed,) + names).encode('utf-8')).digest()
+    return np.random.RandomState(int.from_bytes(digest[:4], 'little'))
+
+
+def ensure_dir(path):
+    if not os.path.isdir(path):
+        os.makedirs(path)
+    return path
+
+
+def jpeg_bytes(rgb, quality=90):
+    """JPEG file bytes of an RGB (or single-channel) uint8 image."""
+    image = rgb[..., ::-1] if rgb.ndim == 3 else rgb  # OpenCV writes BGR
+    ok, buf = cv2.imencode('.jpg', np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError('JPEG encoding failed')
+    return buf.tobytes()
+
+
+def write_bytes(path, data):
+    ensure_dir(os.path.dirname(path))
+    with open(path, 'wb') as f:
+        f.write(data)
+
+
+def write_jpeg(path, rgb, quality=90):
+    write_bytes(path, jpeg_bytes(rgb, quality))
+
+
+def voc_palette():
+    """The 256-colour PASCAL VOC / DAVIS palette: index i -> colour from the bits of i."""
+    palette = np.zeros((256, 3), np.uint8)
+    for i in range(256):
+        c, r, g, b = i, 0, 0, 0
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        palette[i] = (r, g, b)
+    return palette.reshape(-1).tolist()
+
+
+_PALETTE = voc_palette()
+
+
+def palette_png_bytes(labels):
+    """Mode-P PNG whose pixel values are the object ids in `labels` (uint8 [H, W])."""
+    image = Image.fromarray(np.asarray(labels, np.uint8), mode='P')
+    image.putpalette(_PALETTE)
+    buf = io.BytesIO()
+    image.save(buf, format='PNG')
+    return buf.getvalue()
+
+
+def write_palette_png(path, labels):
+    write_bytes(path, palette_png_bytes(labels))
+
+
+def write_json(path, obj, indent=None):
+    """Deterministic JSON (sorted keys) so a seed gives byte-identical files."""
+    text = json.dumps(obj, sort_keys=True, indent=indent, separators=(',', ': ') if indent else (',', ':'))
+    write_bytes(path, text.encode('utf-8'))
+
+
+class Faults(object):
+    """The list of injected bad inputs, written to the manifest for later tests to reconcile."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, dataset, kind, path, detail):
+        self.items.append({'dataset': dataset, 'kind': kind, 'path': path, 'detail': detail})

@@ -1,0 +1,329 @@
+"""The sample datasets parse with lxml / pycocotools / PIL as the real formats do."""
+from __future__ import absolute_import, division, print_function
+
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from lxml import etree
+from PIL import Image
+from pycocotools.coco import COCO
+
+import sampledata
+from sampledata import coco as coco_writer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def clean(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('sample') / 'clean')
+    return out, sampledata.generate(out, seed=3, size='small')
+
+
+@pytest.fixture(scope='module')
+def corrupt(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('sample') / 'corrupt')
+    return out, sampledata.generate(out, seed=3, size='small', corrupt=True)
+
+
+def _tree_digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(root, '**', '*'), recursive=True)):
+        digest.update(os.path.relpath(path, root).encode())
+        if os.path.isfile(path):
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def _decodes(path):
+    with open(path, 'rb') as f:
+        data = np.frombuffer(f.read(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    return image
+
+
+def _fault_paths(manifest, dataset, kind=None):
+    return set(f['path'] for f in manifest['faults']
+               if f['dataset'] == dataset and (kind is None or f['kind'] == kind))
+
+
+# -- determinism and atomic output ------------------------------------------------------------
+
+def test_same_seed_same_bytes_other_seed_differs(tmpdir, clean):
+    out, _ = clean
+    again = str(tmpdir.join('again'))
+    sampledata.generate(again, seed=3, size='small')
+    assert _tree_digest(again) == _tree_digest(out)
+    other = str(tmpdir.join('other'))
+    sampledata.generate(other, seed=4, size='small', datasets=['davis'])
+    assert _tree_digest(os.path.join(other, 'DAVIS')) != _tree_digest(os.path.join(out, 'DAVIS'))
+
+
+def test_output_is_refused_unless_overwrite_and_failures_leave_nothing(tmpdir, monkeypatch):
+    out = str(tmpdir.join('s'))
+    sampledata.generate(out, size='small', datasets=['davis'])
+    with pytest.raises(FileExistsError):
+        sampledata.generate(out, size='small', datasets=['davis'])
+
+    def boom(*args, **kwargs):
+        raise RuntimeError('disk full')
+    monkeypatch.setattr(coco_writer, 'write', boom)
+    with pytest.raises(RuntimeError):
+        sampledata.generate(out, size='small', datasets=['davis', 'coco'], overwrite=True)
+    # the previous complete output is untouched and no temporary directory is left behind
+    assert sorted(os.listdir(str(tmpdir))) == ['s']
+    assert sorted(os.listdir(out)) == ['DAVIS', 'sample_manifest.json']
+
+
+def test_cli_writes_requested_subset(tmpdir):
+    out = str(tmpdir.join('cli'))
+    text = subprocess.check_output(
+        [sys.executable, '-m', 'sampledata', '--out', out, '--size', 'small', '--datasets',
+         'vid', '--vid-train-snippets', '1', '--vid-val-snippets', '1', '--vid-frames', '3'],
+        cwd=ROOT).decode()
+    assert 'ILSVRC2015' in text
+    manifest = sampledata.load_manifest(out)
+    assert manifest['datasets']['vid']['clean']['train'] == {
+        'snippets': 1, 'frames': 3, 'objects': manifest['datasets']['vid']['clean']['train'][
+            'objects']}
+    assert len(glob.glob(os.path.join(out, 'ILSVRC2015', 'Data', 'VID', '*', '*', '*', '*.JPEG'))
+               + glob.glob(os.path.join(out, 'ILSVRC2015', 'Data', 'VID', 'val', '*', '*.JPEG'))) == 6
+
+
+# -- ILSVRC2015-VID ---------------------------------------------------------------------------
+
+def _vid_xmls(root):
+    ann = os.path.join(root, 'ILSVRC2015', 'Annotations', 'VID')
+    return sorted(glob.glob(os.path.join(ann, 'train', '*', '*', '*.xml')) +
+                  glob.glob(os.path.join(ann, 'val', '*', '*.xml')))
+
+
+def test_vid_layout_and_xml_fields(clean):
+    out, manifest = clean
+    root = os.path.join(out, 'ILSVRC2015')
+    xmls = _vid_xmls(out)
+    counts = manifest['datasets']['vid']['clean']
+    assert len(xmls) == counts['train']['frames'] + counts['val']['frames']
+    objects, classes_of_track, occluded = 0, {}, 0
+    for path in xmls:
+        tree = etree.parse(path)
+        rel = os.path.relpath(path, os.path.join(root, 'Annotations', 'VID'))
+        split = rel.split(os.sep)[0]
+        folder, filename = tree.findtext('folder'), tree.findtext('filename')
+        assert os.path.join(split, folder, filename + '.xml') == rel
+        image_path = os.path.join(root, 'Data', 'VID', split, folder, filename + '.JPEG')
+        image = _decodes(image_path)
+        assert image.shape[:2] == (int(tree.findtext('size/height')),
+                                   int(tree.findtext('size/width')))
+        assert tree.findtext('source/database') == 'ILSVRC_2015'
+        for obj in tree.findall('object'):
+            objects += 1
+            xmin, ymin, xmax, ymax = (int(obj.findtext('bndbox/' + k))
+                                      for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+            assert 0 <= xmin <= xmax < image.shape[1] and 0 <= ymin <= ymax < image.shape[0]
+            assert obj.findtext('occluded') in ('0', '1') and obj.findtext('generated') in ('0', '1')
+            occluded += int(obj.findtext('occluded'))
+            key = (folder, obj.findtext('trackid'))
+            assert classes_of_track.setdefault(key, obj.findtext('name')) == obj.findtext('name')
+            assert obj.findtext('name').startswith('n') and len(obj.findtext('name')) == 9
+    assert objects == counts['train']['objects'] + counts['val']['objects']
+    assert len(set(k[0] for k in classes_of_track)) == 6  # 4 train + 2 val snippets
+    assert occluded > 0, 'the sample should contain occlusions'
+
+
+def test_vid_objects_move_and_boxes_hold_the_object(clean):
+    """Boxes change over a snippet and the box region differs from the background around it."""
+    out, _ = clean
+    snippet = os.path.join(out, 'ILSVRC2015', 'Annotations', 'VID', 'val', 'ILSVRC2015_val_00000000')
+    centres = []
+    for path in sorted(glob.glob(os.path.join(snippet, '*.xml'))):
+        obj = etree.parse(path).find('object[trackid="0"]')
+        if obj is not None:
+            b = [int(obj.findtext('bndbox/' + k)) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
+            centres.append(((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0))
+    assert len(centres) >= 5
+    assert np.ptp(np.array(centres), axis=0).max() > 2, 'object should move'
+
+
+# -- COCO 2017 --------------------------------------------------------------------------------
+
+def test_coco_json_loads_with_pycocotools_and_masks_rasterise(clean):
+    out, manifest = clean
+    for split in ('train2017', 'val2017'):
+        coco = COCO(os.path.join(out, 'coco', 'annotations', 'instances_%s.json' % split))
+        counts = manifest['datasets']['coco']['clean'][split]
+        assert len(coco.getImgIds()) == counts['images']
+        assert len(coco.getAnnIds()) == counts['annotations']
+        cat_ids = sorted(coco.getCatIds())
+        assert cat_ids[-1] > len(cat_ids), 'COCO category ids have gaps'
+        kinds = set()
+        for image in coco.loadImgs(coco.getImgIds()):
+            assert image['file_name'] == '%012d.jpg' % image['id']
+            pixels = _decodes(os.path.join(out, 'coco', split, image['file_name']))
+            assert pixels.shape[:2] == (image['height'], image['width'])
+            kinds.add('gray' if pixels.ndim == 2 else 'color')
+        kept = 0
+        for ann in coco.loadAnns(coco.getAnnIds()):
+            mask = coco.annToMask(ann)
+            image = coco.imgs[ann['image_id']]
+            assert mask.shape == (image['height'], image['width'])
+            assert abs(mask.sum() - ann['area']) <= 0.02 * ann['area'] + 2
+            kinds.add('rle' if isinstance(ann['segmentation'], dict) else 'polygon')
+            assert (ann['iscrowd'] == 1) == isinstance(ann['segmentation'], dict)
+            if not ann['iscrowd'] and mask.sum() / float(mask.size) > 0.03:
+                kept += 1
+        assert kinds >= {'gray', 'color', 'rle', 'polygon'}
+        assert kept == counts['osmn_kept_instances']
+        assert 0 < kept < counts['annotations'], 'sizes should straddle the 3 % rule'
+
+
+# -- DAVIS 2017 -------------------------------------------------------------------------------
+
+def _palette_ids(path):
+    image = Image.open(path)
+    assert image.mode == 'P'
+    return image, np.array(image)
+
+
+def test_davis_palette_masks_and_imagesets(clean):
+    out, manifest = clean
+    root = os.path.join(out, 'DAVIS')
+    lists = {}
+    for year in ('2016', '2017'):
+        for split in ('train', 'val'):
+            with open(os.path.join(root, 'ImageSets', year, split + '.txt')) as f:
+                lists[year, split] = f.read().split()
+    for split in ('train', 'val'):
+        assert set(lists['2016', split]) <= set(lists['2017', split])
+    late_objects = 0
+    for name in lists['2017', 'train'] + lists['2017', 'val']:
+        frames = sorted(glob.glob(os.path.join(root, 'JPEGImages', '480p', name, '*.jpg')))
+        masks = sorted(glob.glob(os.path.join(root, 'Annotations', '480p', name, '*.png')))
+        assert [os.path.basename(p)[:-4] for p in frames] == \
+            ['%05d' % i for i in range(len(frames))] == [os.path.basename(p)[:-4] for p in masks]
+        first_ids = None
+        for frame, mask in zip(frames, masks):
+            image, ids = _palette_ids(mask)
+            assert ids.shape == _decodes(frame).shape[:2]
+            assert image.getpalette()[3:6] == [128, 0, 0]  # DAVIS palette: id 1 is dark red
+            present = set(np.unique(ids).tolist()) - {0}
+            if first_ids is None:
+                first_ids = present
+                assert first_ids, 'frame 0 has objects'
+            late_objects += len(present - first_ids)
+    assert late_objects > 0, 'one object should enter after frame 0'
+
+
+# -- YouTube-VOS 2018 -------------------------------------------------------------------------
+
+def test_ytvos_meta_matches_frames_and_masks(clean):
+    out, manifest = clean
+    root = os.path.join(out, 'youtube-vos')
+    with open(os.path.join(root, 'train', 'meta.json')) as f:
+        meta = json.load(f)['videos']
+    assert len(meta) == manifest['datasets']['ytvos']['clean']['train']['videos']
+    entered_late = 0
+    for video, entry in meta.items():
+        names = sorted(os.path.basename(p)[:-4] for p in
+                       glob.glob(os.path.join(root, 'train', 'JPEGImages', video, '*.jpg')))
+        assert names == ['%05d' % (5 * i) for i in range(len(names))]
+        seen = {}
+        for name in names:
+            _, ids = _palette_ids(os.path.join(root, 'train', 'Annotations', video, name + '.png'))
+            for object_id in set(np.unique(ids).tolist()) - {0}:
+                seen.setdefault(str(object_id), []).append(name)
+        assert {k: v['frames'] for k, v in entry['objects'].items()} == seen
+        assert all(v['category'] for v in entry['objects'].values())
+        entered_late += sum(v['frames'][0] != '00000' for v in entry['objects'].values())
+    with open(os.path.join(root, 'valid', 'meta.json')) as f:
+        valid = json.load(f)['videos']
+    for video, entry in valid.items():
+        masks = sorted(os.path.basename(p)[:-4] for p in
+                       glob.glob(os.path.join(root, 'valid', 'Annotations', video, '*.png')))
+        starts = {}
+        for object_id, obj in entry['objects'].items():
+            starts.setdefault(obj['frames'][0], set()).add(int(object_id))
+        assert masks == sorted(starts), 'valid masks exist only on first-appearance frames'
+        for name in masks:
+            _, ids = _palette_ids(os.path.join(root, 'valid', 'Annotations', video, name + '.png'))
+            assert set(np.unique(ids).tolist()) - {0} == starts[name]
+        frames = glob.glob(os.path.join(root, 'valid', 'JPEGImages', video, '*.jpg'))
+        assert len(frames) > len(masks)
+    assert entered_late + sum(
+        v['frames'][0] != '00000' for e in valid.values() for v in e['objects'].values()) > 0
+
+
+# -- the corrupt variant ----------------------------------------------------------------------
+
+EXPECTED_FAULTS = {
+    'vid': {'malformed_xml', 'truncated_jpeg', 'missing_frame', 'box_outside_frame',
+            'zero_area_box', 'size_mismatch', 'empty_sequence'},
+    'coco': {'missing_image', 'truncated_jpeg', 'invalid_polygon', 'rle_wrong_size',
+             'unknown_image_id', 'unknown_category_id'},
+    'davis': {'mask_wrong_size', 'truncated_jpeg', 'missing_frame', 'empty_sequence'},
+    'ytvos': {'unknown_object_id', 'meta_frame_without_image', 'mask_wrong_size',
+              'empty_sequence'},
+}
+
+
+def test_corrupt_variant_lists_one_of_each_bad_input(corrupt):
+    _, manifest = corrupt
+    found = {}
+    for fault in manifest['faults']:
+        found.setdefault(fault['dataset'], []).append(fault['kind'])
+        assert fault['path'] and fault['detail']
+    for dataset, kinds in EXPECTED_FAULTS.items():
+        assert sorted(found[dataset]) == sorted(kinds), dataset
+
+
+def test_corrupt_inputs_really_are_bad(corrupt):
+    out, manifest = corrupt
+
+    def path(dataset, kind):
+        rel, = _fault_paths(manifest, dataset, kind)
+        return os.path.join(out, manifest['datasets'][dataset]['root'], rel.split('#')[0])
+
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.parse(path('vid', 'malformed_xml'))
+    for dataset in ('vid', 'davis'):
+        assert not os.path.exists(path(dataset, 'missing_frame'))
+    for dataset in ('vid', 'coco', 'davis'):
+        with pytest.raises(Exception):
+            Image.open(path(dataset, 'truncated_jpeg')).load()
+    box = etree.parse(path('vid', 'box_outside_frame')).find('object/bndbox')
+    width = int(etree.parse(path('vid', 'box_outside_frame')).findtext('size/width'))
+    assert int(box.findtext('xmin')) >= width
+    box = etree.parse(path('vid', 'zero_area_box')).find('object/bndbox')
+    assert int(box.findtext('xmax')) < int(box.findtext('xmin'))
+    xml = etree.parse(path('vid', 'size_mismatch'))
+    image = _decodes(xml.getroot().base.replace('Annotations', 'Data').replace('.xml', '.JPEG'))
+    assert image.shape[1] != int(xml.findtext('size/width'))
+    assert os.listdir(path('vid', 'empty_sequence')) == []
+    assert not os.path.exists(path('coco', 'missing_image'))
+    for dataset in ('davis', 'ytvos'):
+        mask = path(dataset, 'mask_wrong_size')
+        sibling = mask.replace('Annotations', 'JPEGImages').replace('.png', '.jpg')
+        assert _palette_ids(mask)[1].shape != _decodes(sibling).shape[:2]
+        assert os.listdir(path(dataset, 'empty_sequence')) == []
+    assert not os.path.exists(path('ytvos', 'meta_frame_without_image'))
+
+
+def test_corrupt_variant_keeps_the_clean_data(clean, corrupt):
+    (clean_out, clean_manifest), (bad_out, bad_manifest) = clean, corrupt
+    for name in sampledata.DATASETS:
+        assert bad_manifest['datasets'][name]['clean'] == clean_manifest['datasets'][name]['clean']
+    # every clean VID snippet is byte-identical in the corrupt variant
+    for path in _vid_xmls(clean_out):
+        with open(path, 'rb') as a, open(path.replace(clean_out, bad_out), 'rb') as b:
+            assert a.read() == b.read()
+    coco = COCO(os.path.join(bad_out, 'coco', 'annotations', 'instances_train2017.json'))
+    assert len(coco.getAnnIds()) > clean_manifest['datasets']['coco']['clean']['train2017'][
+        'annotations']
