@@ -18,15 +18,22 @@ YTVOS_DATA ?= $(DATA)/youtube-vos
 OUT      ?= out
 PYTEST_ARGS ?=
 
+PIPELINE_ARGS ?=
+# OVERWRITE=1 replaces an existing output directory of a dataset target.
+OVERWRITE ?=
+overwrite_flag = $(if $(OVERWRITE),--overwrite)
+
 .PHONY: help venv test sample-data sample-data-corrupt demo \
-        vid-records coco-records davis-records ytvos-records train-sasiam train-osmn bench
+        vid-records coco-records davis-records ytvos-records train-sasiam train-osmn \
+        bench bench-vid
 
 help:
 	@echo "make demo         build the sample datasets and run everything that exists on them"
 	@echo "make test         run the test suite"
 	@echo "make sample-data  write tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018 trees to $(SAMPLE)"
-	@echo "make vid-records | coco-records | davis-records | ytvos-records   (DATA=<root> OUT=<dir>)"
-	@echo "make train-sasiam | train-osmn"
+	@echo "make vid-records  ILSVRC2015-VID -> OUT/vid (DATA=<dir holding ILSVRC2015> or VID_DATA=<root>, OUT=<dir>, OVERWRITE=1)"
+	@echo "make coco-records | davis-records | ytvos-records | train-sasiam | train-osmn   (not built yet)"
+	@echo "make bench        every benchmark (bench-vid)"
 	@echo "python -m schemas (inside .venv) documents every record schema"
 
 # The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
@@ -53,13 +60,26 @@ sample-data: $(STAMP)
 sample-data-corrupt: $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE)-corrupt --seed $(SEED) --corrupt --overwrite
 
+# Dataset targets reading the default DATA write the sample first when it is missing.
+$(SAMPLE)/sample_manifest.json: | $(STAMP)
+	$(PY) -m sampledata --out $(SAMPLE) --seed $(SEED) --overwrite
+sample_if_default = $(if $(filter $(DATA),$(SAMPLE)),$(SAMPLE)/sample_manifest.json)
+
+vid-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines vid --data $(VID_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+
 demo: sample-data
-	$(PY) -m schemas
+	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(OUT)/demo --overwrite
 	@echo
-	@echo "demo: sample datasets written under $(SAMPLE) (see the tree above the schema listing)."
-	@echo "demo: record pipelines and trainers are not built yet; this demo grows as their issues land."
+	@echo "demo: sample datasets in $(SAMPLE); VID track records in $(OUT)/demo/vid (see dataset_info.json)."
+	@echo "demo: record schemas: $(PY) -m schemas. COCO/DAVIS/YouTube-VOS records and the trainers are not built yet."
+
+bench: bench-vid
+
+bench-vid: $(STAMP)
+	$(PY) -m bench.vid_bench
 
 # Not built yet: these fail loudly instead of pretending to work.
-vid-records coco-records davis-records ytvos-records train-sasiam train-osmn bench:
+coco-records davis-records ytvos-records train-sasiam train-osmn:
 	@echo "make $@: not built yet (see the open issues); nothing was done." >&2
 	@exit 2

@@ -182,7 +182,8 @@ def encode_example(fields, values):
     _check_names(fields, values, 'example')
     example = example_pb2.Example()
     _fill_features(feature_pb2, example.features.feature, fields, values, {})
-    return example.SerializeToString()
+    # deterministic: map fields (features, feature lists) sorted by key -> byte-identical reruns
+    return example.SerializeToString(deterministic=True)
 
 
 def encode_sequence_example(context_fields, sequence_fields, context, steps):
@@ -202,7 +203,8 @@ def encode_sequence_example(context_fields, sequence_fields, context, steps):
         for step_value in steps[field.name]:
             flat, _ = _flatten(field, step_value, ref_lengths)
             feature_list.feature.add().CopyFrom(_feature(feature_pb2, field, flat))
-    return example.SerializeToString()
+    # deterministic: map fields (features, feature lists) sorted by key -> byte-identical reruns
+    return example.SerializeToString(deterministic=True)
 
 
 # ----------------------------------------------------------------------------------------------

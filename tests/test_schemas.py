@@ -195,6 +195,18 @@ def test_numpy_read_matches_tf_decode(tmpdir):
 
 # -- validation ------------------------------------------------------------------------------
 
+def test_encoding_is_byte_identical_across_processes():
+    """Protobuf map order may follow the process's hash seed; records must not."""
+    code = ('import sys; sys.path.insert(0, %r); from tests.test_schemas import vos_values; '
+            'from schemas import vos_video; import hashlib; '
+            'print(hashlib.sha1(vos_video.encode(*vos_values(3, 4))).hexdigest())' % ROOT)
+    digests = set()
+    for seed in ('1', '2', '3'):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        digests.add(subprocess.check_output([sys.executable, '-c', code], env=env, cwd=ROOT))
+    assert len(digests) == 1
+
+
 def test_encode_rejects_missing_unknown_and_misshaped_values():
     values = coco_values(2)
     with pytest.raises(SchemaError, match='missing field.*image_format'):

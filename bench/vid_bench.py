@@ -1,0 +1,146 @@
+"""VID pipeline throughput against the decode-only bound, on sample data at real frame size.
+
+    python -m bench.vid_bench [--snippets 40 --frames 25] [--workdir data/bench-vid]
+
+1. Writes (once; reused while the parameters match) a VID sample at 1280x720 with 1-3 objects.
+2. Decode-only bound: a plain multiprocessing loop, one process per core, that reads and decodes
+   every frame JPEG of the sample with OpenCV (the pipeline's decoder) and nothing else.
+3. The pipeline: `python -m pipelines vid` on the same data, run in its own process as a user
+   would, on all cores with the default DirectRunner mode (multi_processing) and, for
+   comparison, in_memory (threads: OpenCV releases the GIL, and start-up is cheaper).
+Reports frames/s end to end (runner start-up included) and in steady state (frames over the time
+the workers spent inside shard tasks, divided by the worker count), and their ratios to the bound.
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import glob
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _decode(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[0]
+
+
+def decode_only(paths, workers):
+    cv2.setNumThreads(1)
+    start = time.time()
+    pool = multiprocessing.Pool(workers)
+    try:
+        pool.map(_decode, paths, chunksize=8)
+    finally:
+        pool.close()
+        pool.join()
+    return len(paths) / (time.time() - start)
+
+
+def ensure_sample(workdir, snippets, frames, seed):
+    sys.path.insert(0, ROOT)
+    import sampledata
+    data = os.path.join(workdir, 'data')
+    wanted = {'train_snippets': snippets - max(1, snippets // 10), 'val_snippets': max(1, snippets // 10),
+              'frames': frames, 'max_objects': 3}
+    try:
+        manifest = sampledata.load_manifest(data)
+        if manifest['datasets']['vid']['counts_requested'] == wanted and manifest['seed'] == seed:
+            return data, manifest
+    except (IOError, OSError, KeyError, ValueError):
+        pass
+    print('writing the benchmark sample (%d snippets x %d frames, 1280x720) ...' % (snippets, frames))
+    manifest = sampledata.generate(data, seed=seed, size='real', datasets=['vid'],
+                                   counts={'vid': wanted}, overwrite=True)
+    return data, manifest
+
+
+def run_pipeline(args, data, mode):
+    """One `python -m pipelines vid` run in its own process; frames/s end to end and steady."""
+    out = os.path.join(args.workdir, 'out')
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.time()
+    with open(os.path.join(args.workdir, 'pipeline-%s.log' % mode), 'w') as log:
+        subprocess.check_call(
+            [sys.executable, '-m', 'pipelines', 'vid', '--data', os.path.join(data, 'ILSVRC2015'),
+             '--out', out, '--units-per-shard', str(args.units_per_shard),
+             '--direct_running_mode=%s' % mode, '--direct_num_workers=%d' % args.workers],
+            cwd=ROOT, stderr=log)
+    wall = time.time() - start
+    with open(os.path.join(out, 'vid', 'dataset_info.json')) as f:
+        info = json.load(f)
+    done = info['counts']['frames']
+    return {'frames': done, 'crops': info['counts']['crops'], 'wall_s': round(wall, 2),
+            'pipeline_wall_s': info['wall_time_s'],
+            'frames_per_s_end_to_end': round(done / wall, 1),
+            # frames over the time workers spent inside shard tasks: excludes start-up
+            'frames_per_s_steady': round(done / (info['worker_seconds'] / float(args.workers)), 1)}
+
+
+def machine():
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+    except (IOError, StopIteration):
+        pass
+    return '%s, %d cores, %s, Python %s, OpenCV %s' % (
+        model or platform.processor(), multiprocessing.cpu_count(), platform.system(),
+        platform.python_version(), cv2.__version__)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--workdir', default=os.path.join(ROOT, 'data', 'bench-vid'))
+    parser.add_argument('--snippets', type=int, default=40)
+    parser.add_argument('--frames', type=int, default=25)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--workers', type=int, default=multiprocessing.cpu_count())
+    parser.add_argument('--units-per-shard', type=int, default=2)
+    parser.add_argument('--modes', default='multi_processing,in_memory',
+                        help='DirectRunner running modes to measure (the default is the first)')
+    args = parser.parse_args(argv)
+
+    data, manifest = ensure_sample(args.workdir, args.snippets, args.frames, args.seed)
+    clean = manifest['datasets']['vid']['clean']
+    frames = glob.glob(os.path.join(data, 'ILSVRC2015', 'Data', 'VID', '*', '*', '*', '*.JPEG')) + \
+        glob.glob(os.path.join(data, 'ILSVRC2015', 'Data', 'VID', 'val', '*', '*.JPEG'))
+    objects = sum(c['objects'] for c in clean.values())
+    print('sample: %d frames, %d objects (%.2f per frame), %s'
+          % (len(frames), objects, objects / float(len(frames)), machine()))
+
+    bound = decode_only(frames, args.workers)
+    print('decode-only bound: %.1f frames/s on %d processes' % (bound, args.workers))
+
+    result = {'machine': machine(), 'frames': len(frames), 'objects': objects,
+              'workers': args.workers, 'decode_only_frames_per_s': round(bound, 1),
+              'goal_ratio': 0.7, 'runs': {}}
+    for mode in args.modes.split(','):
+        run = run_pipeline(args, data, mode)
+        result['runs'][mode] = run
+        print('pipeline (%s): %d frames in %.1f s = %.1f frames/s end to end (%.2f x bound); '
+              '%.1f frames/s in steady state (%.2f x bound)'
+              % (mode, run['frames'], run['wall_s'], run['frames_per_s_end_to_end'],
+                 run['frames_per_s_end_to_end'] / bound, run['frames_per_s_steady'],
+                 run['frames_per_s_steady'] / bound))
+        run['ratio_end_to_end'] = round(run['frames_per_s_end_to_end'] / bound, 3)
+        run['ratio_steady'] = round(run['frames_per_s_steady'] / bound, 3)
+    with open(os.path.join(args.workdir, 'result.json'), 'w') as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    print(json.dumps(result, indent=1, sort_keys=True))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""ILSVRC2015-VID -> SA-Siam track records (`make vid-records`).
+
+Replaces the reference's preprocess_VID_data.py + build_VID2015_imdb.py
+(../shared/spec/sa-siam.md sections 1-3, 11-12) and fixes their listed bugs:
+  * the train/validation split is a stable hash of the snippet name (10 % validation), not the
+    first 10 % of an os.listdir order that differs between machines;
+  * frames are ordered by their numeric frame number, tracks by their integer trackid (no glob
+    that mixes track 01 with 101, no reliance on zero padding);
+  * the frame is decoded once and its mean computed once per frame (exactly, so the padding value
+    is the reference's truncated uint8 mean);
+  * bad inputs are rejected with a reason in errors.jsonl instead of crashing or silently writing
+    half files, and the output appears only when complete;
+  * records embed the crop bytes, so data can move (no absolute paths baked into an index).
+
+Unit of work: one snippet (all its frames and tracks), so tracks are assembled without a shuffle.
+python -m pipelines vid --data <ILSVRC2015 root> --out <dir> [Beam flags such as --runner].
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import collections
+import io
+import posixpath
+
+import cv2
+import numpy as np
+
+from pipelines import core, fileio
+from pipelines.vid_crop import (SIZE_X, crop_geometry, frame_mean_pad_value, needs_padding,
+                                search_crop)
+from schemas import vid_track
+
+NAME = 'vid'
+JPEG_QUALITY = 90
+DEFAULT_SNIPPETS_PER_SHARD = 8
+
+Snippet = collections.namedtuple('Snippet', 'source_split folder name split')
+VidObject = collections.namedtuple('VidObject', 'trackid name box occluded generated')
+Annotation = collections.namedtuple('Annotation', 'folder filename width height objects')
+
+
+class AnnotationError(Exception):
+    def __init__(self, reason, detail):
+        super(AnnotationError, self).__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+def _text(node, path):
+    value = node.findtext(path)
+    if value is None or not value.strip():
+        raise AnnotationError('bad_annotation', 'missing <%s>' % path)
+    return value.strip()
+
+
+def _int(node, path):
+    value = _text(node, path)
+    try:
+        return int(value)
+    except ValueError:
+        raise AnnotationError('bad_annotation', '<%s> is not an integer: %r' % (path, value))
+
+
+def parse_annotation(data):
+    """VID frame XML bytes -> Annotation; raises AnnotationError(reason, detail)."""
+    from lxml import etree
+    try:
+        root = etree.fromstring(data)
+    except etree.XMLSyntaxError as err:
+        raise AnnotationError('malformed_xml', str(err))
+    objects = []
+    for node in root.findall('object'):
+        box = tuple(_int(node, 'bndbox/' + k) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+        objects.append(VidObject(_int(node, 'trackid'), _text(node, 'name'), box,
+                                 int(node.findtext('occluded') or 0),
+                                 int(node.findtext('generated') or 0)))
+    return Annotation(_text(root, 'folder'), _text(root, 'filename'), _int(root, 'size/width'),
+                      _int(root, 'size/height'), objects)
+
+
+def box_problem(box, width, height):
+    """(reason, detail) when a box cannot be cropped, else None. Boxes that only stick out of the
+    frame are kept (the curation pads them), as the reference does."""
+    xmin, ymin, xmax, ymax = box
+    if xmax < xmin or ymax < ymin:
+        return 'zero_area_box', 'box %s has non-positive width or height' % (box,)
+    if xmax < 0 or ymax < 0 or xmin > width - 1 or ymin > height - 1:
+        return 'box_outside_frame', 'box %s does not overlap the %dx%d frame' % (box, width, height)
+    return None
+
+
+def _jpeg_complete(data):
+    """True when the data ends with the JPEG end-of-image marker (ignoring trailing padding)."""
+    return data.rstrip(b'\0\r\n ')[-2:] == b'\xff\xd9'
+
+
+def decode_frame(data):
+    """JPEG bytes -> BGR uint8 frame; raises AnnotationError for truncated or undecodable data.
+
+    cv2 returns a half-grey image for a truncated JPEG with only a warning, so a JPEG without its
+    end marker is checked strictly with PIL first."""
+    if not _jpeg_complete(data):
+        from PIL import Image
+        try:
+            Image.open(io.BytesIO(data)).load()
+        except Exception as err:  # PIL raises OSError / SyntaxError / ValueError variously
+            raise AnnotationError('truncated_jpeg', 'JPEG has no end marker: %s' % err)
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise AnnotationError('undecodable_jpeg', 'OpenCV could not decode %d bytes' % len(data))
+    return frame
+
+
+def encode_jpeg(bgr, quality=JPEG_QUALITY):
+    ok, buf = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError('JPEG encoding failed')
+    return buf.tobytes()
+
+
+# -- conversion ------------------------------------------------------------------------------
+
+class VidConverter(core.Converter):
+    name = NAME
+    progress_unit = 'frames'
+
+    def __init__(self, data_root, anchors_per_chunk=vid_track.ANCHORS_PER_CHUNK,
+                 max_frame_dist=vid_track.MAX_FRAME_DIST):
+        self.data_root = data_root
+        self.anchors_per_chunk = anchors_per_chunk
+        self.max_frame_dist = max_frame_dist
+
+    def setup(self):
+        # one OpenCV thread per worker process: the runner already runs one worker per core
+        cv2.setNumThreads(1)
+
+    def _frame_list(self, snippet, ann_dir, result):
+        frames = []
+        for path in fileio.glob(fileio.join(ann_dir, '*.xml')):
+            stem = posixpath.basename(path)[:-len('.xml')]
+            if stem.isdigit():
+                frames.append((int(stem), path))
+            else:
+                result.reject('frame', 'bad_frame_name', path, 'frame name is not a number')
+        return sorted(frames)
+
+    def convert(self, snippet, result):
+        ann_dir = fileio.join(self.data_root, 'Annotations', 'VID', snippet.source_split,
+                              snippet.folder)
+        frames = self._frame_list(snippet, ann_dir, result)
+        if not frames:
+            result.reject('unit', 'empty_sequence', ann_dir, 'snippet has no frame annotations')
+            return
+        result.counts['snippets'] += 1
+        tracks = collections.defaultdict(list)
+        frame_size = None
+        for number, xml_path in frames:
+            result.counts['frames'] += 1
+            try:
+                ann = parse_annotation(fileio.read_bytes(xml_path))
+            except AnnotationError as err:
+                result.reject('frame', err.reason, xml_path, err.detail)
+                continue
+            result.counts['objects'] += len(ann.objects)
+            if not ann.objects:
+                continue  # nothing to crop: the frame is not even read, as in the reference
+            image_path = fileio.join(self.data_root, 'Data', 'VID', snippet.source_split,
+                                     ann.folder, ann.filename + '.JPEG')
+            try:
+                frame = decode_frame(_read_frame(image_path))
+            except AnnotationError as err:
+                result.reject('frame', err.reason, image_path, err.detail, objects=len(ann.objects))
+                continue
+            height, width = frame.shape[:2]
+            if (width, height) != (ann.width, ann.height):
+                result.reject('frame', 'size_mismatch', xml_path,
+                              'XML size %dx%d, image %dx%d' % (ann.width, ann.height, width, height),
+                              objects=len(ann.objects))
+                continue
+            frame_size = (width, height)
+            result.counts['frames_decoded'] += 1
+            pad_value = None
+            for obj in ann.objects:
+                problem = box_problem(obj.box, width, height)
+                if problem:
+                    result.reject('object', problem[0], xml_path, problem[1], objects=1,
+                                  trackid=obj.trackid)
+                    continue
+                geometry = crop_geometry(obj.box[0], obj.box[1], obj.box[2], obj.box[3],
+                                         width, height)
+                if pad_value is None and needs_padding(geometry):
+                    pad_value = frame_mean_pad_value(frame)
+                crop = encode_jpeg(search_crop(frame, geometry, pad_value))
+                tracks[obj.trackid].append((number, obj, geometry, crop))
+                result.counts['crops'] += 1
+        for trackid in sorted(tracks):
+            self._emit_track(snippet, trackid, tracks[trackid], frame_size, result)
+
+    def _emit_track(self, snippet, trackid, items, frame_size, result):
+        n = len(items)
+        chunks = vid_track.chunk_bounds(n, self.anchors_per_chunk, self.max_frame_dist)
+        result.counts['tracks'] += 1
+        context = dict(
+            track_key='%s/%s/%02d' % (snippet.source_split, snippet.name, trackid),
+            track_num_frames=n, chunk_count=len(chunks), chunk_max_frame_dist=self.max_frame_dist,
+            video_name=snippet.name, video_folder=snippet.folder,
+            source_split=snippet.source_split, split=snippet.split, object_trackid=trackid,
+            object_class=items[0][1].name, orig_width=frame_size[0], orig_height=frame_size[1],
+            image_format='jpeg', image_height=SIZE_X, image_width=SIZE_X)
+        for index, (anchor_begin, anchor_end, first, end) in enumerate(chunks):
+            part = items[first:end]
+            steps = dict(
+                frame_encoded=[crop for _, _, _, crop in part],
+                frame_position=list(range(first, end)),
+                frame_number=[number for number, _, _, _ in part],
+                frame_occluded=[obj.occluded for _, obj, _, _ in part],
+                frame_generated=[obj.generated for _, obj, _, _ in part],
+                frame_bbox=[list(obj.box) for _, obj, _, _ in part],
+                crop_s_z=[g.s_z for _, _, g, _ in part],
+                crop_s_x=[g.s_x for _, _, g, _ in part],
+                crop_window=[[g.x0, g.y0, g.x1, g.y1] for _, _, g, _ in part],
+                crop_pad=[[g.pad_left, g.pad_top, g.pad_right, g.pad_bottom] for _, _, g, _ in part],
+                crop_scale=[SIZE_X / float(g.size) for _, _, g, _ in part],
+                target_size=[[g.w * SIZE_X / float(g.size), g.h * SIZE_X / float(g.size)]
+                             for _, _, g, _ in part])
+            record = vid_track.encode(dict(context, chunk_index=index,
+                                           chunk_anchor_begin=anchor_begin,
+                                           chunk_anchor_end=anchor_end), steps)
+            result.add_record((trackid, index), record)
+            result.counts['chunks'] += 1
+
+
+def _read_frame(path):
+    import tensorflow as tf
+    try:
+        return fileio.read_bytes(path)
+    except tf.errors.NotFoundError:
+        raise AnnotationError('missing_frame', 'frame file does not exist')
+
+
+# -- planning --------------------------------------------------------------------------------
+
+SPLIT_MODES = ('hash', 'ilsvrc')
+
+
+def list_snippets(data_root):
+    """Snippets of the annotation tree as (source_split, folder, name), sorted."""
+    base = fileio.join(data_root, 'Annotations', 'VID')
+    if not fileio.isdir(base):
+        raise FileNotFoundError('%s not found: --data must be the ILSVRC2015 root holding '
+                                'Annotations/VID and Data/VID' % base)
+    found = []
+    for pattern, source_split in (('train/*/*', 'train'), ('val/*', 'val')):
+        for path in fileio.glob(fileio.join(base, pattern)):
+            if fileio.isdir(path):
+                folder = posixpath.relpath(path, fileio.join(base, source_split))
+                found.append((source_split, folder, posixpath.basename(path)))
+    return sorted(found)
+
+
+def assign_split(source_split, name, mode, validation_fraction):
+    if mode == 'ilsvrc':
+        return 'validation' if source_split == 'val' else 'train'
+    return 'validation' if core.hash_fraction(name) < validation_fraction else 'train'
+
+
+def plan(data_root, mode='hash', validation_fraction=0.1,
+         snippets_per_shard=DEFAULT_SNIPPETS_PER_SHARD):
+    if mode not in SPLIT_MODES:
+        raise ValueError('split mode must be one of %s' % (SPLIT_MODES,))
+    by_split = collections.defaultdict(list)
+    for source_split, folder, name in list_snippets(data_root):
+        split = assign_split(source_split, name, mode, validation_fraction)
+        by_split[split].append(Snippet(source_split, folder, name, split))
+    return core.plan_shards(by_split, snippets_per_shard)
+
+
+class VidTrackRecords(core.ConvertToShards):
+    """Composite transform: an ILSVRC2015-VID root -> vid_track shards in tmp_dir."""
+
+    def __init__(self, data_root, tmp_dir, mode='hash', validation_fraction=0.1,
+                 snippets_per_shard=DEFAULT_SNIPPETS_PER_SHARD,
+                 anchors_per_chunk=vid_track.ANCHORS_PER_CHUNK,
+                 max_frame_dist=vid_track.MAX_FRAME_DIST, strict=False):
+        tasks = plan(data_root, mode, validation_fraction, snippets_per_shard)
+        if not tasks:
+            raise FileNotFoundError('no snippets under %s/Annotations/VID' % data_root)
+        super(VidTrackRecords, self).__init__(
+            VidConverter(data_root, anchors_per_chunk, max_frame_dist), tasks, tmp_dir, strict)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     epilog='Unknown flags are passed to Beam (e.g. --runner).')
+    parser.add_argument('--data', required=True, help='ILSVRC2015 root (Data/VID, Annotations/VID)')
+    core.add_common_args(parser)
+    parser.add_argument('--split-by', choices=SPLIT_MODES, default='hash',
+                        help='hash: pool ILSVRC train+val and hold out a stable hash share of '
+                             'snippets (default); ilsvrc: train = ILSVRC train, validation = val')
+    parser.add_argument('--validation-fraction', type=float, default=0.1)
+    parser.add_argument('--anchors-per-chunk', type=int, default=vid_track.ANCHORS_PER_CHUNK)
+    parser.add_argument('--max-frame-dist', type=int, default=vid_track.MAX_FRAME_DIST)
+    args, beam_args = parser.parse_known_args(argv)
+    options = {'split_by': args.split_by, 'validation_fraction': args.validation_fraction,
+               'anchors_per_chunk': args.anchors_per_chunk,
+               'max_frame_dist': args.max_frame_dist, 'jpeg_quality': JPEG_QUALITY,
+               'snippets_per_shard': args.units_per_shard or DEFAULT_SNIPPETS_PER_SHARD}
+    transform = VidTrackRecords(
+        args.data, core.tmp_dir_for(args.out, NAME), args.split_by, args.validation_fraction,
+        options['snippets_per_shard'], args.anchors_per_chunk, args.max_frame_dist, args.strict)
+    return core.main_run(transform, vid_track.SCHEMA, args, beam_args, options)
+
