@@ -59,13 +59,7 @@ SCHEMA = Schema(
     ])
 
 
-def encode(values):
-    return SCHEMA.encode(values)
-
-
-def decode(serialized):
-    return SCHEMA.decode(serialized)
-
-
-def read(serialized):
-    return SCHEMA.read(serialized)
+# The module-level API every record kind offers (see schemas.features.Schema).
+encode = SCHEMA.encode
+decode = SCHEMA.decode
+read = SCHEMA.read

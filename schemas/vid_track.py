@@ -117,13 +117,7 @@ def chunk_bounds(num_frames, anchors_per_chunk=ANCHORS_PER_CHUNK, max_frame_dist
     return chunks
 
 
-def encode(context, steps):
-    return SCHEMA.encode(context, steps)
-
-
-def decode(serialized):
-    return SCHEMA.decode(serialized)
-
-
-def read(serialized):
-    return SCHEMA.read(serialized)
+# The module-level API every record kind offers (see schemas.features.Schema).
+encode = SCHEMA.encode
+decode = SCHEMA.decode
+read = SCHEMA.read

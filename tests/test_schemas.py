@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import schemas
 from schemas import SchemaError, coco_instances, vid_track, vos_video
+from tests.records import decode_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,17 +21,7 @@ def _decode_all_through_tf_data(schema, records, tmpdir):
     with tf.io.TFRecordWriter(path) as writer:
         for record in records:
             writer.write(record)
-    graph = tf.Graph()
-    with graph.as_default():
-        dataset = tf.data.TFRecordDataset([path]).map(schema.decode)
-        next_element = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
-        out = []
-        with tf.compat.v1.Session(graph=graph) as sess:
-            while True:
-                try:
-                    out.append(sess.run(next_element))
-                except tf.errors.OutOfRangeError:
-                    return out
+    return decode_files(schema, [path])
 
 
 def _assert_same(field, expected, got, where):

@@ -8,12 +8,12 @@ import os
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import sampledata
 from pipelines import core, vid
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop
 from schemas import vid_track
+from tests.records import decode_files
 
 # In-process runner for most runs (fast start); one run below uses the default multi_processing.
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
@@ -162,17 +162,7 @@ def _records(out, split):
     with open(os.path.join(out, 'vid', 'dataset_info.json')) as f:
         info = json.load(f)
     files = [os.path.join(out, 'vid', s['file']) for s in info['splits'][split]['shards']]
-    graph = tf.Graph()
-    with graph.as_default():
-        dataset = tf.data.TFRecordDataset(files).map(vid_track.decode)
-        element = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
-        decoded = []
-        with tf.compat.v1.Session(graph=graph) as sess:
-            while True:
-                try:
-                    decoded.append(sess.run(element))
-                except tf.errors.OutOfRangeError:
-                    return info, decoded
+    return info, decode_files(vid_track.SCHEMA, files)
 
 
 def test_records_read_back_through_the_schema_decoder(clean_run, sample):
