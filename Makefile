@@ -25,15 +25,16 @@ overwrite_flag = $(if $(OVERWRITE),--overwrite)
 
 .PHONY: help venv test sample-data sample-data-corrupt demo \
         vid-records coco-records davis-records ytvos-records train-sasiam train-osmn \
-        bench bench-vid
+        bench bench-vid bench-coco bench-vos
 
 help:
 	@echo "make demo         build the sample datasets and run everything that exists on them"
 	@echo "make test         run the test suite"
 	@echo "make sample-data  write tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018 trees to $(SAMPLE)"
 	@echo "make vid-records  ILSVRC2015-VID -> OUT/vid (DATA=<dir holding ILSVRC2015> or VID_DATA=<root>, OUT=<dir>, OVERWRITE=1)"
-	@echo "make coco-records | davis-records | ytvos-records | train-sasiam | train-osmn   (not built yet)"
-	@echo "make bench        every benchmark (bench-vid)"
+	@echo "make coco-records | davis-records (DAVIS_YEAR=2016|2017) | ytvos-records   (same variables)"
+	@echo "make train-sasiam | train-osmn   (not built yet)"
+	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos)"
 	@echo "python -m schemas (inside .venv) documents every record schema"
 
 # The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
@@ -68,18 +69,39 @@ sample_if_default = $(if $(filter $(DATA),$(SAMPLE)),$(SAMPLE)/sample_manifest.j
 vid-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines vid --data $(VID_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
-demo: sample-data
-	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(OUT)/demo --overwrite
-	@echo
-	@echo "demo: sample datasets in $(SAMPLE); VID track records in $(OUT)/demo/vid (see dataset_info.json)."
-	@echo "demo: record schemas: $(PY) -m schemas. COCO/DAVIS/YouTube-VOS records and the trainers are not built yet."
+coco-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines coco --data $(COCO_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
-bench: bench-vid
+# DAVIS_YEAR=2016 for the single-object DAVIS 2016 records
+DAVIS_YEAR ?= 2017
+davis-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines davis --data $(DAVIS_DATA) --year $(DAVIS_YEAR) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+
+ytvos-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines ytvos --data $(YTVOS_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+
+DEMO_OUT = $(OUT)/demo
+demo: sample-data
+	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(DEMO_OUT) --overwrite
+	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(DEMO_OUT) --overwrite
+	$(PY) -m pipelines davis --data $(SAMPLE)/DAVIS --out $(DEMO_OUT) --overwrite
+	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(DEMO_OUT) --overwrite
+	@echo
+	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,coco,davis2017,ytvos2018} (each with dataset_info.json)."
+	@echo "demo: record schemas: $(PY) -m schemas. The trainers are not built yet."
+
+bench: bench-vid bench-coco bench-vos
 
 bench-vid: $(STAMP)
 	$(PY) -m bench.vid_bench
 
+bench-coco: $(STAMP)
+	$(PY) -m bench.convert_bench coco
+
+bench-vos: $(STAMP)
+	$(PY) -m bench.convert_bench davis
+
 # Not built yet: these fail loudly instead of pretending to work.
-coco-records davis-records ytvos-records train-sasiam train-osmn:
+train-sasiam train-osmn:
 	@echo "make $@: not built yet (see the open issues); nothing was done." >&2
 	@exit 2

@@ -8,7 +8,9 @@ from __future__ import absolute_import, division, print_function
 import importlib
 import sys
 
-DATASETS = {'vid': 'pipelines.vid'}
+# dataset -> (module, function)
+DATASETS = {'vid': ('pipelines.vid', 'main'), 'coco': ('pipelines.coco', 'main'),
+            'davis': ('pipelines.vos', 'davis_main'), 'ytvos': ('pipelines.vos', 'ytvos_main')}
 
 
 def main(argv=None):
@@ -16,7 +18,8 @@ def main(argv=None):
     if not argv or argv[0] not in DATASETS:
         sys.stderr.write('usage: python -m pipelines {%s} --help\n' % ','.join(sorted(DATASETS)))
         return 2
-    return importlib.import_module(DATASETS[argv[0]]).main(argv[1:])
+    module, function = DATASETS[argv[0]]
+    return getattr(importlib.import_module(module), function)(argv[1:])
 
 
 if __name__ == '__main__':

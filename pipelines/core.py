@@ -38,7 +38,7 @@ from pipelines import fileio
 PARTS_DIR = '_parts'
 INFO_FILE = 'dataset_info.json'
 ERRORS_FILE = 'errors.jsonl'
-LEVELS = ('unit', 'frame', 'object')  # what a rejection removed
+LEVELS = ('unit', 'image', 'object')  # what a rejection removed (image: an image or a frame)
 
 
 class BadInput(Exception):
@@ -62,8 +62,8 @@ class UnitResult(object):
         self.records.append((sort_key, serialized))
 
     def reject(self, level, reason, path, detail, objects=0, **extra):
-        """Record a rejected input: `level` says what was dropped (a whole unit, a frame or one
-        object); `objects` how many annotated objects went with it, so that objects seen =
+        """Record a rejected input: `level` says what was dropped (a whole unit, an image or
+        video frame, or one object); `objects` how many annotated objects went with it, so that objects seen =
         objects written + objects rejected, per reason."""
         if level not in LEVELS:
             raise ValueError('level must be one of %s' % (LEVELS,))

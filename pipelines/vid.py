@@ -19,13 +19,12 @@ from __future__ import absolute_import, division, print_function
 
 import argparse
 import collections
-import io
 import posixpath
 
 import cv2
-import numpy as np
 
-from pipelines import core, fileio
+from pipelines import core, fileio, images
+from pipelines.errors import InputError
 from pipelines.vid_crop import (SIZE_X, crop_geometry, frame_mean_pad_value, needs_padding,
                                 search_crop)
 from schemas import vid_track
@@ -39,18 +38,12 @@ VidObject = collections.namedtuple('VidObject', 'trackid name box occluded gener
 Annotation = collections.namedtuple('Annotation', 'folder filename width height objects')
 
 
-class AnnotationError(Exception):
-    def __init__(self, reason, detail):
-        super(AnnotationError, self).__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
 # -- parsing ---------------------------------------------------------------------------------
 
 def _text(node, path):
     value = node.findtext(path)
     if value is None or not value.strip():
-        raise AnnotationError('bad_annotation', 'missing <%s>' % path)
+        raise InputError('bad_annotation', 'missing <%s>' % path)
     return value.strip()
 
 
@@ -59,16 +52,16 @@ def _int(node, path):
     try:
         return int(value)
     except ValueError:
-        raise AnnotationError('bad_annotation', '<%s> is not an integer: %r' % (path, value))
+        raise InputError('bad_annotation', '<%s> is not an integer: %r' % (path, value))
 
 
 def parse_annotation(data):
-    """VID frame XML bytes -> Annotation; raises AnnotationError(reason, detail)."""
+    """VID frame XML bytes -> Annotation; raises InputError(reason, detail)."""
     from lxml import etree
     try:
         root = etree.fromstring(data)
     except etree.XMLSyntaxError as err:
-        raise AnnotationError('malformed_xml', str(err))
+        raise InputError('malformed_xml', str(err))
     objects = []
     for node in root.findall('object'):
         box = tuple(_int(node, 'bndbox/' + k) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
@@ -88,35 +81,6 @@ def box_problem(box, width, height):
     if xmax < 0 or ymax < 0 or xmin > width - 1 or ymin > height - 1:
         return 'box_outside_frame', 'box %s does not overlap the %dx%d frame' % (box, width, height)
     return None
-
-
-def _jpeg_complete(data):
-    """True when the data ends with the JPEG end-of-image marker (ignoring trailing padding)."""
-    return data.rstrip(b'\0\r\n ')[-2:] == b'\xff\xd9'
-
-
-def decode_frame(data):
-    """JPEG bytes -> BGR uint8 frame; raises AnnotationError for truncated or undecodable data.
-
-    cv2 returns a half-grey image for a truncated JPEG with only a warning, so a JPEG without its
-    end marker is checked strictly with PIL first."""
-    if not _jpeg_complete(data):
-        from PIL import Image
-        try:
-            Image.open(io.BytesIO(data)).load()
-        except Exception as err:  # PIL raises OSError / SyntaxError / ValueError variously
-            raise AnnotationError('truncated_jpeg', 'JPEG has no end marker: %s' % err)
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise AnnotationError('undecodable_jpeg', 'OpenCV could not decode %d bytes' % len(data))
-    return frame
-
-
-def encode_jpeg(bgr, quality=JPEG_QUALITY):
-    ok, buf = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError('JPEG encoding failed')
-    return buf.tobytes()
 
 
 # -- conversion ------------------------------------------------------------------------------
@@ -142,7 +106,7 @@ class VidConverter(core.Converter):
             if stem.isdigit():
                 frames.append((int(stem), path))
             else:
-                result.reject('frame', 'bad_frame_name', path, 'frame name is not a number')
+                result.reject('image', 'bad_frame_name', path, 'frame name is not a number')
         return sorted(frames)
 
     def convert(self, snippet, result):
@@ -159,8 +123,8 @@ class VidConverter(core.Converter):
             result.counts['frames'] += 1
             try:
                 ann = parse_annotation(fileio.read_bytes(xml_path))
-            except AnnotationError as err:
-                result.reject('frame', err.reason, xml_path, err.detail)
+            except InputError as err:
+                result.reject('image', err.reason, xml_path, err.detail)
                 continue
             result.counts['objects'] += len(ann.objects)
             if not ann.objects:
@@ -168,13 +132,13 @@ class VidConverter(core.Converter):
             image_path = fileio.join(self.data_root, 'Data', 'VID', snippet.source_split,
                                      ann.folder, ann.filename + '.JPEG')
             try:
-                frame = decode_frame(_read_frame(image_path))
-            except AnnotationError as err:
-                result.reject('frame', err.reason, image_path, err.detail, objects=len(ann.objects))
+                frame = images.decode_jpeg(images.read_file(image_path))
+            except InputError as err:
+                result.reject('image', err.reason, image_path, err.detail, objects=len(ann.objects))
                 continue
             height, width = frame.shape[:2]
             if (width, height) != (ann.width, ann.height):
-                result.reject('frame', 'size_mismatch', xml_path,
+                result.reject('image', 'size_mismatch', xml_path,
                               'XML size %dx%d, image %dx%d' % (ann.width, ann.height, width, height),
                               objects=len(ann.objects))
                 continue
@@ -191,7 +155,7 @@ class VidConverter(core.Converter):
                                          width, height)
                 if pad_value is None and needs_padding(geometry):
                     pad_value = frame_mean_pad_value(frame)
-                crop = encode_jpeg(search_crop(frame, geometry, pad_value))
+                crop = images.encode_jpeg(search_crop(frame, geometry, pad_value), JPEG_QUALITY)
                 tracks[obj.trackid].append((number, obj, geometry, crop))
                 result.counts['crops'] += 1
         for trackid in sorted(tracks):
@@ -229,14 +193,6 @@ class VidConverter(core.Converter):
                                            chunk_anchor_end=anchor_end), steps)
             result.add_record((trackid, index), record)
             result.counts['chunks'] += 1
-
-
-def _read_frame(path):
-    import tensorflow as tf
-    try:
-        return fileio.read_bytes(path)
-    except tf.errors.NotFoundError:
-        raise AnnotationError('missing_frame', 'frame file does not exist')
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -291,7 +247,8 @@ class VidTrackRecords(core.ConvertToShards):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+    parser = argparse.ArgumentParser(prog='python -m pipelines vid',
+                                     description=__doc__.split('\n\n')[0],
                                      epilog='Unknown flags are passed to Beam (e.g. --runner).')
     parser.add_argument('--data', required=True, help='ILSVRC2015 root (Data/VID, Annotations/VID)')
     core.add_common_args(parser)

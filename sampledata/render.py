@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 import cv2
 import numpy as np
 
+from pipelines.images import tight_box
+
 _SUBPIXEL_BITS = 4
 
 
@@ -165,8 +167,7 @@ class Scene(object):
 
 
 def visible_box(labels, label):
-    """Inclusive (xmin, ymin, xmax, ymax) and pixel count of `label` in a label map, or None."""
-    ys, xs = np.nonzero(labels == label)
-    if xs.size == 0:
-        return None, 0
-    return (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())), int(xs.size)
+    """Inclusive (xmin, ymin, xmax, ymax) and pixel count of `label` in a label map (None, 0 if
+    absent)."""
+    mask = labels == label
+    return tight_box(mask), int(np.count_nonzero(mask))

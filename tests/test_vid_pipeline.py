@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sampledata
-from pipelines import core, vid
+from pipelines import core, images, vid
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop
 from schemas import vid_track
 from tests.records import decode_files
@@ -202,7 +202,8 @@ def test_records_read_back_through_the_schema_decoder(clean_run, sample):
     frame = cv2.imread(os.path.join(clean, 'ILSVRC2015', 'Data', 'VID', source_split, folder,
                                     '%06d.JPEG' % record['frame_number'][0]))
     geometry = crop_geometry(*(tuple(record['frame_bbox'][0]) + (frame.shape[1], frame.shape[0])))
-    expected = vid.encode_jpeg(search_crop(frame, geometry, frame_mean_pad_value(frame)))
+    expected = images.encode_jpeg(search_crop(frame, geometry, frame_mean_pad_value(frame)),
+                                  vid.JPEG_QUALITY)
     assert expected == record['frame_encoded'][0]
     assert list(record['crop_window'][0]) == [geometry.x0, geometry.y0, geometry.x1, geometry.y1]
 
@@ -239,7 +240,7 @@ def test_corrupt_inputs_are_reported_and_totals_reconcile(sample):
     counts = info['counts']
     assert counts['objects'] == counts['crops'] + sum(info['objects_rejected'].values())
     assert info['rejected']['object'] == {'box_outside_frame': 1, 'zero_area_box': 1}
-    assert set(info['rejected']['frame']) == {'malformed_xml', 'truncated_jpeg',
+    assert set(info['rejected']['image']) == {'malformed_xml', 'truncated_jpeg',
                                               'missing_frame', 'size_mismatch'}
     assert info['rejected']['unit'] == {'empty_sequence': 1}
     clean = manifest['datasets']['vid']['clean']

@@ -1,0 +1,83 @@
+"""Image and mask helpers shared by the pipelines: strict JPEG checks, masks, PNG, tight boxes."""
+from __future__ import absolute_import, division, print_function
+
+import io
+
+import cv2
+import numpy as np
+
+from pipelines.errors import InputError
+
+
+def read_file(path, missing_reason='missing_frame'):
+    """File bytes; InputError(missing_reason) when it does not exist."""
+    import tensorflow as tf
+    from pipelines import fileio
+    try:
+        return fileio.read_bytes(path)
+    except tf.errors.NotFoundError:
+        raise InputError(missing_reason, 'file does not exist')
+
+
+def _jpeg_complete(data):
+    """True when the data ends with the JPEG end-of-image marker (ignoring trailing padding)."""
+    return data.rstrip(b'\0\r\n ')[-2:] == b'\xff\xd9'
+
+
+def decode_jpeg(data, flags=cv2.IMREAD_COLOR):
+    """JPEG bytes -> uint8 array (BGR by default); InputError when truncated or undecodable.
+
+    OpenCV returns a half-grey image for a truncated JPEG with only a warning, so a JPEG without
+    its end marker is checked strictly with PIL first."""
+    if not _jpeg_complete(data):
+        from PIL import Image
+        try:
+            Image.open(io.BytesIO(data)).load()
+        except Exception as err:  # PIL raises OSError / SyntaxError / ValueError variously
+            raise InputError('truncated_jpeg', 'JPEG has no end marker: %s' % err)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise InputError('undecodable_jpeg', 'OpenCV could not decode %d bytes' % len(data))
+    return image
+
+
+def encode_jpeg(bgr, quality):
+    ok, buf = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError('JPEG encoding failed')
+    return buf.tobytes()
+
+
+def encode_png(gray):
+    """Single-channel uint8 PNG (values kept as they are: object ids or {0, 1})."""
+    ok, buf = cv2.imencode('.png', np.ascontiguousarray(gray, np.uint8))
+    if not ok:
+        raise RuntimeError('PNG encoding failed')
+    return buf.tobytes()
+
+
+def read_index_png(data):
+    """Palette (mode P) or grayscale PNG bytes -> uint8 [H, W] of the stored indices.
+
+    PIL keeps palette indices; tf.image.decode_png would map them through the palette to colours,
+    which is why the pipelines re-encode masks as single-channel index PNGs."""
+    from PIL import Image
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.mode not in ('P', 'L', '1'):
+            raise InputError('bad_mask', 'mask PNG mode %s, expected P or L' % image.mode)
+        return np.array(image, dtype=np.uint8)
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError('bad_mask', 'cannot read mask PNG: %s' % err)
+
+
+def tight_box(mask):
+    """Inclusive (xmin, ymin, xmax, ymax) of the non-zero pixels of a 2-D mask, None if empty
+    (osmn.md section 5.1 without its (0, 0, W, H) fallback, which callers decide on)."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    if cols.size == 0:
+        return None
+    rows = np.flatnonzero(mask.any(axis=1))
+    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])

@@ -1,0 +1,371 @@
+"""DAVIS 2016 / 2017 and YouTube-VOS 2018 -> OSMN video records, one `vos_video` record per video.
+
+DAVIS (../shared/spec/osmn.md section 3.1, 3.4): sequences from ImageSets/<year>/{train,val}.txt,
+frames from JPEGImages/480p, palette masks from Annotations/480p. DAVIS 2017 takes its object ids
+from frame 0, as the reference does (ids that appear later are ignored and counted); DAVIS 2016 is
+one object, id 1 = every non-zero palette index (its stored masks are binary).
+
+YouTube-VOS 2018 (section 3.2, 3.5): objects, categories and frame lists from <split>/meta.json;
+frames from JPEGImages, masks from Annotations where they exist (valid: only each object's first
+frame; other frames get has_mask 0). Guide validity is tested on masks resized to 448x256
+(nearest), as the reference does.
+
+Per object: listed frames, non-blank frames, and valid-guide frames (area > 0.3 % of the image and
+> 0.2 x its box area, with the reference's box area (xmax - xmin) * (ymax - ymin)). Masks are
+stored as single-channel PNGs of palette indices (tf.image.decode_png would turn palette PNGs into
+colours). Unit of work: one video.
+python -m pipelines davis|ytvos --data <root> --out <dir>
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import collections
+import json
+import posixpath
+
+import cv2
+import numpy as np
+
+from pipelines import core, fileio, images
+from pipelines.errors import InputError
+from schemas import vos_video
+
+LABEL_VALID_RATIO = 0.003
+BBOX_VALID_RATIO = 0.2
+YTVOS_GUIDE_SIZE = (448, 256)  # (width, height) of the reference's YouTube-VOS training masks
+DEFAULT_VIDEOS_PER_SHARD = 8
+
+Video = collections.namedtuple('Video', 'split name')
+# One usable frame: its name, JPEG bytes and palette-index mask (None when not annotated).
+Frame = collections.namedtuple('Frame', 'name data labels')
+VideoObject = collections.namedtuple('VideoObject', 'id category frames first_frame')
+
+
+def valid_guide(area, box, image_area):
+    """The reference's guide test for one object mask (section 3.4)."""
+    if box is None:
+        return False
+    box_area = (box[2] - box[0]) * (box[3] - box[1])
+    return area > LABEL_VALID_RATIO * image_area and area > BBOX_VALID_RATIO * box_area
+
+
+def _resize_nearest(labels, size):
+    from PIL import Image
+    return np.array(Image.fromarray(labels).resize(size, Image.NEAREST))
+
+
+class VosConverter(core.Converter):
+    """The video assembly both datasets share; subclasses list frames and objects."""
+
+    progress_unit = 'frames'
+    guide_size = None  # (width, height) to test guide validity at; None: native
+
+    def __init__(self, data_root):
+        self.data_root = data_root
+
+    def setup(self):
+        cv2.setNumThreads(1)
+
+    # -- dataset specifics ----------------------------------------------------------------------
+    def frame_paths(self, video, result):
+        """[(name, image path, mask path or None)] in frame order."""
+        raise NotImplementedError
+
+    def objects(self, video, frames, dropped, result):
+        """[VideoObject] with frame indices into `frames`; `dropped`: names of frames rejected
+        while reading (already reported). May reject more with `result`."""
+        raise NotImplementedError
+
+    def stored_labels(self, labels):
+        return labels
+
+    # -- shared ---------------------------------------------------------------------------------
+    def _read_frames(self, video, result):
+        frames, size, dropped = [], None, set()
+        for name, image_path, mask_path in self.frame_paths(video, result):
+            result.counts['frames'] += 1
+            try:
+                data = images.read_file(image_path)
+                height, width = images.decode_jpeg(data).shape[:2]
+                if size is None:
+                    size = (height, width)
+                elif (height, width) != size:
+                    raise InputError('frame_size_mismatch', 'frame is %dx%d, video is %dx%d'
+                                     % (width, height, size[1], size[0]))
+            except InputError as err:
+                result.reject('image', err.reason, image_path, err.detail)
+                dropped.add(name)
+                continue
+            labels = None
+            if mask_path is not None:
+                try:
+                    labels = images.read_index_png(images.read_file(mask_path, 'missing_mask'))
+                    if labels.shape != size:
+                        raise InputError('mask_wrong_size', 'mask is %dx%d, frame is %dx%d' % (
+                            labels.shape[1], labels.shape[0], size[1], size[0]))
+                except InputError as err:
+                    result.reject('image', err.reason, mask_path, err.detail)
+                    dropped.add(name)
+                    continue
+            else:
+                result.counts['frames_without_mask'] += 1
+            frames.append(Frame(name, data, labels))
+        return frames, size, dropped
+
+    def convert(self, video, result):
+        frames, size, dropped = self._read_frames(video, result)
+        if not frames:
+            result.reject('unit', 'empty_sequence', self.video_path(video),
+                          'no usable frames')
+            return
+        objects = self.objects(video, frames, dropped, result)
+        result.counts['videos'] += 1
+        result.counts['objects'] += len(objects)
+        result.counts['frames_written'] += len(frames)
+        result.add_record(video.name, self._encode(video, frames, size, objects))
+
+    def _encode(self, video, frames, size, objects):
+        height, width = size
+        k = len(objects)
+        boxes = np.full((len(frames), k, 4), -1, np.int64)
+        areas = np.zeros((len(frames), k), np.int64)
+        valid = [[] for _ in objects]
+        guide_area = float((self.guide_size[0] * self.guide_size[1]) if self.guide_size
+                           else height * width)
+        for t, frame in enumerate(frames):
+            if frame.labels is None:
+                continue
+            small = (_resize_nearest(frame.labels, self.guide_size) if self.guide_size
+                     else frame.labels)
+            for j, obj in enumerate(objects):
+                mask = frame.labels == obj.id
+                box = images.tight_box(mask)
+                if box is not None:
+                    boxes[t, j] = box
+                    areas[t, j] = np.count_nonzero(mask)
+                guide_mask = small == obj.id if self.guide_size else mask
+                guide_box = images.tight_box(guide_mask) if self.guide_size else box
+                guide_pixels = np.count_nonzero(guide_mask) if self.guide_size else areas[t, j]
+                if valid_guide(guide_pixels, guide_box, guide_area):
+                    valid[j].append(t)
+        context = dict(
+            dataset=self.name, split=video.split, video_id=video.name, height=height,
+            width=width, num_frames=len(frames),
+            object_ids=[obj.id for obj in objects],
+            object_category=[obj.category for obj in objects],
+            object_first_frame=[obj.first_frame for obj in objects],
+            object_frames=[obj.frames for obj in objects],
+            object_nonblank_frames=[[t for t in obj.frames if areas[t, j] > 0]
+                                    for j, obj in enumerate(objects)],
+            object_valid_guide_frames=[sorted(set(valid[j]) & set(obj.frames))
+                                       for j, obj in enumerate(objects)])
+        steps = dict(
+            frame_name=[f.name for f in frames],
+            frame_image=[f.data for f in frames],
+            frame_mask=[images.encode_png(self.stored_labels(f.labels))
+                        if f.labels is not None else b'' for f in frames],
+            frame_has_mask=[int(f.labels is not None) for f in frames],
+            frame_object_bbox=[boxes[t] for t in range(len(frames))],
+            frame_object_area=[areas[t] for t in range(len(frames))])
+        return vos_video.encode(context, steps)
+
+    def video_path(self, video):
+        raise NotImplementedError
+
+
+def _names(directory, extension):
+    return set(posixpath.basename(p)[:-len(extension)]
+               for p in fileio.glob(fileio.join(directory, '*' + extension)))
+
+
+def _frame_paths(image_dir, mask_dir):
+    """[(name, image path, mask path or None)] over every frame that has an image or a mask:
+    a mask without its image is reported as a missing frame, not silently skipped."""
+    jpegs, masks = _names(image_dir, '.jpg'), _names(mask_dir, '.png')
+    return [(name, fileio.join(image_dir, name + '.jpg'),
+             fileio.join(mask_dir, name + '.png') if name in masks else None)
+            for name in sorted(jpegs | masks)]
+
+
+# -- DAVIS ------------------------------------------------------------------------------------
+
+class DavisConverter(VosConverter):
+    def __init__(self, data_root, year):
+        super(DavisConverter, self).__init__(data_root)
+        self.year = year
+        self.name = 'davis%s' % year
+
+    def video_path(self, video):
+        return fileio.join(self.data_root, 'JPEGImages', '480p', video.name)
+
+    def frame_paths(self, video, result):
+        return _frame_paths(self.video_path(video),
+                            fileio.join(self.data_root, 'Annotations', '480p', video.name))
+
+    def stored_labels(self, labels):
+        return (labels > 0).astype(np.uint8) if self.year == '2016' else labels
+
+    def objects(self, video, frames, dropped, result):
+        everywhere = list(range(len(frames)))
+        if self.year == '2016':
+            return [VideoObject(1, '', everywhere, 0)] if any(
+                f.labels is not None for f in frames) else []
+        first = next((f for f in frames if f.labels is not None), None)
+        if first is None:
+            return []
+        ids = sorted(set(np.unique(first.labels).tolist()) - {0})
+        later = set()
+        for frame in frames:
+            if frame.labels is not None:
+                later |= set(np.unique(frame.labels).tolist()) - {0} - set(ids)
+        # the DAVIS 2017 protocol: objects first appearing after frame 0 are not targets
+        result.counts['objects_ignored_after_frame0'] += len(later)
+        return [VideoObject(i, '', everywhere, 0) for i in ids]
+
+
+class DavisVideoRecords(core.ConvertToShards):
+    """Composite transform: a DAVIS root -> vos_video shards (davis2016 or davis2017)."""
+
+    def __init__(self, data_root, tmp_dir, year='2017',
+                 videos_per_shard=DEFAULT_VIDEOS_PER_SHARD, strict=False):
+        super(DavisVideoRecords, self).__init__(
+            DavisConverter(data_root, year), davis_plan(data_root, year, videos_per_shard),
+            tmp_dir, strict)
+
+
+def davis_plan(data_root, year, videos_per_shard=DEFAULT_VIDEOS_PER_SHARD):
+    by_split = {}
+    for split in ('train', 'val'):
+        path = fileio.join(data_root, 'ImageSets', year, split + '.txt')
+        if not fileio.exists(path):
+            raise FileNotFoundError('%s not found: --data must be the DAVIS root holding '
+                                    'ImageSets/, JPEGImages/480p and Annotations/480p' % path)
+        names = sorted(set(fileio.read_bytes(path).decode('utf-8').split()))
+        by_split[split] = [Video(split, name) for name in names]
+    return core.plan_shards(by_split, videos_per_shard)
+
+
+# -- YouTube-VOS ------------------------------------------------------------------------------
+
+class YtvosConverter(VosConverter):
+    name = 'ytvos2018'
+    guide_size = YTVOS_GUIDE_SIZE
+
+    def setup(self):
+        super(YtvosConverter, self).setup()
+        self._meta = {}
+
+    def meta(self, split):
+        if split not in self._meta:
+            self._meta[split] = read_meta(self.data_root, split)
+        return self._meta[split]
+
+    def video_path(self, video):
+        return fileio.join(self.data_root, video.split, 'JPEGImages', video.name)
+
+    def frame_paths(self, video, result):
+        return _frame_paths(self.video_path(video),
+                            fileio.join(self.data_root, video.split, 'Annotations', video.name))
+
+    def objects(self, video, frames, dropped, result):
+        entry = self.meta(video.split).get(video.name)
+        if entry is None:
+            result.reject('object', 'video_not_in_meta', self.video_path(video),
+                          'video has frames but meta.json does not list it')
+            return []
+        index = {f.name: t for t, f in enumerate(frames)}
+        listed = {}
+        for key in sorted(entry.get('objects', {}), key=int):
+            obj = entry['objects'][key]
+            present = []
+            for name in obj.get('frames', []):
+                if name in index:
+                    present.append(index[name])
+                elif name not in dropped:
+                    result.reject('image', 'meta_frame_without_image',
+                                  fileio.join(self.video_path(video), name + '.jpg'),
+                                  'meta.json lists frame %s of object %s' % (name, key))
+            if present:
+                listed[int(key)] = VideoObject(int(key), obj.get('category', ''), sorted(present),
+                                               min(present))
+            else:
+                result.reject('object', 'object_without_frames', self.video_path(video),
+                              'object %s has no listed frame with an image' % key, objects=1)
+        seen = {}
+        for frame in frames:
+            if frame.labels is not None:
+                for value in set(np.unique(frame.labels).tolist()) - {0}:
+                    seen.setdefault(value, frame.name)
+        for value in sorted(set(seen) - set(listed)):
+            result.reject('object', 'unknown_object_id',
+                          fileio.join(self.data_root, video.split, 'Annotations', video.name,
+                                      seen[value] + '.png'),
+                          'mask value %d is not an object of meta.json' % value)
+        return [listed[k] for k in sorted(listed)]
+
+
+def read_meta(data_root, split):
+    path = fileio.join(data_root, split, 'meta.json')
+    if not fileio.exists(path):
+        raise FileNotFoundError('%s not found: --data must be the YouTube-VOS root holding '
+                                '<split>/meta.json, JPEGImages/ and Annotations/' % path)
+    try:
+        return json.loads(fileio.read_bytes(path).decode('utf-8'))['videos']
+    except (ValueError, KeyError) as err:
+        raise ValueError('%s is not a YouTube-VOS meta.json: %s' % (path, err))
+
+
+class YtvosVideoRecords(core.ConvertToShards):
+    """Composite transform: a YouTube-VOS 2018 root -> vos_video shards."""
+
+    def __init__(self, data_root, tmp_dir, splits=('train', 'valid'),
+                 videos_per_shard=DEFAULT_VIDEOS_PER_SHARD, strict=False):
+        super(YtvosVideoRecords, self).__init__(
+            YtvosConverter(data_root), ytvos_plan(data_root, splits, videos_per_shard),
+            tmp_dir, strict)
+
+
+def ytvos_plan(data_root, splits=('train', 'valid'), videos_per_shard=DEFAULT_VIDEOS_PER_SHARD):
+    by_split = {}
+    for split in splits:
+        names = set(read_meta(data_root, split))
+        jpeg_dir = fileio.join(data_root, split, 'JPEGImages')
+        if fileio.isdir(jpeg_dir):
+            names |= set(fileio.listdir(jpeg_dir))
+        by_split[split] = [Video(split, name) for name in sorted(names)]
+    return core.plan_shards(by_split, videos_per_shard)
+
+
+# -- entry points -----------------------------------------------------------------------------
+
+def _parser(dataset, data_help):
+    parser = argparse.ArgumentParser(prog='python -m pipelines %s' % dataset,
+                                     description=__doc__.split('\n\n')[0],
+                                     epilog='Unknown flags are passed to Beam (e.g. --runner).')
+    parser.add_argument('--data', required=True, help=data_help)
+    core.add_common_args(parser)
+    return parser
+
+
+def davis_main(argv=None):
+    parser = _parser('davis', 'DAVIS root holding ImageSets/, JPEGImages/480p, Annotations/480p')
+    parser.add_argument('--year', choices=('2016', '2017'), default='2017')
+    args, beam_args = parser.parse_known_args(argv)
+    per_shard = args.units_per_shard or DEFAULT_VIDEOS_PER_SHARD
+    transform = DavisVideoRecords(args.data, core.tmp_dir_for(args.out, 'davis' + args.year),
+                                  args.year, per_shard, args.strict)
+    options = {'year': args.year, 'videos_per_shard': per_shard}
+    return core.main_run(transform, vos_video.SCHEMA, args, beam_args, options)
+
+
+def ytvos_main(argv=None):
+    parser = _parser('ytvos', 'YouTube-VOS 2018 root holding train/ and valid/')
+    parser.add_argument('--splits', default='train,valid')
+    args, beam_args = parser.parse_known_args(argv)
+    per_shard = args.units_per_shard or DEFAULT_VIDEOS_PER_SHARD
+    splits = tuple(s for s in args.splits.split(',') if s)
+    transform = YtvosVideoRecords(args.data, core.tmp_dir_for(args.out, YtvosConverter.name),
+                                  splits, per_shard, args.strict)
+    options = {'splits': list(splits), 'videos_per_shard': per_shard,
+               'guide_size': list(YTVOS_GUIDE_SIZE)}
+    return core.main_run(transform, vos_video.SCHEMA, args, beam_args, options)

@@ -1,0 +1,216 @@
+"""DAVIS / YouTube-VOS -> vos_video records: masks, objects, guide frames, bad input, determinism."""
+from __future__ import absolute_import, division, print_function
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import sampledata
+from pipelines import vos
+from schemas import vos_video
+from tests.records import decode_files
+
+FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+
+
+@pytest.fixture(scope='module')
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp('vos')
+    kwargs = dict(seed=21, size='small', datasets=['davis', 'ytvos'])
+    clean, bad = str(root / 'clean'), str(root / 'bad')
+    return (clean, sampledata.generate(clean, **kwargs), bad,
+            sampledata.generate(bad, corrupt=True, **kwargs), root)
+
+
+def run(dataset, data, out, *extra):
+    main = vos.davis_main if dataset == 'davis' else vos.ytvos_main
+    return main(['--data', data, '--out', out] + list(extra) + FAST)
+
+
+def load(out, name):
+    base = os.path.join(out, name)
+    with open(os.path.join(base, 'dataset_info.json')) as f:
+        info = json.load(f)
+    with open(os.path.join(base, 'errors.jsonl')) as f:
+        errors = [json.loads(line) for line in f]
+    records = {}
+    for split, s in info['splits'].items():
+        for rec in decode_files(vos_video.SCHEMA,
+                                [os.path.join(base, shard['file']) for shard in s['shards']]):
+            records[rec['video_id'].decode()] = rec
+    return info, errors, records
+
+
+def palette(path):
+    image = Image.open(path)
+    assert image.mode == 'P'
+    return np.array(image)
+
+
+def decode_masks_with_tf(encoded):
+    """What a trainer sees: tf.image.decode_png(channels=1) of the stored mask PNGs."""
+    graph = tf.Graph()
+    with graph.as_default():
+        data = tf.compat.v1.placeholder(tf.string, [])
+        decoded = tf.image.decode_png(data, channels=1)[..., 0]
+        with tf.compat.v1.Session(graph=graph) as sess:
+            return [sess.run(decoded, {data: e}) if e else None for e in encoded]
+
+
+def expected_object_lists(masks, object_id, guide_size=None):
+    nonblank, valid = [], []
+    for t, labels in enumerate(masks):
+        if labels is None:
+            continue
+        if (labels == object_id).any():
+            nonblank.append(t)
+        small = labels if guide_size is None else np.array(
+            Image.fromarray(labels).resize(guide_size, Image.NEAREST))
+        mask = small == object_id
+        if mask.any():
+            ys, xs = np.nonzero(mask)
+            box_area = (xs.max() - xs.min()) * (ys.max() - ys.min())
+            if mask.sum() > 0.003 * small.size and mask.sum() > 0.2 * box_area:
+                valid.append(t)
+    return nonblank, valid
+
+
+@pytest.fixture(scope='module')
+def davis2017(sample):
+    clean, _, _, _, root = sample
+    out = str(root / 'davis')
+    assert run('davis', os.path.join(clean, 'DAVIS'), out) == 0
+    return load(out, 'davis2017')
+
+
+def test_davis2017_masks_objects_and_guides(sample, davis2017):
+    clean, manifest, _, _, _ = sample
+    info, errors, records = davis2017
+    root = os.path.join(clean, 'DAVIS')
+    assert errors == [] and info['schema'] == {'name': 'vos_video', 'version': 1}
+    davis = manifest['datasets']['davis']['clean']
+    assert len(records) == davis['train']['sequences'] + davis['val']['sequences']
+    assert info['counts']['objects'] == davis['train']['objects_in_frame0'] + \
+        davis['val']['objects_in_frame0']
+    assert info['counts']['objects_ignored_after_frame0'] >= 1
+    for name, rec in records.items():
+        paths = sorted(glob.glob(os.path.join(root, 'Annotations', '480p', name, '*.png')))
+        masks = [palette(p) for p in paths]
+        ids = sorted(set(np.unique(masks[0]).tolist()) - {0})
+        assert list(rec['object_ids']) == ids
+        assert [n.decode() for n in rec['frame_name']] == \
+            [os.path.basename(p)[:-4] for p in paths]
+        with open(os.path.join(root, 'JPEGImages', '480p', name, '00000.jpg'), 'rb') as f:
+            assert rec['frame_image'][0] == f.read()
+        for stored, original in zip(decode_masks_with_tf(rec['frame_mask']), masks):
+            np.testing.assert_array_equal(stored, original)  # palette indices, not colours
+        flat = list(rec['object_nonblank_frames'])
+        lengths = list(rec['object_nonblank_frames_row_lengths'])
+        valid_flat = list(rec['object_valid_guide_frames'])
+        valid_lengths = list(rec['object_valid_guide_frames_row_lengths'])
+        for j, object_id in enumerate(ids):
+            nonblank, valid = expected_object_lists(masks, object_id)
+            start = sum(lengths[:j])
+            assert flat[start:start + lengths[j]] == nonblank
+            vstart = sum(valid_lengths[:j])
+            assert valid_flat[vstart:vstart + valid_lengths[j]] == valid
+            for t, labels in enumerate(masks):
+                ys, xs = np.nonzero(labels == object_id)
+                box = [xs.min(), ys.min(), xs.max(), ys.max()] if xs.size else [-1] * 4
+                assert list(rec['frame_object_bbox'][t][j]) == box
+                assert rec['frame_object_area'][t][j] == xs.size
+
+
+def test_davis2016_is_one_binary_object(sample):
+    clean, _, _, _, root = sample
+    out = str(root / 'davis2016')
+    assert run('davis', os.path.join(clean, 'DAVIS'), out, '--year', '2016') == 0
+    info, errors, records = load(out, 'davis2016')
+    assert errors == []
+    with open(os.path.join(clean, 'DAVIS', 'ImageSets', '2016', 'train.txt')) as f:
+        assert set(f.read().split()) <= set(records)
+    for name, rec in records.items():
+        assert list(rec['object_ids']) == [1]
+        assert rec['dataset'] == b'davis2016'
+        first = palette(os.path.join(clean, 'DAVIS', 'Annotations', '480p', name, '00000.png'))
+        stored = decode_masks_with_tf(rec['frame_mask'][:1])[0]
+        np.testing.assert_array_equal(stored, (first > 0).astype(np.uint8))
+
+
+def test_ytvos_objects_from_meta_and_valid_first_masks(sample):
+    clean, _, _, _, root = sample
+    out = str(root / 'ytvos')
+    assert run('ytvos', os.path.join(clean, 'youtube-vos'), out) == 0
+    info, errors, records = load(out, 'ytvos2018')
+    assert errors == []
+    for split in ('train', 'valid'):
+        with open(os.path.join(clean, 'youtube-vos', split, 'meta.json')) as f:
+            meta = json.load(f)['videos']
+        for video, entry in meta.items():
+            rec = records[video]
+            names = [n.decode() for n in rec['frame_name']]
+            keys = sorted(entry['objects'], key=int)
+            assert list(rec['object_ids']) == [int(k) for k in keys]
+            assert [c.decode() for c in rec['object_category']] == \
+                [entry['objects'][k]['category'] for k in keys]
+            flat, lengths = list(rec['object_frames']), list(rec['object_frames_row_lengths'])
+            start = 0
+            for j, key in enumerate(keys):
+                listed = [names.index(n) for n in entry['objects'][key]['frames']]
+                assert flat[start:start + lengths[j]] == listed
+                assert rec['object_first_frame'][j] == listed[0]
+                start += lengths[j]
+            annotated = set(os.path.basename(p)[:-4] for p in glob.glob(
+                os.path.join(clean, 'youtube-vos', split, 'Annotations', video, '*.png')))
+            assert [bool(h) for h in rec['frame_has_mask']] == [n in annotated for n in names]
+            masks = decode_masks_with_tf(rec['frame_mask'])
+            for name, mask in zip(names, masks):
+                if name in annotated:
+                    np.testing.assert_array_equal(mask, palette(os.path.join(
+                        clean, 'youtube-vos', split, 'Annotations', video, name + '.png')))
+            for j, key in enumerate(keys):
+                _, valid = expected_object_lists(masks, int(key), vos.YTVOS_GUIDE_SIZE)
+                vflat = list(rec['object_valid_guide_frames'])
+                vlen = list(rec['object_valid_guide_frames_row_lengths'])
+                assert vflat[sum(vlen[:j]):sum(vlen[:j + 1])] == \
+                    sorted(set(valid) & set(flat[sum(lengths[:j]):sum(lengths[:j + 1])]))
+    assert info['counts']['frames_without_mask'] > 0  # valid split: first masks only
+
+
+@pytest.mark.parametrize('dataset,root_name,name', [('davis', 'DAVIS', 'davis2017'),
+                                                    ('ytvos', 'youtube-vos', 'ytvos2018')])
+def test_bad_input_is_reported(sample, dataset, root_name, name):
+    _, _, bad, manifest, root = sample
+    out = str(root / ('bad-' + dataset))
+    assert run(dataset, os.path.join(bad, root_name), out) == 0
+    info, errors, records = load(out, name)
+    data_root = os.path.join(bad, root_name)
+    expected = {(f['kind'], os.path.normpath(os.path.join(data_root, f['path'])))
+                for f in manifest['faults'] if f['dataset'] == dataset}
+    found = set()
+    for e in errors:
+        path = os.path.normpath(e['path'])
+        # the unknown id names a mask file; the fault names the video's mask folder
+        if e['reason'] == 'unknown_object_id':
+            path = os.path.dirname(path)
+        found.add((e['reason'], path))
+    assert found == expected
+    assert len(records) == info['counts']['videos']
+    assert info['rejected']['unit'] == {'empty_sequence': 1}
+
+
+def test_rerun_is_byte_identical(sample, tmpdir):
+    clean = sample[0]
+    outs = [str(tmpdir.join(n)) for n in ('a', 'b')]
+    for out in outs:
+        assert run('ytvos', os.path.join(clean, 'youtube-vos'), out, '--units-per-shard', '3') == 0
+    files = [sorted(glob.glob(os.path.join(o, 'ytvos2018', '*', '*.tfrecord-*'))) for o in outs]
+    assert len(files[0]) == len(files[1]) >= 2
+    for a, b in zip(*files):
+        with open(a, 'rb') as fa, open(b, 'rb') as fb:
+            assert fa.read() == fb.read()
