@@ -52,7 +52,8 @@ def ensure_sample(workdir, snippets, frames, seed):
     sys.path.insert(0, ROOT)
     import sampledata
     data = os.path.join(workdir, 'data')
-    wanted = {'train_snippets': snippets - max(1, snippets // 10), 'val_snippets': max(1, snippets // 10),
+    val = max(1, snippets // 10)
+    wanted = {'train_snippets': snippets - val, 'val_snippets': val,
               'frames': frames, 'max_objects': 3}
     try:
         manifest = sampledata.load_manifest(data)
@@ -60,7 +61,8 @@ def ensure_sample(workdir, snippets, frames, seed):
             return data, manifest
     except (IOError, OSError, KeyError, ValueError):
         pass
-    print('writing the benchmark sample (%d snippets x %d frames, 1280x720) ...' % (snippets, frames))
+    print('writing the benchmark sample (%d snippets x %d frames, 1280x720) ...'
+          % (snippets, frames))
     manifest = sampledata.generate(data, seed=seed, size='real', datasets=['vid'],
                                    counts={'vid': wanted}, overwrite=True)
     return data, manifest

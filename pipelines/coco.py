@@ -16,7 +16,6 @@ worker. python -m pipelines coco --data <coco root> --out <dir>.
 """
 from __future__ import absolute_import, division, print_function
 
-import argparse
 import collections
 import contextlib
 import hashlib
@@ -67,7 +66,8 @@ def check_segmentation(segmentation, height, width):
         if not isinstance(counts, (list, str, bytes)):
             raise InputError('invalid_rle', 'RLE counts of type %s' % type(counts).__name__)
         return
-    raise InputError('invalid_segmentation', 'segmentation of type %s' % type(segmentation).__name__)
+    raise InputError('invalid_segmentation',
+                     'segmentation of type %s' % type(segmentation).__name__)
 
 
 def load_coco(path):
@@ -214,12 +214,8 @@ class CocoInstanceRecords(core.ConvertToShards):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m pipelines coco',
-                                     description=__doc__.split('\n\n')[0],
-                                     epilog='Unknown flags are passed to Beam (e.g. --runner).')
-    parser.add_argument('--data', required=True,
-                        help='COCO root holding annotations/ and train2017/, val2017/')
-    core.add_common_args(parser)
+    parser = core.argument_parser('coco', __doc__.split('\n\n')[0],
+                                  'COCO root holding annotations/ and train2017/, val2017/')
     parser.add_argument('--splits', default=','.join(SPLITS))
     parser.add_argument('--min-area-ratio', type=float, default=MIN_AREA_RATIO,
                         help='keep instances whose mask covers more than this share of the image')

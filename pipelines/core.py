@@ -63,8 +63,8 @@ class UnitResult(object):
 
     def reject(self, level, reason, path, detail, objects=0, **extra):
         """Record a rejected input: `level` says what was dropped (a whole unit, an image or
-        video frame, or one object); `objects` how many annotated objects went with it, so that objects seen =
-        objects written + objects rejected, per reason."""
+        video frame, or one object); `objects` how many annotated objects went with it, so that
+        objects seen = objects written + objects rejected, per reason."""
         if level not in LEVELS:
             raise ValueError('level must be one of %s' % (LEVELS,))
         if self.strict:
@@ -229,6 +229,17 @@ def pipeline_options(beam_args):
         if '--direct_num_workers' not in given:
             args.append('--direct_num_workers=%d' % multiprocessing.cpu_count())
     return PipelineOptions(args)
+
+
+def argument_parser(dataset, description, data_help):
+    """The CLI parser every pipeline starts from: --data, --out and the shared flags."""
+    import argparse
+    parser = argparse.ArgumentParser(prog='python -m pipelines %s' % dataset,
+                                     description=description,
+                                     epilog='Unknown flags are passed to Beam (e.g. --runner).')
+    parser.add_argument('--data', required=True, help=data_help)
+    add_common_args(parser)
+    return parser
 
 
 def add_common_args(parser):

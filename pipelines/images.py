@@ -81,3 +81,20 @@ def tight_box(mask):
         return None
     rows = np.flatnonzero(mask.any(axis=1))
     return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
+
+
+def label_counts(labels):
+    """Pixel count of every value 0..255 of a uint8 label map.
+
+    cv2.calcHist is one SIMD pass (~0.1 ms on 854x480); np.unique sorts and np.bincount widens to
+    int64 first (~2-3 ms). Its float32 counts are exact below 2**24 pixels per value."""
+    labels = np.ascontiguousarray(labels, np.uint8)
+    if labels.size >= 1 << 24:
+        return np.bincount(labels.reshape(-1), minlength=256)
+    hist = cv2.calcHist([labels], [0], None, [256], [0, 256])
+    return hist.reshape(-1).astype(np.int64)
+
+
+def label_ids(labels):
+    """Sorted non-zero values present in a uint8 label map."""
+    return [int(i) for i in np.flatnonzero(label_counts(labels)[1:]) + 1]

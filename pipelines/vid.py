@@ -17,7 +17,6 @@ python -m pipelines vid --data <ILSVRC2015 root> --out <dir> [Beam flags such as
 """
 from __future__ import absolute_import, division, print_function
 
-import argparse
 import collections
 import posixpath
 
@@ -139,7 +138,8 @@ class VidConverter(core.Converter):
             height, width = frame.shape[:2]
             if (width, height) != (ann.width, ann.height):
                 result.reject('image', 'size_mismatch', xml_path,
-                              'XML size %dx%d, image %dx%d' % (ann.width, ann.height, width, height),
+                              'XML size %dx%d, image %dx%d'
+                              % (ann.width, ann.height, width, height),
                               objects=len(ann.objects))
                 continue
             frame_size = (width, height)
@@ -184,7 +184,8 @@ class VidConverter(core.Converter):
                 crop_s_z=[g.s_z for _, _, g, _ in part],
                 crop_s_x=[g.s_x for _, _, g, _ in part],
                 crop_window=[[g.x0, g.y0, g.x1, g.y1] for _, _, g, _ in part],
-                crop_pad=[[g.pad_left, g.pad_top, g.pad_right, g.pad_bottom] for _, _, g, _ in part],
+                crop_pad=[[g.pad_left, g.pad_top, g.pad_right, g.pad_bottom]
+                          for _, _, g, _ in part],
                 crop_scale=[SIZE_X / float(g.size) for _, _, g, _ in part],
                 target_size=[[g.w * SIZE_X / float(g.size), g.h * SIZE_X / float(g.size)]
                              for _, _, g, _ in part])
@@ -247,11 +248,8 @@ class VidTrackRecords(core.ConvertToShards):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m pipelines vid',
-                                     description=__doc__.split('\n\n')[0],
-                                     epilog='Unknown flags are passed to Beam (e.g. --runner).')
-    parser.add_argument('--data', required=True, help='ILSVRC2015 root (Data/VID, Annotations/VID)')
-    core.add_common_args(parser)
+    parser = core.argument_parser('vid', __doc__.split('\n\n')[0],
+                                  'ILSVRC2015 root (Data/VID, Annotations/VID)')
     parser.add_argument('--split-by', choices=SPLIT_MODES, default='hash',
                         help='hash: pool ILSVRC train+val and hold out a stable hash share of '
                              'snippets (default); ilsvrc: train = ILSVRC train, validation = val')

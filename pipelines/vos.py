@@ -18,7 +18,6 @@ python -m pipelines davis|ytvos --data <root> --out <dir>
 """
 from __future__ import absolute_import, division, print_function
 
-import argparse
 import collections
 import json
 import posixpath
@@ -52,6 +51,30 @@ def valid_guide(area, box, image_area):
 def _resize_nearest(labels, size):
     from PIL import Image
     return np.array(Image.fromarray(labels).resize(size, Image.NEAREST))
+
+
+def _boxes_and_areas(labels, object_ids):
+    counts = images.label_counts(labels)
+    boxes, areas = [], []
+    for object_id in object_ids:
+        area = int(counts[object_id])
+        boxes.append(images.tight_box(labels == object_id) if area else None)
+        areas.append(area)
+    return boxes, areas
+
+
+def object_stats(labels, object_ids, guide_size=None):
+    """Per object of one frame: tight box (None if absent), pixel area, and whether the frame is
+    a valid guide for it (tested on the mask resized to guide_size when given, as YouTube-VOS)."""
+    boxes, areas = _boxes_and_areas(labels, object_ids)
+    if guide_size is None:
+        guide_boxes, guide_areas, guide_pixels = boxes, areas, labels.size
+    else:
+        small = _resize_nearest(labels, guide_size)
+        guide_boxes, guide_areas = _boxes_and_areas(small, object_ids)
+        guide_pixels = small.size
+    valid = [valid_guide(a, b, float(guide_pixels)) for a, b in zip(guide_areas, guide_boxes)]
+    return boxes, areas, valid
 
 
 class VosConverter(core.Converter):
@@ -130,23 +153,17 @@ class VosConverter(core.Converter):
         boxes = np.full((len(frames), k, 4), -1, np.int64)
         areas = np.zeros((len(frames), k), np.int64)
         valid = [[] for _ in objects]
-        guide_area = float((self.guide_size[0] * self.guide_size[1]) if self.guide_size
-                           else height * width)
+        ids = [obj.id for obj in objects]
         for t, frame in enumerate(frames):
             if frame.labels is None:
                 continue
-            small = (_resize_nearest(frame.labels, self.guide_size) if self.guide_size
-                     else frame.labels)
-            for j, obj in enumerate(objects):
-                mask = frame.labels == obj.id
-                box = images.tight_box(mask)
-                if box is not None:
-                    boxes[t, j] = box
-                    areas[t, j] = np.count_nonzero(mask)
-                guide_mask = small == obj.id if self.guide_size else mask
-                guide_box = images.tight_box(guide_mask) if self.guide_size else box
-                guide_pixels = np.count_nonzero(guide_mask) if self.guide_size else areas[t, j]
-                if valid_guide(guide_pixels, guide_box, guide_area):
+            frame_boxes, frame_areas, frame_valid = object_stats(frame.labels, ids,
+                                                                 self.guide_size)
+            for j in range(k):
+                if frame_boxes[j] is not None:
+                    boxes[t, j] = frame_boxes[j]
+                    areas[t, j] = frame_areas[j]
+                if frame_valid[j]:
                     valid[j].append(t)
         context = dict(
             dataset=self.name, split=video.split, video_id=video.name, height=height,
@@ -213,11 +230,11 @@ class DavisConverter(VosConverter):
         first = next((f for f in frames if f.labels is not None), None)
         if first is None:
             return []
-        ids = sorted(set(np.unique(first.labels).tolist()) - {0})
+        ids = images.label_ids(first.labels)
         later = set()
         for frame in frames:
             if frame.labels is not None:
-                later |= set(np.unique(frame.labels).tolist()) - {0} - set(ids)
+                later |= set(images.label_ids(frame.labels)) - set(ids)
         # the DAVIS 2017 protocol: objects first appearing after frame 0 are not targets
         result.counts['objects_ignored_after_frame0'] += len(later)
         return [VideoObject(i, '', everywhere, 0) for i in ids]
@@ -294,7 +311,7 @@ class YtvosConverter(VosConverter):
         seen = {}
         for frame in frames:
             if frame.labels is not None:
-                for value in set(np.unique(frame.labels).tolist()) - {0}:
+                for value in images.label_ids(frame.labels):
                     seen.setdefault(value, frame.name)
         for value in sorted(set(seen) - set(listed)):
             result.reject('object', 'unknown_object_id',
@@ -338,17 +355,10 @@ def ytvos_plan(data_root, splits=('train', 'valid'), videos_per_shard=DEFAULT_VI
 
 # -- entry points -----------------------------------------------------------------------------
 
-def _parser(dataset, data_help):
-    parser = argparse.ArgumentParser(prog='python -m pipelines %s' % dataset,
-                                     description=__doc__.split('\n\n')[0],
-                                     epilog='Unknown flags are passed to Beam (e.g. --runner).')
-    parser.add_argument('--data', required=True, help=data_help)
-    core.add_common_args(parser)
-    return parser
-
-
 def davis_main(argv=None):
-    parser = _parser('davis', 'DAVIS root holding ImageSets/, JPEGImages/480p, Annotations/480p')
+    parser = core.argument_parser('davis', __doc__.split('\n\n')[0],
+                                  'DAVIS root holding ImageSets/, JPEGImages/480p and '
+                                  'Annotations/480p')
     parser.add_argument('--year', choices=('2016', '2017'), default='2017')
     args, beam_args = parser.parse_known_args(argv)
     per_shard = args.units_per_shard or DEFAULT_VIDEOS_PER_SHARD
@@ -359,7 +369,8 @@ def davis_main(argv=None):
 
 
 def ytvos_main(argv=None):
-    parser = _parser('ytvos', 'YouTube-VOS 2018 root holding train/ and valid/')
+    parser = core.argument_parser('ytvos', __doc__.split('\n\n')[0],
+                                  'YouTube-VOS 2018 root holding train/ and valid/')
     parser.add_argument('--splits', default='train,valid')
     args, beam_args = parser.parse_known_args(argv)
     per_shard = args.units_per_shard or DEFAULT_VIDEOS_PER_SHARD

@@ -74,7 +74,8 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         merged[name].update(override)
     out_dir = os.path.abspath(out_dir)
     if os.path.exists(out_dir) and not overwrite:
-        raise FileExistsError('%s exists; pass overwrite=True (--overwrite) to replace it' % out_dir)
+        raise FileExistsError('%s exists; pass overwrite=True (--overwrite) to replace it'
+                              % out_dir)
     parent = os.path.dirname(out_dir)
     if not os.path.isdir(parent):
         os.makedirs(parent)

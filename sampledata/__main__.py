@@ -23,7 +23,8 @@ def main(argv=None):
         for key, default in sorted(counts.items()):
             parser.add_argument('--%s-%s' % (dataset, key.replace('_', '-')), type=int,
                                 default=default, dest='%s__%s' % (dataset, key),
-                                help='%s: %s (default %d)' % (dataset, key.replace('_', ' '), default))
+                                help='%s: %s (default %d)'
+                                % (dataset, key.replace('_', ' '), default))
     args = parser.parse_args(argv)
     counts = {}
     for dataset, defaults in COUNTS.items():

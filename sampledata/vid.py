@@ -13,7 +13,7 @@ import os
 
 from lxml import etree
 
-from sampledata.common import Faults, rng_for, write_bytes, write_jpeg
+from sampledata.common import rng_for, write_bytes, write_jpeg
 from sampledata.render import Scene, visible_box
 
 ROOT_NAME = 'ILSVRC2015'

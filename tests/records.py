@@ -1,5 +1,8 @@
-"""Test helper: read TFRecord files back through a schema decoder in tf.data."""
+"""Test helpers: read pipeline outputs back through a schema decoder in tf.data."""
 from __future__ import absolute_import, division, print_function
+
+import json
+import os
 
 import tensorflow as tf
 
@@ -17,3 +20,16 @@ def decode_files(schema, files):
                     decoded.append(sess.run(element))
                 except tf.errors.OutOfRangeError:
                     return decoded
+
+
+def load_output(out, name, schema):
+    """(dataset_info, errors.jsonl entries, {split: decoded records}) of OUT/<name>."""
+    base = os.path.join(out, name)
+    with open(os.path.join(base, 'dataset_info.json')) as f:
+        info = json.load(f)
+    with open(os.path.join(base, 'errors.jsonl')) as f:
+        errors = [json.loads(line) for line in f]
+    records = {split: decode_files(schema, [os.path.join(base, shard['file'])
+                                            for shard in s['shards']])
+               for split, s in info['splits'].items()}
+    return info, errors, records

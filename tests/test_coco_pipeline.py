@@ -3,7 +3,6 @@ from __future__ import absolute_import, division, print_function
 
 import glob
 import hashlib
-import json
 import os
 
 import cv2
@@ -16,7 +15,7 @@ from pipelines import coco
 from sampledata.coco import uncompressed_rle
 from sampledata.common import jpeg_bytes, write_bytes, write_json
 from schemas import coco_instances
-from tests.records import decode_files
+from tests.records import load_output
 
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 
@@ -26,16 +25,7 @@ def run(data, out, *extra):
 
 
 def load(out):
-    base = os.path.join(out, 'coco')
-    with open(os.path.join(base, 'dataset_info.json')) as f:
-        info = json.load(f)
-    with open(os.path.join(base, 'errors.jsonl')) as f:
-        errors = [json.loads(line) for line in f]
-    records = {}
-    for split, s in info['splits'].items():
-        records[split] = decode_files(coco_instances.SCHEMA,
-                                      [os.path.join(base, shard['file']) for shard in s['shards']])
-    return info, errors, records
+    return load_output(out, 'coco', coco_instances.SCHEMA)
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,7 @@ import sampledata
 from pipelines import core, images, vid
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop
 from schemas import vid_track
-from tests.records import decode_files
+from tests.records import load_output
 
 # In-process runner for most runs (fast start); one run below uses the default multi_processing.
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
@@ -159,10 +159,8 @@ def clean_run(sample):
 
 
 def _records(out, split):
-    with open(os.path.join(out, 'vid', 'dataset_info.json')) as f:
-        info = json.load(f)
-    files = [os.path.join(out, 'vid', s['file']) for s in info['splits'][split]['shards']]
-    return info, decode_files(vid_track.SCHEMA, files)
+    info, _, records = load_output(out, 'vid', vid_track.SCHEMA)
+    return info, records[split]
 
 
 def test_records_read_back_through_the_schema_decoder(clean_run, sample):

@@ -13,7 +13,7 @@ from PIL import Image
 import sampledata
 from pipelines import vos
 from schemas import vos_video
-from tests.records import decode_files
+from tests.records import load_output
 
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 
@@ -33,17 +33,9 @@ def run(dataset, data, out, *extra):
 
 
 def load(out, name):
-    base = os.path.join(out, name)
-    with open(os.path.join(base, 'dataset_info.json')) as f:
-        info = json.load(f)
-    with open(os.path.join(base, 'errors.jsonl')) as f:
-        errors = [json.loads(line) for line in f]
-    records = {}
-    for split, s in info['splits'].items():
-        for rec in decode_files(vos_video.SCHEMA,
-                                [os.path.join(base, shard['file']) for shard in s['shards']]):
-            records[rec['video_id'].decode()] = rec
-    return info, errors, records
+    """Like load_output, with the records of all splits keyed by video id."""
+    info, errors, by_split = load_output(out, name, vos_video.SCHEMA)
+    return info, errors, {r['video_id'].decode(): r for recs in by_split.values() for r in recs}
 
 
 def palette(path):
