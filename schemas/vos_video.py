@@ -1,15 +1,16 @@
 """DAVIS 2016/2017 and YouTube-VOS 2018 video: one `tf.train.SequenceExample` per video.
 
-Per frame: the original JPEG bytes and the palette-index PNG mask (pixel = object id, 0 =
-background; empty bytes where the frame has no annotation, as on YouTube-VOS valid), plus each
+Per frame: the original JPEG bytes and the mask as a single-channel PNG of palette indices (pixel
+= object id, 0 = background; re-encoded from the palette PNG, whose tf.image.decode_png result
+would be colours; empty bytes where the frame has no annotation, as on YouTube-VOS valid), plus each
 object's tight box and area so a trainer can choose guide frames and pairs without decoding masks.
 Per object (../shared/spec/osmn.md sections 3 and 12.2): palette id, category, first frame, the
 frames it is listed on, the frames where its mask is non-blank, and the frames valid as a guide
 (area > 0.3 % of the image and > 0.2 x its box area). Frame lists are indices into this record's
 frames, stored ragged (flat values + row lengths, one row per object).
 
-DAVIS 2016 records hold one object, id 1 = every non-zero palette index; per-object binary masks
-are `mask == id` (DAVIS 2016: `mask > 0`), computed by the trainer.
+DAVIS 2016 records hold one object, id 1, and binary masks (every non-zero palette index), so a
+trainer always gets an object's mask as `mask == id`.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -48,7 +49,7 @@ SCHEMA = Schema(
         Field('frame_name', 'frame/name', BYTES, (), 'file stem, e.g. 00000'),
         Field('frame_image', 'frame/image/encoded', BYTES, (), 'original JPEG file bytes'),
         Field('frame_mask', 'frame/mask/encoded', BYTES, (),
-              'palette-index PNG (object ids), empty when the frame has no mask'),
+              'single-channel PNG of object ids (palette indices), empty when not annotated'),
         Field('frame_has_mask', 'frame/has_mask', INT64, (), '1 if the frame is annotated'),
         Field('frame_object_bbox', 'frame/object/bbox_xyxy', INT64, (_OBJECTS, 4),
               'per object: tight box xmin, ymin, xmax, ymax (inclusive), -1s when absent'),
