@@ -25,7 +25,7 @@ overwrite_flag = $(if $(OVERWRITE),--overwrite)
 
 .PHONY: help venv test sample-data sample-data-corrupt demo \
         vid-records coco-records davis-records ytvos-records train-sasiam train-osmn \
-        bench bench-vid bench-coco bench-vos
+        bench bench-vid bench-coco bench-vos bench-sasiam
 
 help:
 	@echo "make demo         build the sample datasets and run everything that exists on them"
@@ -33,8 +33,9 @@ help:
 	@echo "make sample-data  write tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018 trees to $(SAMPLE)"
 	@echo "make vid-records  ILSVRC2015-VID -> OUT/vid (DATA=<dir holding ILSVRC2015> or VID_DATA=<root>, OUT=<dir>, OVERWRITE=1)"
 	@echo "make coco-records | davis-records (DAVIS_YEAR=2016|2017) | ytvos-records   (same variables)"
-	@echo "make train-sasiam | train-osmn   (not built yet)"
-	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos)"
+	@echo "make train-sasiam SA-Siam on vid records (RECORDS=, BRANCH=appearance|semantic, STEPS=, DEVICE=auto|npu|gpu|cpu)"
+	@echo "make train-osmn   (not built yet)"
+	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos, bench-sasiam)"
 	@echo "python -m schemas (inside .venv) documents every record schema"
 
 # The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
@@ -80,17 +81,41 @@ davis-records: $(STAMP) $(sample_if_default)
 ytvos-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines ytvos --data $(YTVOS_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
+# Records of the sample data: what the trainers read by default.
+SAMPLE_RECORDS = $(OUT)/sample
+$(SAMPLE_RECORDS)/vid/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(SAMPLE_RECORDS) --overwrite
+
+# make train-sasiam [RECORDS=out/vid] [BRANCH=appearance|semantic] [STEPS=N] [DEVICE=auto|npu|gpu|cpu]
+#                   [RUN_DIR=runs/...] [TRAIN_ARGS="--caffenet caffenet.npy --set train.lr=0.01"]
+RECORDS  ?= $(SAMPLE_RECORDS)/vid
+BRANCH   ?= appearance
+DEVICE   ?= auto
+RUN_DIR  ?= runs/sasiam-$(BRANCH)
+TRAIN_ARGS ?=
+sample_records = $(filter $(SAMPLE_RECORDS)/vid,$(RECORDS))
+# On the sample records a short run is the useful default; real records get the reference's 199,500.
+STEPS    ?= $(if $(sample_records),200)
+train-sasiam: $(STAMP) $(if $(sample_records),$(SAMPLE_RECORDS)/vid/dataset_info.json)
+	$(PY) -m trainers.sasiam --records $(RECORDS) --branch $(BRANCH) --device $(DEVICE) \
+	  --run-dir $(RUN_DIR) $(if $(STEPS),--steps $(STEPS)) $(TRAIN_ARGS)
+
 DEMO_OUT = $(OUT)/demo
 demo: sample-data
 	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines davis --data $(SAMPLE)/DAVIS --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(DEMO_OUT) --overwrite
+	rm -rf $(DEMO_OUT)/runs/sasiam-appearance
+	$(PY) -m trainers.sasiam --records $(DEMO_OUT)/vid --branch appearance --device $(DEVICE) \
+	  --run-dir $(DEMO_OUT)/runs/sasiam-appearance --steps 60 \
+	  --set model.width=0.25 --set train.validate_every=30 --set train.validation_batches=4
 	@echo
-	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,coco,davis2017,ytvos2018} (each with dataset_info.json)."
-	@echo "demo: record schemas: $(PY) -m schemas. The trainers are not built yet."
+	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,coco,davis2017,ytvos2018} (each with dataset_info.json);"
+	@echo "demo: a short SA-Siam appearance training (quarter width) in $(DEMO_OUT)/runs/sasiam-appearance (summary.json, train_log.jsonl)."
+	@echo "demo: record schemas: $(PY) -m schemas. The OSMN trainer is not built yet."
 
-bench: bench-vid bench-coco bench-vos
+bench: bench-vid bench-coco bench-vos bench-sasiam
 
 bench-vid: $(STAMP)
 	$(PY) -m bench.vid_bench
@@ -101,7 +126,10 @@ bench-coco: $(STAMP)
 bench-vos: $(STAMP)
 	$(PY) -m bench.convert_bench davis
 
-# Not built yet: these fail loudly instead of pretending to work.
-train-sasiam train-osmn:
+bench-sasiam: $(STAMP)
+	$(PY) -m bench.sasiam_bench
+
+# Not built yet: fails loudly instead of pretending to work.
+train-osmn:
 	@echo "make $@: not built yet (see the open issues); nothing was done." >&2
 	@exit 2

@@ -383,11 +383,23 @@ class Schema(object):
             raise SchemaError('%s is not a sequence schema' % self.name)
         return encode_example(self.context, context)
 
-    def decode(self, serialized):
-        """Scalar string tensor -> dict name -> tensor (use inside tf.data map)."""
+    def decode(self, serialized, names=None):
+        """Scalar string tensor -> dict name -> tensor (use inside tf.data map).
+
+        `names` limits parsing to those fields (and the fields their shapes refer to): a reader
+        that needs two frames of a track chunk should not materialise every other feature."""
+        context, sequence = self.context, self.sequence
+        if names is not None:
+            wanted = set(names)
+            unknown = wanted - set(f.name for f in context + sequence)
+            if unknown:
+                raise KeyError('%s has no field(s) %s' % (self.name, ', '.join(sorted(unknown))))
+            wanted |= set(f.ref for f in context + sequence if f.name in wanted and f.ref)
+            context = tuple(f for f in context if f.name in wanted)
+            sequence = tuple(f for f in sequence if f.name in wanted)
         if self.is_sequence:
-            return decode_sequence_example(self.context, self.sequence, serialized)
-        return decode_example(self.context, serialized)
+            return decode_sequence_example(context, sequence, serialized)
+        return decode_example(context, serialized)
 
     def read(self, serialized):
         """Serialized bytes -> dict name -> numpy value (no TF graph needed)."""

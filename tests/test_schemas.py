@@ -168,6 +168,25 @@ def test_vos_round_trip_including_empty_lists(tmpdir, num_objects, num_frames):
     assert decoded['frame_object_area'].shape[0] == num_frames
 
 
+def test_decode_a_subset_of_fields(tmpdir):
+    context, steps = vos_values(2, 3)
+    path = os.path.join(str(tmpdir), 'r.tfrecord')
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(vos_video.encode(context, steps))
+    graph = tf.Graph()
+    with graph.as_default():
+        dataset = tf.data.TFRecordDataset([path]).map(
+            lambda r: vos_video.decode(r, names=['frame_object_bbox', 'video_id']))
+        element = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+        with tf.compat.v1.Session(graph=graph) as sess:
+            decoded = sess.run(element)
+    # the referenced object_ids come along, nothing else
+    assert sorted(decoded) == ['frame_object_bbox', 'object_ids', 'video_id']
+    assert decoded['frame_object_bbox'].shape == (3, 2, 4)
+    with pytest.raises(KeyError, match='nope'):
+        vos_video.decode(tf.constant(b''), names=['nope'])
+
+
 def test_numpy_read_matches_tf_decode(tmpdir):
     context, steps = vos_values(3, 4)
     record = vos_video.encode(context, steps)

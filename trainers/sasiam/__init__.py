@@ -1,0 +1,1 @@
+"""SA-Siam (twofold Siamese tracker) trainer on vid_track records."""

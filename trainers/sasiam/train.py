@@ -1,0 +1,202 @@
+"""Train one SA-Siam branch on vid_track records (`make train-sasiam`).
+
+python -m trainers.sasiam --records out/vid --branch appearance --run-dir runs/sasiam-appearance
+    [--steps N] [--device auto|npu|gpu|cpu] [--caffenet caffenet.npy] [--config f.json]
+    [--set train.lr=0.01 ...]
+
+Defaults are the reference's (sa-siam.md section 10.1): batch 8, SGD lr 0.01 x0.1 after 166,250
+steps, 199,500 steps, checkpoint every 6,650, L2 5e-4, BN decay 0.95 / eps 1e-6, response
+1e-3 * xcorr + bias, balanced logistic loss with a radius-16 px positive diamond.
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import copy
+import os
+import sys
+
+from trainers import config as config_lib
+from trainers import device as device_lib
+from trainers import loop, reader
+from trainers.sasiam import data, model
+
+DEFAULTS = {
+    'model': {
+        'branch': 'appearance',
+        'width': 1.0,                  # channel multiplier (tests use a tiny network)
+        'n_out': 256,
+        'sz_conv5_z': 6,
+        'semantic_layers': {'conv4': 0.1, 'conv5': 1.0},
+        'attention': True,
+        'response_scale': 1e-3,
+        'train_bias': True,
+        'bn_decay': 0.95,
+        'bn_epsilon': 1e-6,
+        'weight_decay': 5e-4,
+        'r_pos': 16,                   # positive radius in pixels (L1 distance / stride 8)
+        'caffenet': None,              # .npy with the ImageNet CaffeNet (semantic branch)
+        'random_init_for_tests': False,
+    },
+    'input': {
+        'records': 'out/vid',
+        'train_split': 'train',
+        'validation_split': 'validation',
+        'batch_size': 8,
+        'max_frame_dist': 100,
+        'pairs_per_track': 1,          # K pairs drawn per track and pass (1 = the reference)
+        'cycle_length': 16,
+        'record_shuffle': 32,
+        'pair_shuffle': 512,
+        'num_parallel_calls': config_lib.AUTOTUNE,   # alias: prefetch_threads
+        'prefetch': config_lib.AUTOTUNE,             # alias: prefetch_capacity
+        'max_stretch': 0.05,
+        'augment_in_graph': True,      # one batched crop_and_resize in the training graph
+    },
+    'train': dict(loop.TRAIN_DEFAULTS, **{
+        'run_dir': 'runs/sasiam-appearance',
+        'steps': 199500,
+        'lr': 0.01,
+        'lr_decay_steps': 166250,
+        'lr_decay_rate': 0.1,
+        'optimizer': 'sgd',            # sgd (the reference) | momentum
+        'momentum': 0.9,
+        'checkpoint_every': 6650,
+        'keep_checkpoints': 5,
+        'log_every': 10,
+        'summary_every': 100,
+        'validate_every': 6650,
+        'validation_batches': 50,
+    }),
+    'device': copy.deepcopy(config_lib.DEVICE),
+}
+
+
+def _inputs(cfg, training, seed):
+    import tensorflow as tf
+    with tf.device('/cpu:0'):
+        dataset = data.batches(cfg['input']['records'], cfg['input'][
+            'train_split' if training else 'validation_split'], cfg['input'], seed, training)
+        iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
+        batch = iterator.get_next()
+    if training and cfg['input']['augment_in_graph']:
+        batch = data.augmented(batch)  # one batched crop_and_resize, on the training device
+    return (tf.cast(batch['exemplar'], tf.float32), tf.cast(batch['instance'], tf.float32),
+            iterator.initializer)
+
+
+def check_model_config(cfg):
+    m = cfg['model']
+    if m['branch'] not in ('appearance', 'semantic'):
+        raise config_lib.ConfigError('model.branch must be appearance or semantic')
+    if m['branch'] == 'semantic' and not m['random_init_for_tests']:
+        if not m['caffenet']:
+            raise config_lib.ConfigError(
+                'the semantic branch needs the ImageNet CaffeNet weights: pass --caffenet '
+                'caffenet.npy (sa-siam.md section 5.9), or --random-init-for-tests for a '
+                'smoke run whose semantic features mean nothing')
+        if not os.path.isfile(m['caffenet']):
+            raise config_lib.ConfigError('CaffeNet weights %s not found' % m['caffenet'])
+
+
+def build(cfg, device):
+    """The training graph (train + validation models sharing variables) as a loop.Trainable."""
+    import tensorflow as tf
+    check_model_config(cfg)
+    seed = int(cfg['train']['seed'])
+    tf.compat.v1.set_random_seed(seed)
+    z, x, train_init = _inputs(cfg, True, seed)
+    with tf.name_scope('train'):
+        resp = model.response(z, x, cfg['model'], is_training=True)
+        loss = model.balanced_loss(resp, cfg['model'])
+        total = loss + tf.compat.v1.losses.get_regularization_loss()
+    validation_loss = validation_init = None
+    if cfg['train']['validation_batches']:
+        try:
+            vz, vx, validation_init = _inputs(cfg, False, seed + 1)
+        except reader.RecordsError as err:
+            sys.stderr.write('validation disabled: %s\n' % err)
+        else:
+            with tf.name_scope('validation'):
+                validation_loss = model.balanced_loss(
+                    model.response(vz, vx, cfg['model'], is_training=False, reuse=True),
+                    cfg['model'])
+    t = cfg['train']
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    lr = tf.compat.v1.train.exponential_decay(t['lr'], global_step, t['lr_decay_steps'],
+                                              t['lr_decay_rate'], staircase=True)
+    if t['optimizer'] == 'sgd':
+        optimizer = tf.compat.v1.train.GradientDescentOptimizer(lr)
+    elif t['optimizer'] == 'momentum':
+        optimizer = tf.compat.v1.train.MomentumOptimizer(lr, t['momentum'])
+    else:
+        raise config_lib.ConfigError('train.optimizer must be sgd or momentum')
+    optimizer = device_lib.wrap_optimizer(optimizer, device, cfg['device']['loss_scale'])
+    train_op = optimizer.minimize(total, global_step=global_step)
+    init_fn = None
+    if cfg['model']['branch'] == 'semantic' and cfg['model']['caffenet']:
+        assignments = model.caffenet_assignments(cfg['model']['caffenet'], cfg['model'])
+
+        def init_fn(sess):
+            for variable, value in assignments:
+                variable.load(value, sess)
+    return loop.Trainable(train_op, loss, total, lr, global_step, cfg['input']['batch_size'],
+                          train_init, validation_loss, validation_init, init_fn)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='python -m trainers.sasiam',
+                                     description=__doc__.split('\n\n')[0])
+    parser.add_argument('--records', help='vid_track output directory (default out/vid)')
+    parser.add_argument('--branch', choices=('appearance', 'semantic'))
+    parser.add_argument('--run-dir')
+    parser.add_argument('--steps', type=int)
+    parser.add_argument('--device', choices=device_lib.DEVICES)
+    parser.add_argument('--iterations-per-loop', type=int)
+    parser.add_argument('--precision-mode')
+    parser.add_argument('--caffenet', help='CaffeNet .npy for the semantic branch')
+    parser.add_argument('--random-init-for-tests', action='store_true',
+                        help='let the semantic branch start without CaffeNet (smoke tests only)')
+    parser.add_argument('--seed', type=int)
+    parser.add_argument('--config', help='JSON file of overrides')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='override any config value, e.g. --set input.batch_size=16')
+    return parser.parse_args(argv)
+
+
+def config_from_args(args):
+    flags = {}
+    for section, key, value in (('input', 'records', args.records),
+                                ('model', 'branch', args.branch),
+                                ('model', 'caffenet', args.caffenet),
+                                ('train', 'run_dir', args.run_dir),
+                                ('train', 'steps', args.steps),
+                                ('train', 'seed', args.seed),
+                                ('device', 'device', args.device),
+                                ('device', 'iterations_per_loop', args.iterations_per_loop),
+                                ('device', 'precision_mode', args.precision_mode)):
+        if value is not None:
+            flags.setdefault(section, {})[key] = value
+    if args.random_init_for_tests:
+        flags.setdefault('model', {})['random_init_for_tests'] = True
+    if args.branch and not args.run_dir:
+        flags.setdefault('train', {})['run_dir'] = 'runs/sasiam-' + args.branch
+    return config_lib.resolve(DEFAULTS, args.config, args.set, flags)
+
+
+def main(argv=None):
+    import tensorflow as tf
+    args = parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        device = device_lib.resolve(cfg['device']['device'])
+        session_config = device_lib.session_config(device, cfg['device']['precision_mode'],
+                                                   cfg['device']['iterations_per_loop'])
+        graph = tf.Graph()
+        with graph.as_default():
+            trainable = build(cfg, device)
+            loop.train(trainable, cfg, device, session_config)
+    except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
+            loop.TrainingDiverged) as err:
+        sys.stderr.write('error: %s\n' % err)
+        return 1
+    return 0
