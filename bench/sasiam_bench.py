@@ -179,7 +179,14 @@ def main(argv=None):
     result = {'machine': machine(), 'cores': multiprocessing.cpu_count(),
               'batch_size': cfg['batch_size'], 'goal_pairs_per_s': 800}
     result['ours_pairs_per_s'] = round(ours(records, cfg, args.seconds), 1)
-    print('ours: %.1f pairs/s' % result['ours_pairs_per_s'])
+    print('ours (AUTOTUNE): %.1f pairs/s' % result['ours_pairs_per_s'])
+    fixed = dict(cfg, num_parallel_calls=2 * multiprocessing.cpu_count())
+    result['ours_pairs_per_s_parallel_2x_cores'] = round(ours(records, fixed, args.seconds), 1)
+    print('ours (num_parallel_calls %d): %.1f pairs/s' % (
+        fixed['num_parallel_calls'], result['ours_pairs_per_s_parallel_2x_cores']))
+    k4 = dict(cfg, pairs_per_track=4)
+    result['ours_pairs_per_s_k4'] = round(ours(records, k4, args.seconds), 1)
+    print('ours (4 pairs per track read): %.1f pairs/s' % result['ours_pairs_per_s_k4'])
     result['fused_augment_ms_per_batch_cpu'] = round(augmentation_cost(records, cfg, 5), 2)
     print('fused crop_and_resize: %.2f ms per batch of %d pairs on the CPU'
           % (result['fused_augment_ms_per_batch_cpu'], cfg['batch_size']))

@@ -42,6 +42,7 @@ Trainable = collections.namedtuple('Trainable', [
     'validation_loss',    # scalar on one validation batch, or None
     'validation_init',    # op re-initialising the validation iterator, or None
     'init_fn',            # callable(sess) run once on a fresh start, or None
+    'input_seed',         # int64 placeholder_with_default seeding the training input, or None
 ])
 
 TRAIN_DEFAULTS = {
@@ -134,7 +135,11 @@ def train(trainable, config, device, session_config):
         start = int(sess.run(trainable.global_step))
         train_op = device_lib.prepare_train_op(sess, trainable.train_op, device,
                                                dev['iterations_per_loop'])
-        sess.run(trainable.train_init)
+        # a resumed run draws a new data stream (run seed + start step) instead of replaying the
+        # pairs the first run began with; the input pipeline's position is not checkpointed
+        feed = ({trainable.input_seed: int(cfg['seed']) + start}
+                if start and trainable.input_seed is not None else None)
+        sess.run(trainable.train_init, feed_dict=feed)
         if start:
             sys.stderr.write('resumed from %s at step %d\n' % (latest, start))
         fetches = {'train': train_op, 'loss': trainable.loss, 'total': trainable.total_loss,

@@ -73,13 +73,16 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     counter = (tf.data.Dataset.range(passes) if passes is not None
                else tf.data.experimental.Counter())
     cycle = max(1, min(cycle_length, len(files)))
+    # interleave refuses more parallel calls than open files
+    interleave_calls = num_parallel_calls if num_parallel_calls < 0 else min(num_parallel_calls,
+                                                                             cycle)
 
     def one_pass(pass_index):
         names = tf.data.Dataset.from_tensor_slices(list(files))
         if shuffle:
             names = names.shuffle(len(files), seed=pass_seed(seed, pass_index))
         records = names.interleave(tf.data.TFRecordDataset, cycle_length=cycle, block_length=1,
-                                   num_parallel_calls=num_parallel_calls)
+                                   num_parallel_calls=interleave_calls)
         if shuffle and record_shuffle > 1:
             records = records.shuffle(record_shuffle, seed=pass_seed(seed, pass_index) + 1)
         return records.map(lambda record: (pass_index, record))

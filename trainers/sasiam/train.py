@@ -104,7 +104,9 @@ def build(cfg, device):
     check_model_config(cfg)
     seed = int(cfg['train']['seed'])
     tf.compat.v1.set_random_seed(seed)
-    z, x, train_init = _inputs(cfg, True, seed)
+    input_seed = tf.compat.v1.placeholder_with_default(tf.constant(seed, tf.int64), [],
+                                                       name='input_seed')
+    z, x, train_init = _inputs(cfg, True, input_seed)
     with tf.name_scope('train'):
         resp = model.response(z, x, cfg['model'], is_training=True)
         loss = model.balanced_loss(resp, cfg['model'])
@@ -140,7 +142,7 @@ def build(cfg, device):
             for variable, value in assignments:
                 variable.load(value, sess)
     return loop.Trainable(train_op, loss, total, lr, global_step, cfg['input']['batch_size'],
-                          train_init, validation_loss, validation_init, init_fn)
+                          train_init, validation_loss, validation_init, init_fn, input_seed)
 
 
 def parse_args(argv):
