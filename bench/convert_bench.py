@@ -27,10 +27,7 @@ import time
 
 import cv2
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from bench.vid_bench import machine  # noqa: E402  (after the path set-up)
+from bench.common import ROOT, machine, write_result
 
 
 def ensure_sample(workdir, dataset, counts, seed=0):
@@ -180,9 +177,7 @@ def main(argv=None):
         result['breakdown_one_core'] = coco_breakdown(data_root)
     else:
         result['breakdown_one_core'] = davis_breakdown(data_root)
-    with open(os.path.join(workdir, 'result.json'), 'w') as f:
-        json.dump(result, f, indent=1, sort_keys=True)
-    print(json.dumps(result, indent=1, sort_keys=True))
+    write_result(workdir, result)
     return 0
 
 

@@ -14,17 +14,14 @@ from __future__ import absolute_import, division, print_function
 
 import argparse
 import copy
-import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from bench.vid_bench import ensure_sample, machine  # noqa: E402
+from bench.common import ROOT, machine, write_result
+from bench.vid_bench import ensure_sample
 
 
 def ensure_records(workdir):
@@ -113,6 +110,13 @@ def _pairs_from_memory(z, x):
     return tf.data.Dataset.from_tensor_slices((z, x)).repeat()
 
 
+def _batched_rate(pairs, cfg, seconds):
+    import tensorflow as tf
+    ds = pairs.batch(cfg['batch_size'], drop_remainder=True).prefetch(cfg['prefetch'])
+    return _rate(tf.compat.v1.data.make_one_shot_iterator(ds).get_next(), cfg['batch_size'],
+                 seconds)
+
+
 def naive(z, x, cfg, seconds):
     import tensorflow as tf
     from trainers.sasiam import data
@@ -123,25 +127,19 @@ def naive(z, x, cfg, seconds):
 
     def run():
         seeds = tf.data.experimental.RandomDataset(0).batch(2)
-        ds = tf.data.Dataset.zip((_pairs_from_memory(z, x), seeds, seeds)).map(
+        return _batched_rate(tf.data.Dataset.zip((_pairs_from_memory(z, x), seeds, seeds)).map(
             lambda p, s1, s2: (one(p[0], s1), one(p[1], s2)),
-            num_parallel_calls=cfg['num_parallel_calls'])
-        ds = ds.batch(cfg['batch_size'], drop_remainder=True).prefetch(cfg['prefetch'])
-        return _rate(tf.compat.v1.data.make_one_shot_iterator(ds).get_next(),
-                     cfg['batch_size'], seconds)
+            num_parallel_calls=cfg['num_parallel_calls']), cfg, seconds)
     return _graph(run)
 
 
 def decode_only(z, x, cfg, seconds):
-    import tensorflow as tf
     from trainers.sasiam import data
 
     def run():
-        ds = _pairs_from_memory(z, x).map(lambda a, b: (data._decode(a), data._decode(b)),
-                                          num_parallel_calls=cfg['num_parallel_calls'])
-        ds = ds.batch(cfg['batch_size'], drop_remainder=True).prefetch(cfg['prefetch'])
-        return _rate(tf.compat.v1.data.make_one_shot_iterator(ds).get_next(),
-                     cfg['batch_size'], seconds)
+        return _batched_rate(_pairs_from_memory(z, x).map(
+            lambda a, b: (data._decode(a), data._decode(b)),
+            num_parallel_calls=cfg['num_parallel_calls']), cfg, seconds)
     return _graph(run)
 
 
@@ -202,10 +200,7 @@ def main(argv=None):
         rate = training_steps_per_s(records, branch, args.train_steps, args.workdir)
         result['cpu_train_steps_per_s_%s' % branch] = round(rate, 3)
         print('CPU training, %s branch, full width, batch 8: %.3f steps/s' % (branch, rate))
-    os.makedirs(args.workdir, exist_ok=True)
-    with open(os.path.join(args.workdir, 'result.json'), 'w') as f:
-        json.dump(result, f, indent=1, sort_keys=True)
-    print(json.dumps(result, indent=1, sort_keys=True))
+    write_result(args.workdir, result)
     return 0
 
 

@@ -18,7 +18,6 @@ import glob
 import json
 import multiprocessing
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,8 @@ import time
 import cv2
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench.common import ROOT, machine, write_result
+
 
 
 def _decode(path):
@@ -90,18 +90,6 @@ def run_pipeline(args, data, mode):
             'frames_per_s_steady': round(done / (info['worker_seconds'] / float(args.workers)), 1)}
 
 
-def machine():
-    model = ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (IOError, StopIteration):
-        pass
-    return '%s, %d cores, %s, Python %s, OpenCV %s' % (
-        model or platform.processor(), multiprocessing.cpu_count(), platform.system(),
-        platform.python_version(), cv2.__version__)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--workdir', default=os.path.join(ROOT, 'data', 'bench-vid'))
@@ -138,9 +126,7 @@ def main(argv=None):
                  run['frames_per_s_steady'] / bound))
         run['ratio_end_to_end'] = round(run['frames_per_s_end_to_end'] / bound, 3)
         run['ratio_steady'] = round(run['frames_per_s_steady'] / bound, 3)
-    with open(os.path.join(args.workdir, 'result.json'), 'w') as f:
-        json.dump(result, f, indent=1, sort_keys=True)
-    print(json.dumps(result, indent=1, sort_keys=True))
+    write_result(args.workdir, result)
     return 0
 
 

@@ -16,15 +16,20 @@ class RecordsError(ValueError):
     """Records that cannot be read: missing, corrupt, or of another schema or version."""
 
 
+def _gfile():
+    import tensorflow as tf  # gfile: records may live on gs:// or hdfs:// as well as locally
+    return tf.io.gfile
+
+
 def load_info(records_dir, schema):
     """dataset_info.json of a pipeline output, checked against the schema the trainer reads."""
     path = os.path.join(records_dir, INFO_FILE)
-    if not os.path.isfile(path):
+    if not _gfile().exists(path):
         raise RecordsError('%s not found: point the trainer at a directory written by the '
                            'pipelines (e.g. out/vid from `make vid-records`)' % path)
     try:
-        with open(path) as f:
-            info = json.load(f)
+        with _gfile().GFile(path) as f:
+            info = json.loads(f.read())
         found = (info['schema']['name'], int(info['schema']['version']))
         info['splits'].items()
     except (ValueError, KeyError, TypeError, AttributeError) as err:
@@ -45,7 +50,7 @@ def shard_files(records_dir, info, split):
     files = []
     for shard in splits[split]['shards']:
         path = os.path.join(records_dir, shard['file'])
-        if not os.path.isfile(path):
+        if not _gfile().exists(path):
             raise RecordsError('%s lists %s, which does not exist' % (
                 os.path.join(records_dir, INFO_FILE), path))
         if shard['records']:
