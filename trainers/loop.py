@@ -43,7 +43,13 @@ Trainable = collections.namedtuple('Trainable', [
     'validation_init',    # op re-initialising the validation iterator, or None
     'init_fn',            # callable(sess) run once on a fresh start, or None
     'input_seed',         # int64 placeholder_with_default seeding the training input, or None
+    'metrics',            # {name: scalar} also logged and summarised, or None
+    'choose_variant',     # callable(step) -> index, or None
 ])
+# Variants: train_op, loss, total_loss and each metric may be lists, one entry per static-shape
+# graph (e.g. one per input scale, sharing variables); choose_variant picks the one to run for a
+# step, deterministically so that a resumed run continues the same sequence.
+Trainable.__new__.__defaults__ = (None, None)
 
 TRAIN_DEFAULTS = {
     'run_dir': 'runs/default',
@@ -101,6 +107,33 @@ def _scalar_summary(values):
                                        for k, v in sorted(values.items())])
 
 
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _variants(trainable):
+    """Per variant: the fetches of one training step and its merged scalar summaries."""
+    import tensorflow as tf
+    ops = _as_list(trainable.train_op)
+    losses, totals = _as_list(trainable.loss), _as_list(trainable.total_loss)
+    metrics = {name: _as_list(t) for name, t in (trainable.metrics or {}).items()}
+    if not len(ops) == len(losses) == len(totals) or any(len(m) != len(ops)
+                                                          for m in metrics.values()):
+        raise ValueError('every variant needs a train op, a loss, a total loss and each metric')
+    out = []
+    for k in range(len(ops)):
+        fetches = {'train': ops[k], 'loss': losses[k], 'total': totals[k],
+                   'lr': trainable.learning_rate}
+        fetches.update({'metric/' + name: m[k] for name, m in metrics.items()})
+        scalars = [tf.compat.v1.summary.scalar('train/batch_loss', losses[k]),
+                   tf.compat.v1.summary.scalar('train/total_loss', totals[k]),
+                   tf.compat.v1.summary.scalar('train/learning_rate', trainable.learning_rate)]
+        scalars += [tf.compat.v1.summary.scalar('train/' + name, m[k])
+                    for name, m in sorted(metrics.items())]
+        out.append({'index': k, 'fetches': fetches, 'summary': tf.compat.v1.summary.merge(scalars)})
+    return out
+
+
 def train(trainable, config, device, session_config):
     """Run training as configured (config['train'] uses TRAIN_DEFAULTS keys); returns summary."""
     import tensorflow as tf
@@ -115,10 +148,7 @@ def train(trainable, config, device, session_config):
             raise config_lib.ConfigError(
                 'train.%s (%d) must be a multiple of iterations_per_loop (%d)'
                              % (key, cfg[key], per_run))
-    summaries = tf.compat.v1.summary.merge([
-        tf.compat.v1.summary.scalar('train/batch_loss', trainable.loss),
-        tf.compat.v1.summary.scalar('train/total_loss', trainable.total_loss),
-        tf.compat.v1.summary.scalar('train/learning_rate', trainable.learning_rate)])
+    variants = _variants(trainable)
     saver = tf.compat.v1.train.Saver(max_to_keep=cfg['keep_checkpoints'])
     writer = tf.compat.v1.summary.FileWriter(os.path.join(run_dir, 'tensorboard'))
     prefix = os.path.join(run_dir, 'model.ckpt')
@@ -133,8 +163,10 @@ def train(trainable, config, device, session_config):
             if trainable.init_fn is not None:
                 trainable.init_fn(sess)
         start = int(sess.run(trainable.global_step))
-        train_op = device_lib.prepare_train_op(sess, trainable.train_op, device,
-                                               dev['iterations_per_loop'])
+        for variant in variants:
+            variant['fetches']['train'] = device_lib.prepare_train_op(
+                sess, variant['fetches']['train'], device, dev['iterations_per_loop'])
+        choose = trainable.choose_variant or (lambda step: 0)
         # a resumed run draws a new data stream (run seed + start step) instead of replaying the
         # pairs the first run began with; the input pipeline's position is not checkpointed
         feed = ({trainable.input_seed: int(cfg['seed']) + start}
@@ -142,8 +174,6 @@ def train(trainable, config, device, session_config):
         sess.run(trainable.train_init, feed_dict=feed)
         if start:
             sys.stderr.write('resumed from %s at step %d\n' % (latest, start))
-        fetches = {'train': train_op, 'loss': trainable.loss, 'total': trainable.total_loss,
-                   'lr': trainable.learning_rate}
         step, wall0 = start, time.time()
         window = {'steps': 0, 'seconds': 0.0}
         total_seconds, total_steps = 0.0, 0
@@ -158,7 +188,9 @@ def train(trainable, config, device, session_config):
             while step < cfg['steps']:
                 next_step = step + per_run
                 want_summary = cfg['summary_every'] and next_step % cfg['summary_every'] < per_run
-                run = dict(fetches, summary=summaries) if want_summary else fetches
+                variant = variants[choose(step)]
+                run = (dict(variant['fetches'], summary=variant['summary']) if want_summary
+                       else variant['fetches'])
                 t0 = time.time()
                 out = sess.run(run)
                 seconds = time.time() - t0
@@ -181,10 +213,16 @@ def train(trainable, config, device, session_config):
                     record = {'step': step, 'loss': last['loss'], 'total_loss': float(out['total']),
                               'lr': float(out['lr']), 'examples_per_s': rate,
                               'step_time_s': window['seconds'] / window['steps']}
+                    extra = {k[len('metric/'):]: float(v) for k, v in out.items()
+                             if k.startswith('metric/')}
+                    record.update(extra)
+                    if len(variants) > 1:
+                        record['variant'] = variant['index']
                     _log(run_dir, record, 'step %d/%d  loss %.4f  total %.4f  lr %.3g  '
-                         '%.1f examples/s  %.3f s/step' % (
+                         '%.1f examples/s  %.3f s/step%s' % (
                              step, cfg['steps'], record['loss'], record['total_loss'],
-                             record['lr'], rate, record['step_time_s']))
+                             record['lr'], rate, record['step_time_s'],
+                             ''.join('  %s %.4g' % kv for kv in sorted(extra.items()))))
                     window = {'steps': 0, 'seconds': 0.0}
                 if (trainable.validation_loss is not None and cfg['validate_every'] and
                         step % cfg['validate_every'] < per_run):

@@ -1,0 +1,251 @@
+"""OSMN input construction (heatmap, guide, labels) and the trainer on sample records."""
+from __future__ import absolute_import, division, print_function
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import sampledata
+from sampledata.common import palette_png_bytes
+from pipelines import coco as coco_pipeline
+from pipelines import images
+from pipelines import vos as vos_pipeline
+from schemas import vos_video
+from trainers import reader
+from trainers.osmn import data, train
+
+TINY = ['--device', 'cpu', '--random-init-for-tests', '--set', 'model.width=0.0625',
+        '--set', 'input.input_scale=0.25', '--set', 'input.batch_size=2',
+        '--set', 'input.sample_shuffle=8', '--set', 'train.log_every=1',
+        '--set', 'train.validation_batches=0']
+FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+
+
+def _run(tensors, feed=None):
+    with tf.compat.v1.Session() as sess:
+        return sess.run(tensors, feed)
+
+
+# -- heatmap ------------------------------------------------------------------------------------
+
+def _numpy_moments(mask):
+    ys, xs = np.nonzero(mask)
+    cx, cy = np.median(xs), np.median(ys)
+    sx = max(1.4826 * np.median(np.abs(xs - cx)), 5.0)
+    sy = max(1.4826 * np.median(np.abs(ys - cy)), 5.0)
+    return cx, cy, sx, sy
+
+
+def test_heatmap_moments_hand_computed_and_against_numpy():
+    mask = np.zeros((20, 30), np.uint8)
+    mask[:, :] = 1  # x: 0..29, median 14.5, |x - 14.5| median 7.5 -> sigma 1.4826 * 7.5
+    graph = tf.Graph()
+    with graph.as_default():
+        cx, cy, sx, sy, has = _run(data.robust_moments(tf.constant(mask)))
+    assert (cx, cy) == (14.5, 9.5) and has
+    assert sx == pytest.approx(1.4826 * 7.5) and sy == pytest.approx(1.4826 * 5.0)
+    small = np.zeros((20, 30), np.uint8)
+    small[2:12, 5:9] = 1  # x median 6.5, MAD 1.0 -> floored to 5
+    rng = np.random.RandomState(0)
+    with tf.Graph().as_default():
+        placeholder = tf.compat.v1.placeholder(tf.uint8, [None, None])
+        moments = data.robust_moments(placeholder)
+        for m in [small] + [(rng.rand(37, 23) < p).astype(np.uint8) for p in (0.02, 0.3, 0.9)]:
+            got = _run(moments, {placeholder: m})
+            np.testing.assert_allclose(got[:4], _numpy_moments(m), rtol=1e-5)
+
+
+def test_heatmap_values_perturbation_and_empty_masks():
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:31, 15:26] = 1  # centre (20, 20), sigma floored at 5 (MAD 3 / 5)
+    with tf.Graph().as_default():
+        plain = _run(data.heatmap(tf.constant(mask)))[..., 0]
+        unperturbed = _run(data.heatmap(tf.constant(mask), tf.constant([0.5, 0.5, 0.5, 0.5])))
+        narrow = _run(data.heatmap(tf.constant(mask), tf.constant([1.0, 0.5, 0.0, 0.0])))
+        empty = _run(data.heatmap(tf.zeros([8, 9], tf.uint8)))
+    assert plain[20, 20] == pytest.approx(1.0) and plain.max() <= 1.0
+    assert plain[20, 25] == pytest.approx(np.exp(-25 / 50.0), rel=1e-5)  # dx = 5 = sigma
+    spread = 1 / 1.4 + 0.5 * (1.4 - 1 / 1.4)
+    assert unperturbed[20, 25, 0] == pytest.approx(np.exp(-25 / (2 * (5 * spread) ** 2)), 1e-5)
+    # u = 1 moves the x centre by +0.2 sigma (1 px); u = 0 divides sigma by 1.4
+    assert narrow[..., 0].argmax() % 40 == 21
+    assert narrow[20, 30, 0] == pytest.approx(np.exp(-81 / (2 * (5 / 1.4) ** 2)), rel=1e-4)
+    assert empty.shape == (8, 9, 1) and not empty.any()
+
+
+# -- visual guide -------------------------------------------------------------------------------
+
+CFG = dict(train.DEFAULTS['input'])
+
+
+def _guide(image, mask, box, uniforms, training=True):
+    with tf.Graph().as_default():
+        return _run(data.visual_guide(tf.constant(image), tf.constant(mask), tf.constant(box),
+                                      tf.constant(uniforms, tf.float32), CFG, training))
+
+
+def test_guide_crop_is_the_pil_crop_resize_with_background_zeroed():
+    rng = np.random.RandomState(1)
+    image = rng.randint(0, 256, (120, 160, 3)).astype(np.uint8)
+    mask = np.zeros((120, 160), np.uint8)
+    mask[30:70, 40:100] = 1                          # tight box (40, 30, 99, 69), inclusive
+    still = [0.5, 0.5, 0.5, 0.5, 0.5, 0.2]           # no jitter, no rotation, no flip
+    guide = _guide(image, mask, [40, 30, 99, 69], still)
+    # PIL crops (40, 30, 99, 69): the last row and column of the object are lost
+    expected = np.asarray(Image.fromarray(image).crop((40, 30, 99, 69)).resize(
+        (224, 224), Image.BILINEAR), np.float32)[..., ::-1] - np.array(data.MEAN_BGR)
+    inner = (slice(3, -3), slice(3, -3))  # PIL clamps at the crop edge, crop_and_resize does not
+    np.testing.assert_allclose(guide[inner], expected[inner], atol=1.0)  # PIL rounds to uint8
+    # a mask pixel never reaches the guide where PIL's crop had none: the outer ring is zero
+    ring = np.zeros((120, 160), np.uint8)
+    ring[30:70, 40:100] = 1
+    ring[69, :] = ring[:, 99] = 1
+    same = _guide(image, ring, [40, 30, 99, 69], still)
+    np.testing.assert_allclose(same[inner], guide[inner], atol=1e-4)
+    background = _guide(image, mask, [0, 0, 159, 119], still)   # box larger than the object
+    assert (background[:40] == 0).all() and np.abs(background[112]).sum() > 0
+
+
+def test_guide_rotation_flip_and_jitter_directions():
+    image = np.full((100, 100, 3), 200, np.uint8)
+    mask = np.zeros((100, 100), np.uint8)
+    mask[40:60, 10:90] = 1                            # a horizontal bar
+    box = [0, 0, 99, 99]                              # guide = the whole 100x100 image
+    level = _guide(image, mask, box, [0.5] * 5 + [0.2])
+    turned = _guide(image, mask, box, [0.5] * 4 + [1.0, 0.2])  # +10 degrees
+    flipped = _guide(image, mask, box, [0.5] * 5 + [0.9])
+    grown = _guide(image, mask, box, [1.0, 1.0, 1.0, 1.0, 0.5, 0.2])  # every side +10 %
+
+    def rows_on(g, cols):
+        return np.nonzero(np.abs(g[:, cols]).sum(axis=(1, 2)))[0].mean()
+    # counter-clockwise: the right end goes up (smaller row), the left end down
+    assert rows_on(turned, slice(180, 200)) < rows_on(level, slice(180, 200)) - 5
+    assert rows_on(turned, slice(24, 44)) > rows_on(level, slice(24, 44)) + 5
+    np.testing.assert_array_equal(flipped, level[:, ::-1])
+    assert (grown[:5] == 0).all() and (grown[:, :5] == 0).all()  # black padding, not context
+    assert np.abs(level).sum() > 0
+
+
+# -- records ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def records(tmp_path_factory):
+    root = tmp_path_factory.mktemp('osmn')
+    source = str(root / 'data')
+    sampledata.generate(source, seed=4, size='small', datasets=['coco', 'davis'])
+    out = str(root / 'records')
+    assert coco_pipeline.main(['--data', os.path.join(source, 'coco'), '--out', out] + FAST) == 0
+    assert vos_pipeline.davis_main(['--data', os.path.join(source, 'DAVIS'), '--out', out]
+                                   + FAST) == 0
+    return source, out
+
+
+def test_video_labels_equal_the_palette_masks(records):
+    source, out = records
+    cfg = dict(CFG, randomize_guide=True)
+    info = reader.load_info(os.path.join(out, 'davis2017'), vos_video.SCHEMA)
+    files, _ = reader.shard_files(os.path.join(out, 'davis2017'), info, 'train')
+    frames = {}
+    for path in glob.glob(os.path.join(source, 'DAVIS', 'JPEGImages', '480p', '*', '*.jpg')):
+        with open(path, 'rb') as f:
+            frames[f.read()] = path
+    with tf.Graph().as_default():
+        pairs = reader.record_passes(files, 0, passes=1, shuffle=False).flat_map(
+            lambda p, r: data.video_pairs(p, r, 0, cfg))
+        items = tf.data.Dataset.zip((pairs, reader.element_seeds(1)))
+        samples = items.map(lambda pair, s: (pair, data.video_sample(pair, (120, 214), s, cfg,
+                                                                         True)))
+        element = tf.compat.v1.data.make_one_shot_iterator(samples).get_next()
+        checked = 0
+        with tf.compat.v1.Session() as sess:
+            while True:
+                try:
+                    pair, sample = sess.run(element)
+                except tf.errors.OutOfRangeError:
+                    break
+                png = frames[pair['image']].replace('JPEGImages', 'Annotations')[:-4] + '.png'
+                expected = np.array(Image.open(png)) == pair['object_id']
+                np.testing.assert_array_equal(sample['label'][..., 0], expected)
+                assert sample['guide'].shape == (224, 224, 3) and sample['heatmap'].max() <= 1
+                checked += 1
+    davis = json.load(open(os.path.join(out, 'davis2017', 'dataset_info.json')))
+    assert checked > davis['splits']['train']['records']  # several pairs per video
+
+
+def _log(run_dir):
+    with open(os.path.join(run_dir, 'train_log.jsonl')) as f:
+        return [json.loads(line) for line in f if '"loss"' in line]
+
+
+def test_coco_stage_loss_falls(records, tmpdir):
+    _, out = records
+    run_dir = str(tmpdir.join('coco'))
+    assert train.main(['--stage', 'coco', '--records', os.path.join(out, 'coco'), '--run-dir',
+                       run_dir, '--steps', '60', '--set', 'train.lr=0.001'] + TINY) == 0
+    losses = [r['pixel_loss'] for r in _log(run_dir)]
+    assert len(losses) == 60
+    assert np.mean(losses[-15:]) < 0.7 * np.mean(losses[:15])
+    assert {r['variant'] for r in _log(run_dir)} == {0, 1, 2}  # all three scales trained
+
+
+def test_stages_chain_and_resume_continues_the_scale_sequence(records, tmpdir):
+    _, out = records
+    coco_dir, davis_dir = str(tmpdir.join('coco')), str(tmpdir.join('davis'))
+    coco = ['--stage', 'coco', '--records', os.path.join(out, 'coco'), '--run-dir', coco_dir,
+            '--set', 'input.scales=[0.8, 1.2]']
+    assert train.main(coco + ['--steps', '3', '--set', 'train.checkpoint_every=3'] + TINY) == 0
+    assert train.main(coco + ['--steps', '6'] + TINY) == 0
+    log = _log(coco_dir)
+    assert [r['step'] for r in log] == [1, 2, 3, 4, 5, 6]
+    choose = train.random.Random
+    assert [r['variant'] for r in log] == [choose(0 * 1000003 + s).randrange(2)
+                                           for s in range(6)]
+    assert train.main(['--stage', 'davis', '--records', os.path.join(out, 'davis2017'),
+                       '--run-dir', davis_dir, '--init-from', coco_dir, '--steps', '2',
+                       '--single-scale'] + TINY) == 0
+    cfg = json.load(open(os.path.join(davis_dir, 'config.json')))
+    assert cfg['model']['fix_bn'] is True and cfg['train']['lr'] == 1e-6
+    assert cfg['model']['init_from'] == coco_dir and cfg['input']['scales'] == [1.0]
+
+
+def test_static_shapes_for_every_scale(records):
+    _, out = records
+    cfg = train.config_from_args(train.parse_args(
+        ['--stage', 'coco', '--records', os.path.join(out, 'coco')] + TINY))
+    graph = tf.Graph()
+    with graph.as_default():
+        trainable, resolved = train.build(cfg, 'cpu')
+        unknown = [(op.name, i) for op in graph.get_operations() for i, t in
+                   enumerate(op.outputs) if not t.shape.is_fully_defined() and
+                   op.type not in ('BroadcastGradientArgs', 'ZerosLike')
+                   and not (op.type.startswith('FusedBatchNorm') and i >= 3)]
+    assert unknown == []
+    sizes = train.batch_sizes(resolved)
+    assert sizes == [(80, 80), (100, 100), (120, 120)] and len(trainable.train_op) == 3
+
+
+def test_missing_vgg16_is_a_clear_error(records, tmpdir, capsys):
+    _, out = records
+    args = ['--stage', 'coco', '--records', os.path.join(out, 'coco'), '--run-dir',
+            str(tmpdir.join('r')), '--device', 'cpu', '--steps', '1']
+    assert train.main(args) == 1
+    assert '--vgg16' in capsys.readouterr().err
+    assert train.main(args + ['--vgg16', str(tmpdir.join('nope.ckpt'))]) == 1
+    assert 'VGG-16 checkpoint' in capsys.readouterr().err
+
+
+def test_read_index_png_helper_is_what_the_trainer_sees():
+    """tf.image.decode_png maps a DAVIS-palette PNG to colours (as grey): why the pipelines
+    store masks as single-channel index PNGs."""
+    labels = np.zeros((6, 7), np.uint8)
+    labels[1:3, 2:5] = 3
+    with tf.Graph().as_default():
+        palette_decoded = _run(tf.image.decode_png(palette_png_bytes(labels), channels=1))
+        index_decoded = _run(tf.image.decode_png(images.encode_png(labels), channels=1))
+    assert not np.array_equal(palette_decoded[..., 0], labels)
+    np.testing.assert_array_equal(index_decoded[..., 0], labels)
