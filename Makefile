@@ -25,7 +25,7 @@ overwrite_flag = $(if $(OVERWRITE),--overwrite)
 
 .PHONY: help venv test sample-data sample-data-corrupt demo \
         vid-records coco-records davis-records ytvos-records train-sasiam train-osmn \
-        bench bench-vid bench-coco bench-vos bench-sasiam
+        bench bench-vid bench-coco bench-vos bench-sasiam bench-osmn
 
 help:
 	@echo "make demo         build the sample datasets and run everything that exists on them"
@@ -34,8 +34,8 @@ help:
 	@echo "make vid-records  ILSVRC2015-VID -> OUT/vid (DATA=<dir holding ILSVRC2015> or VID_DATA=<root>, OUT=<dir>, OVERWRITE=1)"
 	@echo "make coco-records | davis-records (DAVIS_YEAR=2016|2017) | ytvos-records   (same variables)"
 	@echo "make train-sasiam SA-Siam on vid records (RECORDS=, BRANCH=appearance|semantic, STEPS=, DEVICE=auto|npu|gpu|cpu)"
-	@echo "make train-osmn   (not built yet)"
-	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos, bench-sasiam)"
+	@echo "make train-osmn   OSMN on coco/vos records (STAGE=coco|davis|ytvos, RECORDS=, STEPS=, DEVICE=, TRAIN_ARGS=)"
+	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos, bench-sasiam, bench-osmn)"
 	@echo "python -m schemas (inside .venv) documents every record schema"
 
 # The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
@@ -100,6 +100,28 @@ train-sasiam: $(STAMP) $(if $(sample_records),$(SAMPLE_RECORDS)/vid/dataset_info
 	$(PY) -m trainers.sasiam --records $(RECORDS) --branch $(BRANCH) --device $(DEVICE) \
 	  --run-dir $(RUN_DIR) $(if $(STEPS),--steps $(STEPS)) $(TRAIN_ARGS)
 
+# make train-osmn [STAGE=coco|davis|ytvos] [RECORDS=out/coco] [STEPS=N] [DEVICE=...]
+#                 [TRAIN_ARGS="--vgg16 vgg_16.ckpt" or "--init-from runs/osmn-coco"]
+STAGE ?= coco
+OSMN_RECORDS_coco = coco
+OSMN_RECORDS_davis = davis2017
+OSMN_RECORDS_ytvos = ytvos2018
+OSMN_RECORDS ?= $(if $(filter $(SAMPLE_RECORDS)/vid,$(RECORDS)),$(SAMPLE_RECORDS)/$(OSMN_RECORDS_$(STAGE)),$(RECORDS))
+OSMN_RUN_DIR ?= runs/osmn-$(STAGE)
+osmn_sample = $(filter $(SAMPLE_RECORDS)/%,$(OSMN_RECORDS))
+$(SAMPLE_RECORDS)/coco/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(SAMPLE_RECORDS) --overwrite
+$(SAMPLE_RECORDS)/davis2017/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+	$(PY) -m pipelines davis --data $(SAMPLE)/DAVIS --out $(SAMPLE_RECORDS) --overwrite
+$(SAMPLE_RECORDS)/ytvos2018/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(SAMPLE_RECORDS) --overwrite
+# On the sample records (no ImageNet weights offline) a short smoke run of a small network.
+OSMN_SAMPLE_ARGS = --random-init-for-tests --set model.width=0.25 --set input.input_scale=0.5
+train-osmn: $(STAMP) $(if $(osmn_sample),$(OSMN_RECORDS)/dataset_info.json)
+	$(PY) -m trainers.osmn --stage $(STAGE) --records $(OSMN_RECORDS) --device $(DEVICE) \
+	  --run-dir $(OSMN_RUN_DIR) $(if $(STEPS),--steps $(STEPS)) \
+	  $(if $(osmn_sample),$(OSMN_SAMPLE_ARGS)) $(TRAIN_ARGS)
+
 DEMO_OUT = $(OUT)/demo
 demo: sample-data
 	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(DEMO_OUT) --overwrite
@@ -110,12 +132,18 @@ demo: sample-data
 	$(PY) -m trainers.sasiam --records $(DEMO_OUT)/vid --branch appearance --device $(DEVICE) \
 	  --run-dir $(DEMO_OUT)/runs/sasiam-appearance --steps 60 \
 	  --set model.width=0.25 --set train.validate_every=30 --set train.validation_batches=4
+	rm -rf $(DEMO_OUT)/runs/osmn-coco
+	$(PY) -m trainers.osmn --stage coco --records $(DEMO_OUT)/coco --device $(DEVICE) \
+	  --run-dir $(DEMO_OUT)/runs/osmn-coco --steps 40 --random-init-for-tests \
+	  --set model.width=0.125 --set input.input_scale=0.25 --set input.batch_size=4 \
+	  --set train.lr=0.001 --set train.validate_every=20 --set train.validation_batches=2
 	@echo
 	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,coco,davis2017,ytvos2018} (each with dataset_info.json);"
-	@echo "demo: a short SA-Siam appearance training (quarter width) in $(DEMO_OUT)/runs/sasiam-appearance (summary.json, train_log.jsonl)."
-	@echo "demo: record schemas: $(PY) -m schemas. The OSMN trainer is not built yet."
+	@echo "demo: short trainings in $(DEMO_OUT)/runs/: SA-Siam appearance (quarter width) and OSMN COCO stage"
+	@echo "demo: (eighth width, random init: no ImageNet weights offline); see summary.json and train_log.jsonl."
+	@echo "demo: record schemas: $(PY) -m schemas."
 
-bench: bench-vid bench-coco bench-vos bench-sasiam
+bench: bench-vid bench-coco bench-vos bench-sasiam bench-osmn
 
 bench-vid: $(STAMP)
 	$(PY) -m bench.vid_bench
@@ -129,7 +157,6 @@ bench-vos: $(STAMP)
 bench-sasiam: $(STAMP)
 	$(PY) -m bench.sasiam_bench
 
-# Not built yet: fails loudly instead of pretending to work.
-train-osmn:
-	@echo "make $@: not built yet (see the open issues); nothing was done." >&2
-	@exit 2
+bench-osmn: $(STAMP)
+	$(PY) -m bench.osmn_bench
+

@@ -84,9 +84,11 @@ CFG = dict(train.DEFAULTS['input'])
 
 
 def _guide(image, mask, box, uniforms, training=True):
+    """The guide as the network sees it: BGR minus the mean, background 0."""
     with tf.Graph().as_default():
-        return _run(data.visual_guide(tf.constant(image), tf.constant(mask), tf.constant(box),
-                                      tf.constant(uniforms, tf.float32), CFG, training))
+        return _run(data.to_network_input(data.visual_guide(
+            tf.constant(image), tf.constant(mask), tf.constant(box),
+            tf.constant(uniforms, tf.float32), CFG, training)))
 
 
 def test_guide_crop_is_the_pil_crop_resize_with_background_zeroed():

@@ -1,7 +1,8 @@
 """OSMN input, built in tf.data from records (../shared/spec/osmn.md sections 2.4, 3.4-3.6, 5).
 
-One sample = visual guide [224, 224, 3] (object crop, background zeroed), spatial guide heatmap,
-main image and label at the batch size, BGR minus the mean (104, 117, 123).
+One sample = visual guide [224, 224, 3] (object crop, background at the mean colour), spatial guide
+heatmap, main image and label at the batch size, as RGB 0..255; the graph turns images into BGR
+minus the mean (104, 117, 123) (`to_network_input`), so the guide background becomes exactly 0.
 
 COCO stage: per kept instance. Guide: the tight box cropped PIL-style (exclusive max, losing the
 last row and column as the reference does), each side jittered by U(-10 %, +10 %) of the crop,
@@ -31,6 +32,7 @@ from schemas import coco_instances, vos_video
 from trainers import reader
 
 MEAN_BGR = (104.0, 117.0, 123.0)
+MEAN_RGB = MEAN_BGR[::-1]
 GUIDE_SIZE = 224
 MIN_SIGMA = 5.0
 
@@ -67,10 +69,14 @@ def robust_moments(mask):
     return cx, cy, sx, sy, has
 
 
-def heatmap(mask, uniforms=None, centre_shift=0.2, spread=1.4):
-    """[H, W] mask -> [H, W, 1] Gaussian in [0, 1]; uniforms (4 values in [0, 1)) perturb it."""
+def heatmap(mask, uniforms=None, centre_shift=0.2, spread=1.4, flip=None):
+    """[H, W] mask -> [H, W, 1] Gaussian in [0, 1]; uniforms (4 values in [0, 1)) perturb it.
+    flip (bool tensor): the heatmap of the horizontally flipped mask (the median of flipped
+    columns is W - 1 - the median), without flipping any image."""
     import tensorflow as tf
     cx, cy, sx, sy, has = robust_moments(mask)
+    if flip is not None:
+        cx = tf.where(flip, tf.cast(tf.shape(mask)[1] - 1, tf.float32) - cx, cx)
     if uniforms is not None:
         cx += sx * (2.0 * uniforms[0] - 1.0) * centre_shift
         cy += sy * (2.0 * uniforms[1] - 1.0) * centre_shift
@@ -103,60 +109,88 @@ def _trunc(x):
     return tf.where(x >= 0, tf.floor(x), tf.math.ceil(x))
 
 
-def pil_box(region, height, width, out_size):
+def pil_box(region, height, width, out_height, out_width=None):
     """crop_and_resize box sampling `region` (y0, x0, y1, x1; exclusive) the way PIL resizes:
     output pixel i reads source coordinate y0 + (i + 0.5) * L / out - 0.5."""
     import tensorflow as tf
+    out_width = out_width or out_height
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    region = tf.cast(region, tf.float32)
     ly, lx = region[2] - region[0], region[3] - region[1]
-    y_start = region[0] + 0.5 * ly / out_size - 0.5
-    x_start = region[1] + 0.5 * lx / out_size - 0.5
-    y_end = y_start + (out_size - 1) * ly / out_size
-    x_end = x_start + (out_size - 1) * lx / out_size
+    y_start = region[0] + 0.5 * ly / out_height - 0.5
+    x_start = region[1] + 0.5 * lx / out_width - 0.5
+    y_end = y_start + (out_height - 1) * ly / out_height
+    x_end = x_start + (out_width - 1) * lx / out_width
     return tf.stack([y_start / (h - 1), x_start / (w - 1), y_end / (h - 1), x_end / (w - 1)])
 
 
 def visual_guide(image, mask, box, uniforms, cfg, training):
-    """uint8 [H, W, 3] RGB image, [H, W] binary mask, tight box -> [224, 224, 3] BGR - mean,
-    background 0. uniforms: 6 values in [0, 1) (jitter x4, angle, flip)."""
+    """uint8 [H, W, 3] RGB image, [H, W] binary mask, tight box -> [224, 224, 3] RGB float with
+    the background at the mean colour. uniforms: 6 values in [0, 1) (jitter x4, angle, flip)."""
     import tensorflow as tf
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     box = tf.cast(box, tf.float32)
-    # the reference crops [xmin, xmax) x [ymin, ymax): pixels in the last row / column are lost
-    rows = tf.cast(tf.range(height), tf.float32)[:, None]
-    cols = tf.cast(tf.range(width), tf.float32)[None, :]
-    inside = tf.logical_and(rows < box[3], cols < box[2])
-    mask = tf.where(inside, tf.cast(mask, tf.float32), tf.zeros_like(rows + cols))
     if training:
         region = guide_region(box, uniforms[:4], cfg['guide_jitter'])
     else:
         region = guide_region(box, tf.fill([4], 0.5), 0.0, pad=cfg['guide_test_pad'])
-    crop_box = pil_box(region, height, width, GUIDE_SIZE)[None]
-    size = [GUIDE_SIZE, GUIDE_SIZE]
-    guide = tf.image.crop_and_resize(tf.cast(image, tf.float32)[None], crop_box, [0], size)[0]
-    guide_mask = tf.image.crop_and_resize(mask[None, ..., None], crop_box, [0], size,
-                                          method='nearest')[0]
+    crop_box = pil_box(region, height, width, GUIDE_SIZE)
+    # uint8 in, float out: no full-image cast, only the 224 x 224 samples are computed
+    guide = tf.image.crop_and_resize(image[None], crop_box[None], [0], [GUIDE_SIZE] * 2)[0]
+    # the mask, nearest as PIL (source pixel floor(y0 + (i + 0.5) * L / 224)) by two gathers;
+    # samples outside the PIL crop [xmin, xmax) x [ymin, ymax) are 0 (jitter pads with black,
+    # and the crop loses the object's last row and column, as in the reference)
+    step = tf.cast(tf.range(GUIDE_SIZE), tf.float32) + 0.5
+    src_y = tf.floor(region[0] + step * (region[2] - region[0]) / GUIDE_SIZE)
+    src_x = tf.floor(region[1] + step * (region[3] - region[1]) / GUIDE_SIZE)
+    rows_ok = tf.logical_and(src_y >= box[1], src_y < box[3])
+    cols_ok = tf.logical_and(src_x >= box[0], src_x < box[2])
+    rows = tf.clip_by_value(tf.cast(src_y, tf.int32), 0, height - 1)
+    cols = tf.clip_by_value(tf.cast(src_x, tf.int32), 0, width - 1)
+    guide_mask = tf.gather(tf.gather(mask, rows), cols, axis=1)
+    ok = tf.logical_and(rows_ok[:, None], cols_ok[None, :])
+    guide_mask = tf.cast(tf.logical_and(ok, guide_mask > 0), tf.float32)[..., None]
+    both = tf.concat([guide, guide_mask], -1)
     if training:
         angle = (2.0 * uniforms[4] - 1.0) * cfg['guide_rotation'] * math.pi / 180.0
-        both = tf.contrib.image.rotate(tf.concat([guide, guide_mask], -1), angle,
-                                       interpolation='NEAREST')
-        both = tf.cond(uniforms[5] > 0.5, lambda: both[:, ::-1], lambda: both)
-        guide, guide_mask = both[..., :3], both[..., 3:]
-    bgr = guide[..., ::-1] - tf.constant(MEAN_BGR)
-    return bgr * tf.cast(guide_mask > 0, tf.float32)
+        both = rotate_nearest(both, angle)
+        both = tf.cond(uniforms[5] > 0.5, lambda: tf.reverse(both, [1]), lambda: both)
+    # background = the mean colour, i.e. exactly 0 once the graph subtracts the mean
+    return tf.where(tf.tile(both[..., 3:] > 0, [1, 1, 3]), both[..., :3],
+                    tf.broadcast_to(tf.constant(MEAN_RGB), [GUIDE_SIZE, GUIDE_SIZE, 3]))
+
+
+def rotate_nearest(image, angle):
+    """[N, N, C] rotated counter-clockwise by `angle` radians about its centre, nearest
+    neighbour, zeros outside: one gather (the contrib transform op costs 3x as much here)."""
+    import tensorflow as tf
+    n = image.shape.as_list()[0]
+    centre = (n - 1) / 2.0
+    yy, xx = tf.meshgrid(tf.range(n), tf.range(n), indexing='ij')
+    yy = tf.cast(yy, tf.float32) - centre
+    xx = tf.cast(xx, tf.float32) - centre
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # output (x, y) reads the source pixel rotated back by -angle (image y points down)
+    sx = tf.cast(tf.floor(cos * xx - sin * yy + centre + 0.5), tf.int32)
+    sy = tf.cast(tf.floor(sin * xx + cos * yy + centre + 0.5), tf.int32)
+    ok = tf.logical_and(tf.logical_and(sx >= 0, sx < n), tf.logical_and(sy >= 0, sy < n))
+    index = tf.clip_by_value(sy, 0, n - 1) * n + tf.clip_by_value(sx, 0, n - 1)
+    flat = tf.gather(tf.reshape(image, [n * n, -1]), tf.reshape(index, [-1]))
+    return tf.reshape(flat, image.shape) * tf.cast(ok, image.dtype)[..., None]
 
 
 def resize_nearest(mask, height, width):
     """[H, W] mask -> [height, width, 1] float, nearest with pixel-centre (PIL) coordinates."""
     import tensorflow as tf
-    return tf.compat.v1.image.resize_nearest_neighbor(
-        tf.cast(mask, tf.float32)[None, ..., None], [height, width], half_pixel_centers=True)[0]
+    return tf.cast(tf.compat.v1.image.resize_nearest_neighbor(
+        mask[None, ..., None], [height, width], half_pixel_centers=True)[0], tf.float32)
 
 
 def resize_pair(image, mask, height, width):
-    """Bilinear image / nearest mask to (height, width) with pixel-centre (PIL) coordinates."""
+    """uint8 image (bilinear, float out) and mask (nearest) to (height, width), pixel-centre
+    coordinates like PIL."""
     import tensorflow as tf
-    out = tf.compat.v1.image.resize_bilinear(tf.cast(image, tf.float32)[None], [height, width],
+    out = tf.compat.v1.image.resize_bilinear(image[None], [height, width],
                                              half_pixel_centers=True)[0]
     return out, resize_nearest(mask, height, width)
 
@@ -168,20 +202,27 @@ def sample(image, mask, guide_image, guide_mask, guide_box, heat_mask, size, see
     u = tf.random.stateless_uniform([11], seed=seed, dtype=tf.float32)
     main, label = resize_pair(image, mask, size[0], size[1])
     heat_source = (label if heat_mask is None else resize_nearest(heat_mask, *size))[..., 0]
+    flip = None
     if training and flip_main:
         flip = u[10] > 0.5
-        main = tf.cond(flip, lambda: main[:, ::-1], lambda: main)
-        label = tf.cond(flip, lambda: label[:, ::-1], lambda: label)
-        heat_source = label[..., 0] if heat_mask is None else heat_source
+        main = tf.cond(flip, lambda: tf.reverse(main, [1]), lambda: main)
+        label = tf.cond(flip, lambda: tf.reverse(label, [1]), lambda: label)
     heat = heatmap(heat_source, u[6:10] if training else None, cfg['heatmap_shift'],
-                   cfg['heatmap_spread'])
-    out = {'image': main[..., ::-1] - tf.constant(MEAN_BGR), 'label': label, 'heatmap': heat,
+                   cfg['heatmap_spread'], flip=flip if heat_mask is None else None)
+    out = {'image': main, 'label': label, 'heatmap': heat,
            'guide': visual_guide(guide_image, guide_mask, guide_box, u[:6], cfg, training)}
     out['image'].set_shape([size[0], size[1], 3])
     out['label'].set_shape([size[0], size[1], 1])
     out['heatmap'].set_shape([size[0], size[1], 1])
     out['guide'].set_shape([GUIDE_SIZE, GUIDE_SIZE, 3])
     return out
+
+
+def to_network_input(rgb):
+    """RGB 0..255 -> BGR minus (104, 117, 123): done in the graph (on the device), where it is
+    nearly free, rather than per sample on the host."""
+    import tensorflow as tf
+    return tf.reverse(rgb, [-1]) - tf.constant(MEAN_BGR)
 
 
 # -- COCO stage ---------------------------------------------------------------------------------

@@ -174,7 +174,9 @@ def build(cfg, device):
             batch = iterator.get_next()
         inits.append(iterator.initializer)
         with tf.name_scope('train_%dx%d' % size):
-            logit_map = model.logits(batch['image'], batch['guide'], batch['heatmap'], m, True)
+            logit_map = model.logits(data.to_network_input(batch['image']),
+                                     data.to_network_input(batch['guide']), batch['heatmap'], m,
+                                     True)
             summed, mean = model.balanced_loss(logit_map, batch['label'])
             loss = summed if m['loss'] == 'sum' else mean
             total = loss + tf.compat.v1.losses.get_regularization_loss()
@@ -198,8 +200,9 @@ def build(cfg, device):
         else:
             validation_init = iterator.initializer
             with tf.name_scope('validation'):
-                logit_map = model.logits(batch['image'], batch['guide'], batch['heatmap'], m,
-                                         False)
+                logit_map = model.logits(data.to_network_input(batch['image']),
+                                         data.to_network_input(batch['guide']),
+                                         batch['heatmap'], m, False)
                 summed, mean = model.balanced_loss(logit_map, batch['label'])
                 validation_loss = summed if m['loss'] == 'sum' else mean
     assignments = _restore_assignments(cfg, ckpt)
