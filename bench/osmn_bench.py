@@ -50,6 +50,9 @@ def input_rate(records, stage, size, cfg, seconds, trials=3):
         split = 'train2017' if stage == 'coco' else 'train'
         batch = tf.compat.v1.data.make_one_shot_iterator(
             data.batches(records, split, stage, size, cfg, 0, True)).get_next()
+        # fetch one value per tensor: the batch is produced in full, as for training, but not
+        # copied into Python (that copy is not part of a training step)
+        batch = [t[(0,) * t.shape.ndims] for t in batch.values()]
         rates = []
         with tf.compat.v1.Session(graph=graph) as sess:
             for _ in range(3):
