@@ -18,9 +18,9 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import time
 
-from bench.common import ROOT, machine, write_result
+from bench.common import (ROOT, cpu_step_seconds, machine, median_rate, one_value_each,
+                          write_result)
 from bench.convert_bench import ensure_sample
 
 DEVICE_DEMAND = 500.0  # samples/s an Ascend 910 at half its fp16 peak would consume
@@ -41,52 +41,25 @@ def ensure_records(workdir, dataset):
     return records
 
 
-def input_rate(records, stage, size, cfg, seconds, trials=3):
-    """Median samples/s over `trials` windows."""
+def input_rate(records, stage, size, cfg, seconds):
+    """Median samples/s of the trainer's batches at one size."""
     import tensorflow as tf
     from trainers.osmn import data
-    graph = tf.Graph()
-    with graph.as_default():
+    with tf.Graph().as_default():
         split = 'train2017' if stage == 'coco' else 'train'
         batch = tf.compat.v1.data.make_one_shot_iterator(
             data.batches(records, split, stage, size, cfg, 0, True)).get_next()
-        # fetch one value per tensor: the batch is produced in full, as for training, but not
-        # copied into Python (that copy is not part of a training step)
-        batch = [t[(0,) * t.shape.ndims] for t in batch.values()]
-        rates = []
-        with tf.compat.v1.Session(graph=graph) as sess:
-            for _ in range(3):
-                sess.run(batch)
-            for _ in range(trials):
-                n, start = 0, time.time()
-                while time.time() - start < seconds / trials:
-                    sess.run(batch)
-                    n += 1
-                rates.append(n * cfg['batch_size'] / (time.time() - start))
-    return sorted(rates)[trials // 2]
+        return median_rate(one_value_each(batch.values()), cfg['batch_size'], seconds)
 
 
 def step_time(records, overrides, steps):
     """Seconds per training step on the CPU (after one warm-up step), one scale."""
-    import tensorflow as tf
-    from trainers import device
     from trainers.osmn import train
     args = ['--stage', 'coco', '--records', records, '--device', 'cpu', '--single-scale',
             '--random-init-for-tests', '--set', 'train.validation_batches=0']
     for key, value in overrides.items():
         args += ['--set', '%s=%s' % (key, value)]
-    cfg = train.config_from_args(train.parse_args(args))
-    graph = tf.Graph()
-    with graph.as_default():
-        trainable, _ = train.build(cfg, 'cpu')
-        with tf.compat.v1.Session(config=device.session_config('cpu')) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            sess.run(trainable.train_init)
-            sess.run(trainable.train_op[0])
-            start = time.time()
-            for _ in range(steps):
-                sess.run(trainable.train_op[0])
-            return (time.time() - start) / steps
+    return cpu_step_seconds(train, args, steps)
 
 
 def main(argv=None):

@@ -18,9 +18,9 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import time
 
-from bench.common import ROOT, machine, write_result
+from bench.common import (ROOT, cpu_step_seconds, machine, median_rate, one_value_each,
+                          write_result)
 from bench.vid_bench import ensure_sample
 
 
@@ -32,22 +32,6 @@ def ensure_records(workdir):
                                os.path.join(data, 'ILSVRC2015'), '--out',
                                os.path.join(workdir, 'records'), '--overwrite'], cwd=ROOT)
     return records
-
-
-def _rate(tensor, batch, seconds, warmup=5, trials=3):
-    """Median over `trials` windows of seconds / trials each (this VM's speed varies run to run)."""
-    import tensorflow as tf
-    rates = []
-    with tf.compat.v1.Session() as sess:
-        for _ in range(warmup):
-            sess.run(tensor)
-        for _ in range(trials):
-            n, start = 0, time.time()
-            while time.time() - start < seconds / trials:
-                sess.run(tensor)
-                n += 1
-            rates.append(n * batch / (time.time() - start))
-    return sorted(rates)[trials // 2]
 
 
 def _graph(fn):
@@ -64,9 +48,7 @@ def ours(records, cfg, seconds):
     def run():
         ds = data.batches(records, 'train', cfg, 0, training=True)
         batch = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
-        # one value per tensor: produced in full, not copied into Python
-        return _rate([t[(0,) * t.shape.ndims] for t in batch.values()], cfg['batch_size'],
-                     seconds)
+        return median_rate(one_value_each(batch.values()), cfg['batch_size'], seconds)
     return _graph(run)
 
 
@@ -83,7 +65,7 @@ def augmentation_cost(records, cfg, seconds):
         boxes = tf.stack([data.augment_box(*data.augment_params(
             tf.constant([i, 1], tf.int64))) for i in range(b)])
         out = tf.stack([data.fused_augment(images, boxes), data.fused_augment(images, boxes)])
-        return 1000.0 * b / _rate(out, b, seconds)
+        return 1000.0 * b / median_rate(out, b, seconds)
     return _graph(run)
 
 
@@ -116,7 +98,7 @@ def _batched_rate(pairs, cfg, seconds):
     import tensorflow as tf
     ds = pairs.batch(cfg['batch_size'], drop_remainder=True).prefetch(cfg['prefetch'])
     batch = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
-    return _rate([t[(0,) * t.shape.ndims] for t in batch], cfg['batch_size'], seconds)
+    return median_rate(one_value_each(batch), cfg['batch_size'], seconds)
 
 
 def naive(z, x, cfg, seconds):
@@ -145,26 +127,12 @@ def decode_only(z, x, cfg, seconds):
     return _graph(run)
 
 
-def training_steps_per_s(records, branch, steps, workdir):
+def training_steps_per_s(records, branch, steps):
     """Steps/s of the full-width network on CPU, measured after two warm-up steps."""
-    import tensorflow as tf
-    from trainers import device
     from trainers.sasiam import train
-    args = train.parse_args(['--records', records, '--branch', branch, '--device', 'cpu',
-                             '--random-init-for-tests', '--set', 'train.validation_batches=0'])
-    cfg = train.config_from_args(args)
-    graph = tf.Graph()
-    with graph.as_default():
-        trainable = train.build(cfg, 'cpu')
-        with tf.compat.v1.Session(config=device.session_config('cpu')) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
-            sess.run(trainable.train_init)
-            for _ in range(2):
-                sess.run(trainable.train_op)
-            start = time.time()
-            for _ in range(steps):
-                sess.run(trainable.train_op)
-            return steps / (time.time() - start)
+    return 1.0 / cpu_step_seconds(train, [
+        '--records', records, '--branch', branch, '--device', 'cpu', '--random-init-for-tests',
+        '--set', 'train.validation_batches=0'], steps, warmup=2)
 
 
 def main(argv=None):
@@ -199,7 +167,7 @@ def main(argv=None):
                                             result['decode_only_pairs_per_s'], 3)
     result['ours_over_naive'] = round(result['ours_pairs_per_s'] / result['naive_pairs_per_s'], 3)
     for branch in ('appearance', 'semantic'):
-        rate = training_steps_per_s(records, branch, args.train_steps, args.workdir)
+        rate = training_steps_per_s(records, branch, args.train_steps)
         result['cpu_train_steps_per_s_%s' % branch] = round(rate, 3)
         print('CPU training, %s branch, full width, batch 8: %.3f steps/s' % (branch, rate))
     write_result(args.workdir, result)

@@ -230,7 +230,7 @@ def test_training_graph_has_static_shapes_only(records, branch):
     cfg = _config(records, '--branch', branch, '--random-init-for-tests')
     graph = tf.Graph()
     with graph.as_default():
-        trainable = train.build(cfg, 'cpu')
+        trainable, _ = train.build(cfg, 'cpu')
         bookkeeping, unknown = set(), []
         for op in graph.get_operations():  # creation order: inputs come first
             for i, t in enumerate(op.outputs):

@@ -250,8 +250,9 @@ def video_pairs(pass_index, record, seed, cfg):
     """All (guide, t-1, t) samples of a video for one pass, with the bytes they need."""
     import tensorflow as tf
     f = vos_video.decode(record, names=[
-        'dataset', 'video_id', 'object_ids', 'object_first_frame', 'object_frames', 'object_nonblank_frames',
-        'object_valid_guide_frames', 'frame_image', 'frame_mask', 'frame_object_bbox'])
+        'dataset', 'video_id', 'object_ids', 'object_first_frame', 'object_frames',
+        'object_nonblank_frames', 'object_valid_guide_frames', 'frame_image', 'frame_mask',
+        'frame_object_bbox'])
     use_nonblank = tf.not_equal(f['dataset'], b'ytvos2018')
     lists = tf.cond(use_nonblank,
                     lambda: (f['object_nonblank_frames'], f['object_nonblank_frames_row_lengths']),
@@ -296,7 +297,9 @@ def video_sample(pair, size, seed, cfg, training):
     def object_mask(png):
         return tf.cast(tf.equal(tf.image.decode_png(png, channels=1)[..., 0],
                                 tf.cast(pair['object_id'], tf.uint8)), tf.uint8)
-    decode = lambda jpeg: tf.image.decode_jpeg(jpeg, channels=3, dct_method=cfg['dct_method'])  # noqa: E731
+
+    def decode(jpeg):
+        return tf.image.decode_jpeg(jpeg, channels=3, dct_method=cfg['dct_method'])
     return sample(decode(pair['image']), object_mask(pair['mask']), decode(pair['guide_image']),
                   object_mask(pair['guide_mask']), pair['guide_box'],
                   object_mask(pair['prev_mask']), size, seed, cfg, training, flip_main=False)

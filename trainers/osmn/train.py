@@ -18,9 +18,9 @@ import copy
 import random
 import sys
 
+from trainers import cli, loop, reader
 from trainers import config as config_lib
 from trainers import device as device_lib
-from trainers import loop, reader
 from trainers.osmn import data, model
 
 STAGES = {
@@ -228,58 +228,26 @@ def parse_args(argv):
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--stage', choices=sorted(STAGES))
     parser.add_argument('--records')
-    parser.add_argument('--run-dir')
-    parser.add_argument('--steps', type=int)
-    parser.add_argument('--device', choices=device_lib.DEVICES)
-    parser.add_argument('--iterations-per-loop', type=int)
-    parser.add_argument('--precision-mode')
     parser.add_argument('--vgg16', help='TF-slim vgg_16.ckpt (fresh start)')
     parser.add_argument('--init-from', help='checkpoint or run directory of a previous stage')
     parser.add_argument('--fix-bn', action='store_true', default=None)
     parser.add_argument('--single-scale', action='store_true', help='only scale 1.0')
-    parser.add_argument('--random-init-for-tests', action='store_true')
-    parser.add_argument('--seed', type=int)
-    parser.add_argument('--config')
-    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE')
+    cli.add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def config_from_args(args):
-    flags = {}
-    for section, key, value in (('input', 'stage', args.stage), ('input', 'records', args.records),
-                                ('train', 'run_dir', args.run_dir),
-                                ('train', 'steps', args.steps), ('train', 'seed', args.seed),
-                                ('model', 'vgg16', args.vgg16),
-                                ('model', 'init_from', args.init_from),
-                                ('model', 'fix_bn', args.fix_bn),
-                                ('device', 'device', args.device),
-                                ('device', 'iterations_per_loop', args.iterations_per_loop),
-                                ('device', 'precision_mode', args.precision_mode)):
-        if value is not None:
-            flags.setdefault(section, {})[key] = value
+    flags = cli.common_flags(args, (('input', 'stage', args.stage),
+                                    ('input', 'records', args.records),
+                                    ('model', 'vgg16', args.vgg16),
+                                    ('model', 'init_from', args.init_from),
+                                    ('model', 'fix_bn', args.fix_bn)))
     if args.single_scale:
         flags.setdefault('input', {})['scales'] = [1.0]
-    if args.random_init_for_tests:
-        flags.setdefault('model', {})['random_init_for_tests'] = True
     if args.stage and not args.run_dir:
         flags.setdefault('train', {})['run_dir'] = 'runs/osmn-' + args.stage
     return config_lib.resolve(DEFAULTS, args.config, args.set, flags)
 
 
 def main(argv=None):
-    import tensorflow as tf
-    args = parse_args(argv)
-    try:
-        cfg = config_from_args(args)
-        device = device_lib.resolve(cfg['device']['device'])
-        session_config = device_lib.session_config(device, cfg['device']['precision_mode'],
-                                                   cfg['device']['iterations_per_loop'])
-        graph = tf.Graph()
-        with graph.as_default():
-            trainable, cfg = build(cfg, device)
-            loop.train(trainable, cfg, device, session_config)
-    except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
-            loop.TrainingDiverged) as err:
-        sys.stderr.write('error: %s\n' % err)
-        return 1
-    return 0
+    return cli.main(parse_args, config_from_args, build, argv)

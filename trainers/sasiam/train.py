@@ -15,9 +15,9 @@ import copy
 import os
 import sys
 
+from trainers import cli, loop, reader
 from trainers import config as config_lib
 from trainers import device as device_lib
-from trainers import loop, reader
 from trainers.sasiam import data, model
 
 DEFAULTS = {
@@ -99,7 +99,7 @@ def check_model_config(cfg):
 
 
 def build(cfg, device):
-    """The training graph (train + validation models sharing variables) as a loop.Trainable."""
+    """The training graph (train + validation models sharing variables): (Trainable, config)."""
     import tensorflow as tf
     check_model_config(cfg)
     seed = int(cfg['train']['seed'])
@@ -142,7 +142,7 @@ def build(cfg, device):
             for variable, value in assignments:
                 variable.load(value, sess)
     return loop.Trainable(train_op, loss, total, lr, global_step, cfg['input']['batch_size'],
-                          train_init, validation_loss, validation_init, init_fn, input_seed)
+                          train_init, validation_loss, validation_init, init_fn, input_seed), cfg
 
 
 def parse_args(argv):
@@ -150,55 +150,19 @@ def parse_args(argv):
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--records', help='vid_track output directory (default out/vid)')
     parser.add_argument('--branch', choices=('appearance', 'semantic'))
-    parser.add_argument('--run-dir')
-    parser.add_argument('--steps', type=int)
-    parser.add_argument('--device', choices=device_lib.DEVICES)
-    parser.add_argument('--iterations-per-loop', type=int)
-    parser.add_argument('--precision-mode')
     parser.add_argument('--caffenet', help='CaffeNet .npy for the semantic branch')
-    parser.add_argument('--random-init-for-tests', action='store_true',
-                        help='let the semantic branch start without CaffeNet (smoke tests only)')
-    parser.add_argument('--seed', type=int)
-    parser.add_argument('--config', help='JSON file of overrides')
-    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                        help='override any config value, e.g. --set input.batch_size=16')
+    cli.add_common_args(parser)
     return parser.parse_args(argv)
 
 
 def config_from_args(args):
-    flags = {}
-    for section, key, value in (('input', 'records', args.records),
-                                ('model', 'branch', args.branch),
-                                ('model', 'caffenet', args.caffenet),
-                                ('train', 'run_dir', args.run_dir),
-                                ('train', 'steps', args.steps),
-                                ('train', 'seed', args.seed),
-                                ('device', 'device', args.device),
-                                ('device', 'iterations_per_loop', args.iterations_per_loop),
-                                ('device', 'precision_mode', args.precision_mode)):
-        if value is not None:
-            flags.setdefault(section, {})[key] = value
-    if args.random_init_for_tests:
-        flags.setdefault('model', {})['random_init_for_tests'] = True
+    flags = cli.common_flags(args, (('input', 'records', args.records),
+                                    ('model', 'branch', args.branch),
+                                    ('model', 'caffenet', args.caffenet)))
     if args.branch and not args.run_dir:
         flags.setdefault('train', {})['run_dir'] = 'runs/sasiam-' + args.branch
     return config_lib.resolve(DEFAULTS, args.config, args.set, flags)
 
 
 def main(argv=None):
-    import tensorflow as tf
-    args = parse_args(argv)
-    try:
-        cfg = config_from_args(args)
-        device = device_lib.resolve(cfg['device']['device'])
-        session_config = device_lib.session_config(device, cfg['device']['precision_mode'],
-                                                   cfg['device']['iterations_per_loop'])
-        graph = tf.Graph()
-        with graph.as_default():
-            trainable = build(cfg, device)
-            loop.train(trainable, cfg, device, session_config)
-    except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
-            loop.TrainingDiverged) as err:
-        sys.stderr.write('error: %s\n' % err)
-        return 1
-    return 0
+    return cli.main(parse_args, config_from_args, build, argv)

@@ -1,0 +1,66 @@
+"""What every trainer's command line shares: flags, their config overrides, and the run."""
+from __future__ import absolute_import, division, print_function
+
+import sys
+
+from trainers import config as config_lib
+from trainers import device as device_lib
+from trainers import loop, reader
+
+
+def add_common_args(parser):
+    parser.add_argument('--run-dir')
+    parser.add_argument('--steps', type=int)
+    parser.add_argument('--device', choices=device_lib.DEVICES)
+    parser.add_argument('--iterations-per-loop', type=int)
+    parser.add_argument('--precision-mode')
+    parser.add_argument('--random-init-for-tests', action='store_true',
+                        help='start without pretrained weights (smoke tests only)')
+    parser.add_argument('--seed', type=int)
+    parser.add_argument('--config', help='JSON file of overrides')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='override any config value, e.g. --set input.batch_size=16')
+
+
+def common_flags(args, extra=()):
+    """Config overrides from the shared flags plus (section, key, value) extras (None = unset)."""
+    flags = {}
+    for section, key, value in tuple(extra) + (
+            ('train', 'run_dir', args.run_dir), ('train', 'steps', args.steps),
+            ('train', 'seed', args.seed), ('device', 'device', args.device),
+            ('device', 'iterations_per_loop', args.iterations_per_loop),
+            ('device', 'precision_mode', args.precision_mode),
+            ('model', 'random_init_for_tests', args.random_init_for_tests or None)):
+        if value is not None:
+            flags.setdefault(section, {})[key] = value
+    return flags
+
+
+def run(build, cfg):
+    """Resolve the device, build the graph with build(cfg, device) -> (Trainable, resolved
+    config), train; known failures become a message and exit status 1."""
+    import tensorflow as tf
+    try:
+        device = device_lib.resolve(cfg['device']['device'])
+        session_config = device_lib.session_config(device, cfg['device']['precision_mode'],
+                                                   cfg['device']['iterations_per_loop'])
+        graph = tf.Graph()
+        with graph.as_default():
+            trainable, cfg = build(cfg, device)
+            loop.train(trainable, cfg, device, session_config)
+    except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
+            loop.TrainingDiverged) as err:
+        sys.stderr.write('error: %s\n' % err)
+        return 1
+    return 0
+
+
+def main(parse_args, config_from_args, build, argv=None):
+    """A trainer's main(): flags -> config -> run; exit status."""
+    args = parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+    except config_lib.ConfigError as err:
+        sys.stderr.write('error: %s\n' % err)
+        return 1
+    return run(build, cfg)
