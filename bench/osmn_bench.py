@@ -1,9 +1,10 @@
 """OSMN input throughput at full size and CPU training step time (`make bench-osmn`).
 
-  * COCO stage: samples/s of the trainer's input pipeline (guide crop + jitter + rotation + flip,
-    heatmap from median/MAD, main image and label at 400x400 x {0.8, 1, 1.2}, batch 8), on all
-    cores, in total and per host core, with the default AUTOTUNE parallelism and with 2 x cores;
-  * DAVIS stage: the same at 854x480, batch 4 (pairs t-1, t and a random valid guide per sample);
+  * host pipeline samples/s (records -> decoded, padded frames and random numbers; COCO batch 8,
+    DAVIS pairs t-1, t with a random valid guide, batch 4), on all cores, in total and per host
+    core, with the default AUTOTUNE parallelism and with 2 x cores;
+  * the graph-side augmentation (resizes to 400x400 x {0.8, 1, 1.2} or 854x480, heatmaps,
+    guides) in ms per batch when it runs on this CPU instead of the device;
   * CPU training step time for the tiny (width 1/16, quarter-size inputs) and the full network.
 Goal: >= 100 samples/s per host core on the COCO stage. An Ascend 910 at half its fp16 peak would
 consume ~500 samples/s (about 195 GFLOP per 400x400 sample, forward and backward of two VGG-16s);
@@ -41,15 +42,29 @@ def ensure_records(workdir, dataset):
     return records
 
 
-def input_rate(records, stage, size, cfg, seconds):
-    """Median samples/s of the trainer's batches at one size."""
+def input_rate(records, stage, cfg, seconds):
+    """Median samples/s of the host pipeline (decoded, padded frames and random numbers)."""
     import tensorflow as tf
     from trainers.osmn import data
     with tf.Graph().as_default():
         split = 'train2017' if stage == 'coco' else 'train'
         batch = tf.compat.v1.data.make_one_shot_iterator(
-            data.batches(records, split, stage, size, cfg, 0, True)).get_next()
+            data.batches(records, split, stage, cfg, 0, True)).get_next()
         return median_rate(one_value_each(batch.values()), cfg['batch_size'], seconds)
+
+
+def assemble_ms(records, stage, size, cfg, seconds):
+    """ms per batch of the graph-side augmentation (resizes, heatmaps, guides) run on the CPU,
+    measured on a cached batch so that the host pipeline is not counted."""
+    import tensorflow as tf
+    from trainers.osmn import data
+    with tf.Graph().as_default():
+        split = 'train2017' if stage == 'coco' else 'train'
+        batch = tf.compat.v1.data.make_one_shot_iterator(
+            data.batches(records, split, stage, cfg, 0, True).take(1).cache().repeat()).get_next()
+        inputs = data.assemble(batch, size, cfg, training=True)
+        rate = median_rate(one_value_each(inputs.values()), 1, seconds)
+    return 1000.0 / rate
 
 
 def step_time(records, overrides, steps):
@@ -75,23 +90,26 @@ def main(argv=None):
     coco = ensure_records(args.workdir, 'coco')
     davis = ensure_records(args.workdir, 'davis')
     base = copy.deepcopy(train.DEFAULTS['input'])
+    stages = {stage: dict(base, batch_size=train.STAGES[stage]['batch_size'],
+                          max_frame_size=train.STAGES[stage]['max_frame_size'])
+              for stage in ('coco', 'davis')}
     for label, parallel in (('autotune', base['num_parallel_calls']), ('2x_cores', 2 * cores)):
-        cfg = dict(base, num_parallel_calls=parallel, batch_size=8)
-        rates = {}
-        for scale in (0.8, 1.0, 1.2):
-            side = int(400 * scale)
-            rates[side] = input_rate(coco, 'coco', (side, side), cfg, args.seconds)
-            print('COCO %dx%d, parallel %s: %.1f samples/s' % (side, side, label, rates[side]))
-        mean = sum(rates.values()) / len(rates)
-        result['coco_%s' % label] = {
-            'samples_per_s_by_size': {'%dx%d' % (k, k): round(v, 1) for k, v in rates.items()},
-            'samples_per_s': round(mean, 1), 'per_core': round(mean / cores, 1),
-            'cores_to_feed_device': round(DEVICE_DEMAND / (mean / cores), 1)}
-        davis_cfg = dict(base, num_parallel_calls=parallel, batch_size=4)
-        rate = input_rate(davis, 'davis', (480, 854), davis_cfg, args.seconds)
-        result['davis_%s' % label] = {'samples_per_s': round(rate, 1),
-                                      'per_core': round(rate / cores, 1)}
-        print('DAVIS 854x480, parallel %s: %.1f samples/s' % (label, rate))
+        for stage, records in (('coco', coco), ('davis', davis)):
+            cfg = dict(stages[stage], num_parallel_calls=parallel)
+            rate = input_rate(records, stage, cfg, args.seconds)
+            entry = {'samples_per_s': round(rate, 1), 'per_core': round(rate / cores, 1)}
+            if stage == 'coco':
+                entry['cores_to_feed_device'] = round(DEVICE_DEMAND / (rate / cores), 1)
+            result['%s_host_%s' % (stage, label)] = entry
+            print('%s host pipeline, parallel %s: %.1f samples/s (%.1f per core)'
+                  % (stage, label, rate, rate / cores))
+    for stage, records, sizes in (('coco', coco, [(320, 320), (400, 400), (480, 480)]),
+                                  ('davis', davis, [(480, 854)])):
+        for size in sizes:
+            ms = assemble_ms(records, stage, size, stages[stage], 6)
+            result['%s_graph_augment_ms_per_batch_cpu_%dx%d' % ((stage,) + size)] = round(ms, 1)
+            print('%s graph-side augmentation at %dx%d on the CPU: %.1f ms per batch'
+                  % ((stage,) + size + (ms,)))
     tiny = step_time(coco, {'model.width': 0.0625, 'input.input_scale': 0.25,
                             'input.batch_size': 8}, 5)
     result['cpu_step_s_tiny_width1_16_100x100_batch8'] = round(tiny, 3)

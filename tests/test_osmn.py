@@ -46,28 +46,35 @@ def test_heatmap_moments_hand_computed_and_against_numpy():
     mask[:, :] = 1  # x: 0..29, median 14.5, |x - 14.5| median 7.5 -> sigma 1.4826 * 7.5
     graph = tf.Graph()
     with graph.as_default():
-        cx, cy, sx, sy, has = _run(data.robust_moments(tf.constant(mask)))
+        cx, cy, sx, sy, has = [v[0] for v in _run(data.robust_moments(tf.constant(mask[None])))]
     assert (cx, cy) == (14.5, 9.5) and has
     assert sx == pytest.approx(1.4826 * 7.5) and sy == pytest.approx(1.4826 * 5.0)
     small = np.zeros((20, 30), np.uint8)
     small[2:12, 5:9] = 1  # x median 6.5, MAD 1.0 -> floored to 5
     rng = np.random.RandomState(0)
     with tf.Graph().as_default():
-        placeholder = tf.compat.v1.placeholder(tf.uint8, [None, None])
+        placeholder = tf.compat.v1.placeholder(tf.uint8, [None, None, None])
         moments = data.robust_moments(placeholder)
-        for m in [small] + [(rng.rand(37, 23) < p).astype(np.uint8) for p in (0.02, 0.3, 0.9)]:
-            got = _run(moments, {placeholder: m})
-            np.testing.assert_allclose(got[:4], _numpy_moments(m), rtol=1e-5)
+        masks = [small[:, :23]] + [(rng.rand(20, 23) < p).astype(np.uint8)
+                                   for p in (0.02, 0.3, 0.9)]
+        got = _run(moments, {placeholder: np.stack(masks)})  # one batch, per-row moments
+        for b, m in enumerate(masks):
+            np.testing.assert_allclose([v[b] for v in got[:4]], _numpy_moments(m), rtol=1e-5)
 
 
 def test_heatmap_values_perturbation_and_empty_masks():
     mask = np.zeros((40, 40), np.uint8)
     mask[10:31, 15:26] = 1  # centre (20, 20), sigma floored at 5 (MAD 3 / 5)
+    def heat(m, u=None, flip=None):
+        return data.heatmaps(tf.constant(m[None]), None if u is None else tf.constant([u]),
+                             flip=None if flip is None else tf.constant([flip]))[0]
     with tf.Graph().as_default():
-        plain = _run(data.heatmap(tf.constant(mask)))[..., 0]
-        unperturbed = _run(data.heatmap(tf.constant(mask), tf.constant([0.5, 0.5, 0.5, 0.5])))
-        narrow = _run(data.heatmap(tf.constant(mask), tf.constant([1.0, 0.5, 0.0, 0.0])))
-        empty = _run(data.heatmap(tf.zeros([8, 9], tf.uint8)))
+        plain = _run(heat(mask))[..., 0]
+        unperturbed = _run(heat(mask, [0.5, 0.5, 0.5, 0.5]))
+        narrow = _run(heat(mask, [1.0, 0.5, 0.0, 0.0]))
+        empty = _run(heat(np.zeros([8, 9], np.uint8)))
+        flipped = _run(heat(mask[:, ::-1].copy()))[..., 0]
+        folded = _run(heat(mask, flip=True))[..., 0]
     assert plain[20, 20] == pytest.approx(1.0) and plain.max() <= 1.0
     assert plain[20, 25] == pytest.approx(np.exp(-25 / 50.0), rel=1e-5)  # dx = 5 = sigma
     spread = 1 / 1.4 + 0.5 * (1.4 - 1 / 1.4)
@@ -76,19 +83,21 @@ def test_heatmap_values_perturbation_and_empty_masks():
     assert narrow[..., 0].argmax() % 40 == 21
     assert narrow[20, 30, 0] == pytest.approx(np.exp(-81 / (2 * (5 / 1.4) ** 2)), rel=1e-4)
     assert empty.shape == (8, 9, 1) and not empty.any()
+    np.testing.assert_allclose(folded, flipped, atol=1e-6)  # flip folded into the moments
 
 
 # -- visual guide -------------------------------------------------------------------------------
 
-CFG = dict(train.DEFAULTS['input'])
+CFG = dict(train.DEFAULTS['input'], max_frame_size=train.STAGES['davis']['max_frame_size'])
 
 
 def _guide(image, mask, box, uniforms, training=True):
-    """The guide as the network sees it: BGR minus the mean, background 0."""
+    """The guide as the network sees it (BGR minus the mean, background 0), batch of one."""
     with tf.Graph().as_default():
-        return _run(data.to_network_input(data.visual_guide(
-            tf.constant(image), tf.constant(mask), tf.constant(box),
-            tf.constant(uniforms, tf.float32), CFG, training)))
+        return _run(data.visual_guides(
+            tf.constant(image[None]), tf.constant(mask[None]), tf.constant([box]),
+            tf.constant([list(uniforms) + [0.5] * (data.UNIFORMS - len(uniforms))], tf.float32),
+            CFG, training, tf.constant([image.shape[:2]])))[0]
 
 
 def test_guide_crop_is_the_pil_crop_resize_with_background_zeroed():
@@ -160,9 +169,12 @@ def test_video_labels_equal_the_palette_masks(records):
         pairs = reader.record_passes(files, 0, passes=1, shuffle=False).flat_map(
             lambda p, r: data.video_pairs(p, r, 0, cfg))
         items = tf.data.Dataset.zip((pairs, reader.element_seeds(1)))
-        samples = items.map(lambda pair, s: (pair, data.video_sample(pair, (120, 214), s, cfg,
-                                                                         True)))
-        element = tf.compat.v1.data.make_one_shot_iterator(samples).get_next()
+        samples = items.map(lambda pair, s: (pair, data.video_sample(pair, s, cfg))).batch(
+            1, drop_remainder=True)
+        pair_b, host = tf.compat.v1.data.make_one_shot_iterator(samples).get_next()
+        # the graph side, at the frames' own size: labels must be the masks themselves
+        element = ({k: v[0] for k, v in pair_b.items()},
+                   {k: v[0] for k, v in data.assemble(host, (120, 214), cfg, True).items()})
         checked = 0
         with tf.compat.v1.Session() as sess:
             while True:

@@ -23,13 +23,16 @@ from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers.osmn import data, model
 
+# max_frame_size: [height, width] frames are padded to on the host (static shapes)
 STAGES = {
     'coco': {'size': [400, 400], 'scales': [0.8, 1.0, 1.2], 'batch_size': 8, 'lr': 1e-5,
-             'fix_bn': False, 'split': 'train2017', 'validation_split': 'val2017'},
+             'fix_bn': False, 'split': 'train2017', 'validation_split': 'val2017',
+             'max_frame_size': [640, 640]},
     'davis': {'size': [854, 480], 'scales': [0.5, 0.8, 1.0], 'batch_size': 4, 'lr': 1e-6,
-              'fix_bn': True, 'split': 'train', 'validation_split': 'val'},
+              'fix_bn': True, 'split': 'train', 'validation_split': 'val',
+              'max_frame_size': [480, 854]},
     'ytvos': {'size': [448, 256], 'scales': [1.0], 'batch_size': 8, 'lr': 1e-5, 'fix_bn': False,
-              'split': 'train', 'validation_split': None},
+              'split': 'train', 'validation_split': None, 'max_frame_size': [720, 1280]},
 }
 
 DEFAULTS = {
@@ -50,6 +53,7 @@ DEFAULTS = {
         'size': None,                 # [width, height] before scaling; None: the stage's
         'scales': None,
         'input_scale': 1.0,           # multiplies every size (tests run small images)
+        'max_frame_size': None,       # [height, width] of the host's padded frames
         'batch_size': None,
         'guide_jitter': 0.1,
         'guide_rotation': 10.0,
@@ -97,6 +101,7 @@ def resolved(cfg):
     i['size'] = i['size'] or defaults['size']
     i['scales'] = i['scales'] or defaults['scales']
     i['batch_size'] = i['batch_size'] or defaults['batch_size']
+    i['max_frame_size'] = i['max_frame_size'] or defaults['max_frame_size']
     m['fix_bn'] = defaults['fix_bn'] if m['fix_bn'] is None else m['fix_bn']
     t['lr'] = t['lr'] or defaults['lr']
     return cfg
@@ -165,19 +170,17 @@ def build(cfg, device):
     global_step = tf.compat.v1.train.get_or_create_global_step()
     optimizer = device_lib.wrap_optimizer(tf.compat.v1.train.AdamOptimizer(t['lr']), device,
                                           cfg['device']['loss_scale'])
-    train_ops, losses, totals, means, inits = [], [], [], [], []
-    for k, size in enumerate(batch_sizes(cfg)):
-        with tf.device('/cpu:0'):
-            dataset = data.batches(i['records'], i['train_split'], i['stage'], size, i,
-                                   input_seed + 1000 * k, training=True)
-            iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
-            batch = iterator.get_next()
-        inits.append(iterator.initializer)
+    # one host pipeline (decoded, padded frames): every scale's graph augments the same batch
+    with tf.device('/cpu:0'):
+        iterator = tf.compat.v1.data.make_initializable_iterator(
+            data.batches(i['records'], i['train_split'], i['stage'], i, input_seed, True))
+        batch = iterator.get_next()
+    train_ops, losses, totals, means = [], [], [], []
+    for size in batch_sizes(cfg):
         with tf.name_scope('train_%dx%d' % size):
-            logit_map = model.logits(data.to_network_input(batch['image']),
-                                     data.to_network_input(batch['guide']), batch['heatmap'], m,
-                                     True)
-            summed, mean = model.balanced_loss(logit_map, batch['label'])
+            inputs = data.assemble(batch, size, i, training=True)
+            logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m, True)
+            summed, mean = model.balanced_loss(logit_map, inputs['label'])
             loss = summed if m['loss'] == 'sum' else mean
             total = loss + tf.compat.v1.losses.get_regularization_loss()
         update = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
@@ -191,19 +194,18 @@ def build(cfg, device):
         size = batch_sizes(dict(cfg, input=dict(i, scales=[1.0])))[0]
         try:
             with tf.device('/cpu:0'):
-                dataset = data.batches(i['records'], i['validation_split'], i['stage'], size, i,
-                                       seed + 1, training=False)
-                iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
-                batch = iterator.get_next()
+                validation = tf.compat.v1.data.make_initializable_iterator(data.batches(
+                    i['records'], i['validation_split'], i['stage'], i, seed + 1, False))
+                vbatch = validation.get_next()
         except reader.RecordsError as err:
             sys.stderr.write('validation disabled: %s\n' % err)
         else:
-            validation_init = iterator.initializer
+            validation_init = validation.initializer
             with tf.name_scope('validation'):
-                logit_map = model.logits(data.to_network_input(batch['image']),
-                                         data.to_network_input(batch['guide']),
-                                         batch['heatmap'], m, False)
-                summed, mean = model.balanced_loss(logit_map, batch['label'])
+                inputs = data.assemble(vbatch, size, i, training=False)
+                logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m,
+                                         False)
+                summed, mean = model.balanced_loss(logit_map, inputs['label'])
                 validation_loss = summed if m['loss'] == 'sum' else mean
     assignments = _restore_assignments(cfg, ckpt)
     surgery = model.interp_surgery_ops()
@@ -219,7 +221,7 @@ def build(cfg, device):
         return random.Random(rng_seed * 1000003 + step).randrange(len(train_ops))
 
     return loop.Trainable(train_ops, losses, totals, tf.constant(t['lr']), global_step,
-                          i['batch_size'], tf.group(*inits), validation_loss, validation_init,
+                          i['batch_size'], iterator.initializer, validation_loss, validation_init,
                           init_fn, input_seed, {'pixel_loss': means}, choose_variant), cfg
 
 
