@@ -97,7 +97,7 @@ def _guide(image, mask, box, uniforms, training=True):
         return _run(data.visual_guides(
             tf.constant(image[None]), tf.constant(mask[None]), tf.constant([box]),
             tf.constant([list(uniforms) + [0.5] * (data.UNIFORMS - len(uniforms))], tf.float32),
-            CFG, training, tf.constant([image.shape[:2]])))[0]
+            CFG, training))[0]
 
 
 def test_guide_crop_is_the_pil_crop_resize_with_background_zeroed():

@@ -166,9 +166,9 @@ def to_network_input(rgb):
     return tf.reverse(rgb, [-1]) - tf.constant(MEAN_BGR)
 
 
-def visual_guides(images, masks, boxes, uniforms, cfg, training, sizes):
-    """Padded uint8 images [B, H, W, 3], masks [B, H, W], tight boxes [B, 4], uniforms [B, >=6],
-    frame sizes [B, 2] -> guides [B, 224, 224, 3], BGR minus the mean, background 0."""
+def visual_guides(images, masks, boxes, uniforms, cfg, training):
+    """Padded uint8 images [B, H, W, 3], masks [B, H, W], tight boxes [B, 4], uniforms [B, >=6]
+    -> guides [B, 224, 224, 3], BGR minus the mean, background 0."""
     import tensorflow as tf
     batch, height, width = images.shape.as_list()[:3]
     boxes = tf.cast(boxes, tf.float32)
@@ -225,8 +225,7 @@ def assemble(batch, size, cfg, training):
                     cfg['heatmap_spread'], flip=flip)
     guide_images = batch['guide_image'] if video else images
     guide_masks = batch['guide_mask'] if video else batch['mask']
-    guide = visual_guides(guide_images, guide_masks, batch['guide_box'], u, cfg, training,
-                          frames)
+    guide = visual_guides(guide_images, guide_masks, batch['guide_box'], u, cfg, training)
     return {'image': to_network_input(main), 'label': tf.cast(label > 0, tf.float32),
             'heatmap': heat, 'guide': guide}
 

@@ -215,10 +215,8 @@ def build(cfg, device):
             var.load(value, sess)
         sess.run(surgery)
 
-    rng_seed = seed
-
     def choose_variant(step):
-        return random.Random(rng_seed * 1000003 + step).randrange(len(train_ops))
+        return random.Random(seed * 1000003 + step).randrange(len(train_ops))
 
     return loop.Trainable(train_ops, losses, totals, tf.constant(t['lr']), global_step,
                           i['batch_size'], iterator.initializer, validation_loss, validation_init,
