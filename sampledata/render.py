@@ -97,6 +97,20 @@ class Sprite(object):
                                    rng.uniform(margin, height - margin)])
             direction = rng.uniform(0, 2 * np.pi)
             self.velocity = speed * np.array([np.cos(direction), np.sin(direction)])
+        # a 'stay' object bounces off the frame edges, so it stays in view in long clips
+        self.bounds = None
+        if motion == 'stay':
+            self.bounds = (np.array([margin, margin]), np.array([width - margin, height - margin]))
+
+    def centre_at(self, t):
+        """Centre in frame coordinates at time t."""
+        centre = self.start + self.velocity * t
+        if self.bounds is None:
+            return centre
+        lo, hi = self.bounds
+        span = np.maximum(hi - lo, 1e-9)
+        folded = np.mod(centre - lo, 2 * span)  # a triangle wave between lo and hi
+        return lo + np.where(folded > span, 2 * span - folded, folded)
 
     def polygon_at(self, t):
         """Vertices in frame coordinates at time t."""
@@ -104,7 +118,7 @@ class Sprite(object):
         angle = self.angle0 + self.spin * t
         rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         pts = (self.polygon * self.radii * scale).dot(rot.T)
-        return pts + self.start + self.velocity * t, scale, angle
+        return pts + self.centre_at(t), scale, angle
 
     def footprint(self, t):
         """(x0, y0, mask, texture) of the whole object at t, in a local box that may leave the frame."""
@@ -116,7 +130,7 @@ class Sprite(object):
         local = np.round((pts - [x0, y0]) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
         cv2.fillPoly(mask, [local], 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
         # texture coordinates follow the object: rotate and scale about its centre
-        centre = self.start + self.velocity * t - [x0, y0]
+        centre = self.centre_at(t) - [x0, y0]
         size = self.texture.shape[0]
         k = 2.0 * self.radii.max() * scale / size
         c, s = np.cos(angle) * k, np.sin(angle) * k

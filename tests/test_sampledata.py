@@ -153,6 +153,22 @@ def test_vid_objects_move_and_boxes_hold_the_object(clean):
     assert np.ptp(np.array(centres), axis=0).max() > 2, 'object should move'
 
 
+def test_staying_objects_stay_in_view_over_long_clips():
+    """A 'stay' object bounces off the edges: in a 400-frame clip (VID snippets are ~250 frames
+    on average) it is visible in every frame, while still moving across the frame."""
+    from sampledata.render import Scene, visible_box
+    scene = Scene(np.random.RandomState(4), 160, 90, 400, ['stay', 'stay'], speed=0.02)
+    centres = []
+    for t in range(0, 400, 5):
+        _, labels, _ = scene.render(t)
+        for k in (1, 2):
+            box, visible = visible_box(labels, k)
+            assert visible > 0, 'object %d left the frame at t=%d' % (k, t)
+        box, _ = visible_box(labels, 1)
+        centres.append((box[0] + box[2]) / 2.0)
+    assert np.ptp(centres) > 40
+
+
 # -- COCO 2017 --------------------------------------------------------------------------------
 
 def test_coco_json_loads_with_pycocotools_and_masks_rasterise(clean):
