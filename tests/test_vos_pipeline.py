@@ -193,6 +193,12 @@ def test_bad_input_is_reported(sample, dataset, root_name, name):
         found.add((e['reason'], path))
     assert found == expected
     assert len(records) == info['counts']['videos']
+    # every frame on disk is written or rejected; a meta.json frame without an image was never
+    # on disk, so it is reported but not among the frames seen
+    image_rejections = dict(info['rejected']['image'])
+    image_rejections.pop('meta_frame_without_image', None)
+    assert info['counts']['frames'] == (info['counts']['frames_written'] +
+                                        sum(image_rejections.values()))
     assert info['rejected']['unit'] == {'empty_sequence': 1}
 
 
