@@ -39,7 +39,8 @@ def ensure_records(workdir, snippets=SNIPPETS, frames=FRAMES):
 
 
 def track_stats(records):
-    """Training tracks, chunk records and mean crops per record (what one K = 1 pair reads)."""
+    """Training chunk records and their mean size (what one K = 1 pair reads); the sample's
+    tracks and crops."""
     import json
     with open(os.path.join(records, 'dataset_info.json')) as f:
         info = json.load(f)

@@ -74,7 +74,8 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     all passes are read as one stream (interleaved deterministically, block 1) and the records go
     through a small shuffle buffer. One stream rather than one dataset per pass: a per-pass
     interleave and shuffle buffer fill and drain at every pass boundary, which halved the read
-    rate on small datasets (26 records per pass; DAVIS 2017 train has 60 videos). Records near a
+    rate on the SA-Siam benchmark's 26 records per pass (small datasets such as DAVIS 2017, 60
+    training videos, pay it every pass too). Records near a
     boundary mix with the next pass's; each is still read exactly once per pass, tagged with it.
     Records are large (whole track chunks or videos), so most of the mixing is left to the
     model's element shuffle.
