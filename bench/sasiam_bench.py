@@ -41,9 +41,9 @@ def ensure_records(workdir, snippets=SNIPPETS, frames=FRAMES):
 def track_stats(records):
     """Training chunk records and their mean size (what one K = 1 pair reads); the sample's
     tracks and crops."""
-    import json
-    with open(os.path.join(records, 'dataset_info.json')) as f:
-        info = json.load(f)
+    from schemas import vid_track
+    from trainers import reader
+    info = reader.load_info(records, vid_track.SCHEMA)
     train = info['splits']['train']
     return {'records': train['records'],
             'mean_record_mb': round(train['bytes'] / 1e6 / max(train['records'], 1), 2),
