@@ -26,7 +26,7 @@ overwrite_flag = $(if $(OVERWRITE),--overwrite)
 # Variables accepted on the command line (`make vid-records DATA=...`); any other, e.g. the typo
 # COCO_DAT=..., stops make with a suggestion instead of being ignored. Environment variables and
 # make's own are not checked. Add new variables to this one line.
-KNOWN_VARIABLES := VENV PYTHON37 SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
+KNOWN_VARIABLES := VENV PYTHON37 SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
 unknown_variables := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(if $(filter $(v),$(KNOWN_VARIABLES)),,$(v)))))
 # the known variable sharing the longest prefix (5, 4 or 3 letters, case-insensitive) with $(1)
 suggest_variable = $(firstword $(foreach n,5 4 3,$(filter $(shell printf '%s' '$(1)' | tr a-z A-Z | cut -c1-$(n))%,$(KNOWN_VARIABLES))))
@@ -102,14 +102,19 @@ SAMPLE_RECORDS = $(OUT)/sample
 $(SAMPLE_RECORDS)/vid/dataset_info.json: | $(SAMPLE)/sample_manifest.json
 	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(SAMPLE_RECORDS) --overwrite
 
-# Data-parallel training (WORKERS=N CPU/GPU processes, NPUS=N Ascend NPUs, through
-# python -m trainers.launch) waits for the trainer-core integration of trainers/parallel.py;
-# until then these variables are refused rather than silently ignored.
-ifneq ($(strip $(WORKERS)$(NPUS)$(HOSTS)$(RANK_TABLE)),)
-ifneq ($(filter train-sasiam train-osmn,$(MAKECMDGOALS)),)
-$(error WORKERS / NPUS / HOSTS / RANK_TABLE: the trainers do not run data-parallel yet; the engine and python -m trainers.launch exist, the trainer integration is pending (README, Data-parallel training))
+# Data-parallel training (README, Data-parallel training): WORKERS=N CPU/GPU processes on this
+# host (several hosts: HOSTS=h1,h2,... HOST_INDEX=k on each, WORKERS per host), or NPUS=N Ascend
+# NPUs (HCCL; RANK_TABLE=<file>, else one is written for this host from /etc/hccn.conf).
+# Every rank runs the same trainer command through python -m trainers.launch; per-rank logs go
+# to <run dir>/ranks.
+HOST_INDEX ?= 0
+ifneq ($(and $(strip $(WORKERS)),$(strip $(NPUS))),)
+$(error give WORKERS (CPU/GPU) or NPUS (Ascend), not both)
 endif
-endif
+launch = $(if $(strip $(WORKERS)),$(PY) -m trainers.launch --workers $(WORKERS) \
+  $(if $(HOSTS),--hosts $(HOSTS) --host-index $(HOST_INDEX)) --log-dir $(1)/ranks --,$(if \
+  $(strip $(NPUS)),$(PY) -m trainers.launch --npus $(NPUS) $(if $(RANK_TABLE),--rank-table \
+  $(RANK_TABLE)) --log-dir $(1)/ranks --))
 
 # make train-sasiam [RECORDS=out/vid] [BRANCH=appearance|semantic] [STEPS=N] [DEVICE=auto|npu|gpu|cpu]
 #                   [RUN_DIR=runs/...] [TRAIN_ARGS="--caffenet caffenet.npy --set train.lr=0.01"]
@@ -122,7 +127,7 @@ sample_records = $(filter $(SAMPLE_RECORDS)/vid,$(RECORDS))
 # On the sample records a short run is the useful default; real records get the reference's 199,500.
 STEPS    ?= $(if $(sample_records),200)
 train-sasiam: $(STAMP) $(if $(sample_records),$(SAMPLE_RECORDS)/vid/dataset_info.json)
-	$(PY) -m trainers.sasiam --records $(RECORDS) --branch $(BRANCH) --device $(DEVICE) \
+	$(call launch,$(RUN_DIR)) $(PY) -m trainers.sasiam --records $(RECORDS) --branch $(BRANCH) --device $(DEVICE) \
 	  --run-dir $(RUN_DIR) $(if $(STEPS),--steps $(STEPS)) $(TRAIN_ARGS)
 
 # make track-sasiam RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h]
@@ -167,7 +172,7 @@ $(SAMPLE_RECORDS)/ytvos2018/dataset_info.json: | $(SAMPLE)/sample_manifest.json
 # On the sample records (no ImageNet weights offline) a short smoke run of a small network.
 OSMN_SAMPLE_ARGS = --random-init-for-tests --set model.width=0.25 --set input.input_scale=0.5
 train-osmn: $(STAMP) $(if $(osmn_sample),$(OSMN_RECORDS)/dataset_info.json)
-	$(PY) -m trainers.osmn --stage $(STAGE) --records $(OSMN_RECORDS) --device $(DEVICE) \
+	$(call launch,$(OSMN_RUN_DIR)) $(PY) -m trainers.osmn --stage $(STAGE) --records $(OSMN_RECORDS) --device $(DEVICE) \
 	  --run-dir $(OSMN_RUN_DIR) $(if $(STEPS),--steps $(STEPS)) \
 	  $(if $(osmn_sample),$(OSMN_SAMPLE_ARGS)) $(TRAIN_ARGS)
 

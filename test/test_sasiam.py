@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import sampledata
 from fake_npu_env import assert_ops_reviewed, fake_npu
-from pipelines import vid
+from record_files import sample_vid_records
 from schemas import vid_track
 from trainers import reader
 from trainers.sasiam import data, model, train
@@ -205,14 +204,7 @@ def test_crop_bounds_and_labels_match_the_reference_tables():
 
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp('sasiam')
-    data_dir = str(root / 'data')
-    sampledata.generate(data_dir, seed=2, size='small', datasets=['vid'],
-                        counts={'vid': {'train_snippets': 5, 'val_snippets': 3, 'frames': 10}})
-    assert vid.main(['--data', os.path.join(data_dir, 'ILSVRC2015'), '--out', str(root),
-                     '--split-by', 'ilsvrc', '--direct_running_mode=in_memory',
-                     '--direct_num_workers=1']) == 0
-    return os.path.join(str(root), 'vid')
+    return sample_vid_records(tmp_path_factory.mktemp('sasiam'), 2, 5, 3, 10)
 
 
 def _config(records_dir, *extra):

@@ -7,7 +7,7 @@ import sys
 
 from trainers import config as config_lib
 from trainers import device as device_lib
-from trainers import loop, reader
+from trainers import loop, parallel, reader
 
 
 def add_common_args(parser):
@@ -38,24 +38,47 @@ def common_flags(args, extra=()):
     return flags
 
 
-def run(build, cfg, process_ends=False):
-    """Resolve the device, build the graph with build(cfg, device) -> (Trainable, resolved
-    config), train; known failures become a message and exit status 1."""
+def run(build, cfg, process_ends=False, topology=None):
+    """Resolve the device and the data-parallel topology (parallel.from_env unless given), build
+    the graph with build(cfg, device, dp) -> (Trainable, resolved config), train; known failures
+    become a message and exit status 1."""
     import tensorflow as tf
     try:
+        topology = parallel.from_env() if topology is None else topology
         device = device_lib.resolve(cfg['device']['device'])
-        session_config = device_lib.session_config(device, cfg['device']['precision_mode'],
-                                                   cfg['device']['iterations_per_loop'])
+        parallel.check_device(topology, device)
+        parallel.check_config(cfg['parallel'])
+        session_config = parallel.cluster_session_config(
+            device_lib.session_config(device, cfg['device']['precision_mode'],
+                                      cfg['device']['iterations_per_loop']),
+            topology, cfg['parallel']['communication'])
+        server = parallel.start_server(topology, session_config)
         graph = tf.Graph()
         with graph.as_default():
-            trainable, cfg = build(cfg, device)
+            dp = loop.DataParallel(topology, _collectives(topology, cfg['parallel']),
+                                   cfg['parallel'], server.target if server else '')
+            if topology.distributed:
+                sys.stderr.write('rank %d of %d (%s engine)\n'
+                                 % (topology.rank, topology.size, topology.engine))
+            trainable, cfg = build(cfg, device, dp)
             # a process that ends right after leaves the session to the OS (exit_process)
-            loop.train(trainable, cfg, device, session_config, close_session=not process_ends)
+            loop.train(trainable, cfg, device, session_config, close_session=not process_ends,
+                       dp=dp)
     except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
-            loop.TrainingDiverged) as err:
+            loop.TrainingDiverged, parallel.ParallelError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
     return 0
+
+
+def _collectives(topology, cfg):
+    """The collectives of the topology's engine: TensorFlow's (CPU/GPU) or HCCL's (the device
+    layer, Ascend); None for one process."""
+    if topology.engine == 'collective':
+        return parallel.Collectives(topology, cfg['communication'])
+    if topology.engine == 'hccl':
+        return device_lib.hccl_collectives(topology)
+    return None
 
 
 def main(parse_args, config_from_args, build, argv=None, process_ends=False):

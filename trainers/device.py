@@ -90,19 +90,76 @@ def steps_per_run(device, iterations_per_loop):
     return iterations_per_loop if device == 'npu' else 1
 
 
-def wrap_optimizer(optimizer, device, loss_scale):
-    """NPU: loss scaling with an exponential-update manager; elsewhere the optimizer as is."""
+def wrap_optimizer(optimizer, device, loss_scale, collectives=None, reduction='mean',
+                   pack_mb=32):
+    """The optimizer a trainer minimises with.
+
+    NPU: loss scaling with an exponential-update manager. With `collectives` (a data-parallel
+    run), gradients are all-reduced over the ranks first: on the NPU by the adapter's
+    NPUDistributedOptimizer (HCCL, a mean over the ranks; times the rank count for a summed
+    loss, `reduction='sum'`), inside a loss-scale optimizer with is_distributed=True so that every
+    rank skips the same overflow steps; elsewhere by the collective engine's optimizer
+    (parallel.distributed_optimizer). Without collectives, off the NPU: the optimizer as is."""
+    from trainers import parallel
     if device != 'npu':
-        return optimizer
+        if collectives is None:
+            return optimizer
+        return parallel.distributed_optimizer(optimizer, collectives, reduction, pack_mb)
     npu = _npu_bridge()['npu_init']
     manager = npu.ExponentialUpdateLossScaleManager(
         init_loss_scale=loss_scale['init'],
         incr_every_n_steps=loss_scale['incr_every_n_steps'],
         decr_every_n_nan_or_inf=loss_scale['decr_every_n_nan_or_inf'],
         decr_ratio=loss_scale['decr_ratio'])
-    wrapped = npu.NPULossScaleOptimizer(optimizer, manager)
+    if collectives is None:
+        wrapped = npu.NPULossScaleOptimizer(optimizer, manager)
+    else:
+        distributed = npu.NPUDistributedOptimizer(optimizer)
+        if reduction == 'sum':  # the adapter averages; a summed loss wants the sum
+            ranks = float(collectives.topology.size)
+            distributed = parallel.gradient_transform(distributed, lambda gv: [
+                (None if g is None else g * ranks, v) for g, v in gv], 'Summed')
+        wrapped = npu.NPULossScaleOptimizer(distributed, manager, is_distributed=True)
     wrapped.loss_scale_tensor = manager.get_loss_scale()  # read by the divergence guard
     return wrapped
+
+
+class HcclCollectives(object):
+    """parallel.Collectives' interface (all_reduce, broadcast, broadcast_list) on the adapter's
+    HCCL ops, so the engine-independent helpers of trainers/parallel.py (variable broadcast,
+    agreement and stop checks, synchronised batch norm) run on Ascend ranks too."""
+
+    def __init__(self, topology):
+        self.topology = topology
+
+    def all_reduce(self, tensor, reduction='mean'):
+        if reduction not in ('mean', 'sum'):
+            raise ValueError('reduction must be mean or sum, got %r' % reduction)
+        hccl = _hccl_ops()
+        total = hccl.allreduce(tensor, 'sum')
+        return total / float(self.topology.size) if reduction == 'mean' else total
+
+    def broadcast(self, tensor):
+        return self.broadcast_list([tensor])[0]
+
+    def broadcast_list(self, tensors):
+        """Rank 0's values of several tensors in one HcomBroadcast (the adapter fuses them)."""
+        return list(_hccl_ops().broadcast(list(tensors), 0))
+
+
+def _hccl_ops():
+    try:
+        return importlib.import_module('npu_bridge.hccl.hccl_ops')
+    except ImportError as err:
+        raise DeviceError('%s (import failed: %s)' % (NPU_BRIDGE_HELP, err))
+
+
+def hccl_collectives(topology):
+    """The collectives of an HCCL topology (RANK_SIZE > 1 with a rank table, on NPUs)."""
+    if topology.engine != 'hccl':
+        raise DeviceError('HCCL collectives need an hccl topology (RANK_SIZE > 1 and '
+                          'RANK_TABLE_FILE), not %s' % topology.engine)
+    return HcclCollectives(topology)
 
 
 def loss_scale(optimizer):

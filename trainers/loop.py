@@ -32,13 +32,14 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 
 from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers import guard as guard_lib
-from trainers import reader
+from trainers import parallel, reader
 
 TrainingDiverged = guard_lib.TrainingDiverged
 
@@ -102,6 +103,77 @@ def count_iterations(update_op):
         return position.assign_add(1).op
 
 
+class DataParallel(object):
+    """The data-parallel side of one run, as a trainer's graph and the loop see it: the topology,
+    the collectives of its engine (parallel.Collectives on CPU/GPU, the device layer's HCCL ones
+    on Ascend; None for one process), the `parallel` config section and the session target.
+    DataParallel() is the single-device run, where every method leaves things as they are."""
+
+    def __init__(self, topology=parallel.SINGLE, collectives=None, cfg=None, target=''):
+        self.topology = topology
+        self.collectives = collectives
+        self.cfg = dict(parallel.PARALLEL, **(cfg or {}))
+        self.target = target
+        self.reduction = 'mean'  # how the ranks' losses combine; set by optimizer()
+        if topology.distributed and collectives is None:
+            raise parallel.ParallelError('%d ranks need collectives' % topology.size)
+
+    @property
+    def distributed(self):
+        return self.topology.distributed
+
+    @property
+    def is_chief(self):
+        return self.topology.is_chief
+
+    @property
+    def shard(self):
+        """(rank, ranks) for the training input (reader.record_passes)."""
+        return self.topology.rank, self.topology.size
+
+    def global_batch(self, batch_size):
+        return batch_size * self.topology.size
+
+    def learning_rate(self, lr, global_step):
+        """The run's learning rate: the single-card schedule unless parallel.lr_scaling says
+        'linear' (parallel.scaled_learning_rate)."""
+        return parallel.scaled_learning_rate(lr, global_step, self.topology.size,
+                                             self.cfg['lr_scaling'], self.cfg['warmup_steps'])
+
+    def optimizer(self, optimizer, device, loss_scale, reduction='mean'):
+        """The optimizer with loss scaling (NPU) and, when distributed, gradients all-reduced
+        across the ranks: 'mean' when each rank's loss is a mean over its batch, 'sum' when the
+        ranks' losses are parts that add up to the global batch's loss."""
+        self.reduction = reduction
+        return device_lib.wrap_optimizer(
+            optimizer, device, loss_scale,
+            collectives=self.collectives if self.distributed else None, reduction=reduction,
+            pack_mb=self.cfg['pack_mb'])
+
+    def regularizer_share(self, reduction):
+        """Factor of the regularisation loss in each rank's objective: summed gradients ('sum')
+        would count it once per rank, so each rank takes 1/ranks of it."""
+        return 1.0 / self.topology.size if reduction == 'sum' else 1.0
+
+    def batch_norm(self):
+        """Context for building training towers: batch normalisation over the global batch when
+        distributed (parallel.synced_batch_norm), else slim's own."""
+        if not self.distributed:
+            return contextlib.contextmanager(lambda: (yield))()
+        return parallel.synced_batch_norm(self.collectives)
+
+    def total(self, tensor):
+        """`tensor` summed over the ranks."""
+        return self.collectives.all_reduce(tensor, 'sum') if self.distributed else tensor
+
+    def global_loss(self, loss):
+        """The loss of the global batch from the ranks' losses (what the divergence guard and
+        the log see): their mean or their sum, as optimizer() was told."""
+        if not self.distributed:
+            return loss
+        return self.collectives.all_reduce(loss, self.reduction)
+
+
 # -- small parts of the loop -------------------------------------------------------------------
 
 class _StopRequest(object):
@@ -112,6 +184,8 @@ class _StopRequest(object):
         self._previous = {}
 
     def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signal handlers can only be set from the main thread (in-process ranks)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -128,13 +202,15 @@ class _Log(object):
     """One record to stderr (text), RUN/train_log.jsonl and TensorBoard (scalars under `tag`)."""
 
     def __init__(self, run_dir, writer):
-        self.path = os.path.join(run_dir, 'train_log.jsonl')
+        self.path = run_dir and os.path.join(run_dir, 'train_log.jsonl')
         self.writer = writer
 
     def write(self, record, text, tag):
         import tensorflow as tf
         sys.stderr.write(text + '\n')
         sys.stderr.flush()
+        if self.writer is None:  # a rank other than 0: its stderr is its log
+            return
         with open(self.path, 'a') as f:
             f.write(json.dumps(record, sort_keys=True) + '\n')
         # one tag per metric: train/loss, validation/loss, validation/<metric>, ...
@@ -198,25 +274,28 @@ def _check_divergence(divergence, step, out, run_dir):
                 if good else 'No checkpoint was written'))
 
 
-def _restore_or_init(sess, saver, trainable, run_dir):
+def _restore_or_init(sess, saver, trainable, run_dir, chief=True):
+    """Restore the latest checkpoint or initialise (and load pretrained weights). A rank other
+    than 0 only initialises: rank 0's values reach it by broadcast, so ranks need not share a
+    file system and resume from rank 0's checkpoint."""
     import tensorflow as tf
-    latest = checkpoints.latest(run_dir)
+    latest = checkpoints.latest(run_dir) if chief else None
     if latest:
         saver.restore(sess, latest)
         sess.run(tf.compat.v1.local_variables_initializer())
     else:
         sess.run([tf.compat.v1.global_variables_initializer(),
                   tf.compat.v1.local_variables_initializer()])
-        if trainable.init_fn is not None:
+        if trainable.init_fn is not None and chief:
             trainable.init_fn(sess)
     return latest
 
 
 @contextlib.contextmanager
-def _session(session_config, close):
+def _session(session_config, close, target=''):
     """The training session, closed at the end unless `close` is False (see train)."""
     import tensorflow as tf
-    sess = tf.compat.v1.Session(config=session_config)
+    sess = tf.compat.v1.Session(target, config=session_config)
     try:
         with sess.as_default():
             yield sess
@@ -225,20 +304,82 @@ def _session(session_config, close):
             sess.close()
 
 
-def train(trainable, config, device, session_config, close_session=True):
+class _Cluster(object):
+    """The collective ops the loop of a distributed run adds to the graph, built before the
+    session and in the same order on every rank (collective instance keys follow build order):
+    the start-up agreement check, the broadcast of rank 0's variables, the stop agreement and the
+    rank-averaged loss. For one process: nothing, and every method is a pass-through."""
+
+    def __init__(self, dp, trainable, config):
+        import tensorflow as tf
+        self.dp = dp
+        self.watchdog = parallel.Watchdog(dp.topology)
+        self.steps_run = 0
+        if not dp.distributed:
+            return
+        coll = dp.collectives
+        variables = tf.compat.v1.global_variables()
+        what = json.dumps(config, sort_keys=True) + ''.join(
+            '%s%s' % (v.op.name, v.shape.as_list()) for v in variables)
+        self.agree = parallel.agreement_check(coll, parallel.fingerprint(what))
+        self.broadcast = parallel.broadcast_variables(variables, coll)
+        self.stop_flag, self.stop_agreed = parallel.stop_agreement(coll)
+        self.global_loss = dp.global_loss(trainable.loss)
+
+    def run(self, sess, fetches, label, feed_dict=None):
+        """sess.run under the watchdog: a rank whose peer died stops within the timeout."""
+        timeout = self.dp.cfg['startup_timeout_s' if self.steps_run == 0 else 'step_timeout_s']
+        with self.watchdog.watch(label, timeout):
+            out = sess.run(fetches, feed_dict=feed_dict)
+        self.steps_run += 1
+        return out
+
+    def start(self, sess):
+        """Every rank must run the same configuration; then all take rank 0's variables."""
+        if not self.dp.distributed:
+            return
+        parallel.check_agreement(int(round(self.run(sess, self.agree, 'the start-up check'))),
+                                 'a configuration or model')
+        self.run(sess, self.broadcast, 'the broadcast of rank 0\'s variables')
+
+    def step_fetches(self, fetches):
+        if self.dp.distributed:
+            fetches = dict(fetches, global_loss=self.global_loss, stop=self.stop_agreed)
+        return fetches
+
+    def step_feed(self, stop_requested):
+        if not self.dp.distributed:
+            return None
+        return {self.stop_flag: 1.0 if stop_requested else 0.0}
+
+    def close(self):
+        self.watchdog.close()
+
+
+def train(trainable, config, device, session_config, close_session=True, dp=None):
     """Run training as configured (config['train'] uses TRAIN_DEFAULTS keys); returns summary.
 
     close_session=False is for a process that ends right after (the command line, which exits
     without teardown, cli.exit_process): everything is on disk before that point, and no
     teardown race of TF 1.x can turn a finished run into a crash (the one found, in tf.data's
-    autotuning model, is fixed at its source: reader.without_autotune_model)."""
+    autotuning model, is fixed at its source: reader.without_autotune_model).
+
+    dp (DataParallel) for a data-parallel run: every rank runs this loop in step with the others
+    (the same global_step after every run); rank 0 alone restores, writes checkpoints, logs,
+    TensorBoard and summary.json and validates; the loss the guard and the log see is the mean
+    over the ranks, so every rank takes the same decisions; a stop request (SIGTERM) on any rank
+    stops all after the same step."""
     import tensorflow as tf
+    dp = dp or DataParallel()
+    chief = dp.is_chief
     cfg = config['train']
     run_dir = cfg['run_dir']
-    os.makedirs(run_dir, exist_ok=True)
-    config_lib.dump(config, os.path.join(run_dir, 'config.json'))
+    if chief:
+        os.makedirs(run_dir, exist_ok=True)
+        config_lib.dump(config, os.path.join(run_dir, 'config.json'))
     per_run = device_lib.steps_per_run(device, config['device']['iterations_per_loop'])
-    fetches = _step_fetches(trainable)
+    cluster = _Cluster(dp, trainable, config)
+    fetches = cluster.step_fetches(_step_fetches(trainable))
     after_run = {'step': trainable.global_step,
                  'weight_norm': tf.linalg.global_norm(tf.compat.v1.trainable_variables())}
     if trainable.loss_scale is not None:
@@ -246,17 +387,19 @@ def train(trainable, config, device, session_config, close_session=True):
     position = input_position()
     saver = tf.compat.v1.train.Saver(max_to_keep=None)
     divergence = guard_lib.DivergenceGuard(cfg['divergence'])
+    validating = chief and trainable.validation_loss is not None and cfg['validation_batches']
     stats = {'loss': None, 'validation': None, 'seconds': 0.0, 'iterations': 0,
              'recent': collections.deque(maxlen=20), 'status': 'completed',
              'validated_at': None}
-    with _session(session_config, close_session) as sess:
-        latest = _restore_or_init(sess, saver, trainable, run_dir)
+    with _session(session_config, close_session, dp.target) as sess:
+        latest = _restore_or_init(sess, saver, trainable, run_dir, chief)
+        cluster.start(sess)
         start, skip = (int(v) for v in sess.run([trainable.global_step, position]))
         fetches['train'] = device_lib.prepare_train_op(
             sess, fetches['train'], device, config['device']['iterations_per_loop'])
-        writer = tf.compat.v1.summary.FileWriter(os.path.join(run_dir, 'tensorboard'),
-                                                 graph=sess.graph)
-        log = _Log(run_dir, writer)
+        writer = (tf.compat.v1.summary.FileWriter(os.path.join(run_dir, 'tensorboard'),
+                                                  graph=sess.graph) if chief else None)
+        log = _Log(run_dir if chief else None, writer)
         feed = {trainable.input_skip: skip} if trainable.input_skip is not None else None
         sess.run(trainable.train_init, feed_dict=feed)
         if latest:
@@ -266,6 +409,8 @@ def train(trainable, config, device, session_config, close_session=True):
         window = {'iterations': 0, 'seconds': 0.0}
 
         def save(reason):
+            if not chief:
+                return 'rank 0 writes the checkpoints'
             checkpoints.save(saver, sess, run_dir, step, cfg['keep_checkpoints'])
             return 'checkpoint %s written (%s)' % (checkpoints.name(step), reason)
 
@@ -273,13 +418,16 @@ def train(trainable, config, device, session_config, close_session=True):
             while step < cfg['steps']:
                 t0 = time.time()
                 try:
-                    out = sess.run(fetches)
+                    out = cluster.run(sess, fetches, 'step %d' % (step + 1),
+                                      cluster.step_feed(stop.signal is not None))
                 except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
                     saved = (save('before stopping on a read error')
                              if step > last_saved and divergence.healthy
                              else 'the last checkpoint is %s' % checkpoints.latest(run_dir))
                     raise _read_error(err, trainable, saved)
                 seconds = time.time() - t0
+                if 'global_loss' in out:  # the loss of the global batch
+                    out['loss'] = out['global_loss']
                 # read after the run: the values the run left (fetching them beside the train
                 # op would race with its updates)
                 out.update(sess.run(after_run))
@@ -294,27 +442,47 @@ def train(trainable, config, device, session_config, close_session=True):
                 if _boundary_crossed(before, step, cfg['log_every']):
                     _log_step(log, cfg, out, step, window, trainable.examples_per_step)
                     window = {'iterations': 0, 'seconds': 0.0}
-                if (trainable.validation_loss is not None and cfg['validation_batches'] and
-                        _boundary_crossed(before, step, cfg['validate_every'])):
+                if validating and _boundary_crossed(before, step, cfg['validate_every']):
                     stats['validation'] = _log_validation(log, sess, trainable, cfg, step)
                     stats['validated_at'] = step
                 if divergence.healthy and _boundary_crossed(last_saved, step,
                                                             cfg['checkpoint_every']):
                     save('schedule')
                     last_saved = step
-                if stop.signal is not None:
+                if stop.signal is not None or out.get('stop', 0) > 0:
                     break
             if step >= cfg['steps']:
                 stats['status'] = 'completed'
             else:
-                stats['status'] = 'interrupted by signal %d' % stop.signal
+                stats['status'] = 'interrupted by signal %s' % (
+                    stop.signal if stop.signal is not None else 'on another rank')
             if step > last_saved and divergence.healthy:
                 save('end of run')
-            if (stats['status'] == 'completed' and trainable.validation_loss is not None and
-                    cfg['validation_batches'] and stats['validated_at'] != step):
+            if (stats['status'] == 'completed' and validating and
+                    stats['validated_at'] != step):
                 stats['validation'] = _log_validation(log, sess, trainable, cfg, step)
-        writer.close()
-    return _finish(run_dir, cfg, trainable, device, start, step, stats, time.time() - wall0)
+        if writer is not None:
+            writer.close()
+        cluster.close()
+        stats['variables_sha1'] = variables_digest(sess)
+        if dp.distributed:  # equal on every rank, or the ranks drifted apart
+            sys.stderr.write('rank %d: variables sha1 %s\n'
+                             % (dp.topology.rank, stats['variables_sha1']))
+    return _finish(run_dir, cfg, trainable, device, start, step, stats, time.time() - wall0,
+                   dp.topology.size, write=chief)
+
+
+def variables_digest(sess):
+    """SHA-1 of every global variable's name and bytes: ranks of a data-parallel run must agree
+    on it after every step (the log shows it per rank; the tests compare it)."""
+    import hashlib
+    import tensorflow as tf
+    variables = sorted(tf.compat.v1.global_variables(), key=lambda v: v.op.name)
+    digest = hashlib.sha1()
+    for variable, value in zip(variables, sess.run(variables)):
+        digest.update(variable.op.name.encode('utf-8'))
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def _log_step(log, cfg, out, step, window, examples_per_step):
@@ -342,7 +510,7 @@ def _log_validation(log, sess, trainable, cfg, step):
     return values
 
 
-def _finish(run_dir, cfg, trainable, device, start, step, stats, wall):
+def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, ranks=1, write=True):
     validation = stats['validation'] or {}
     recent = stats['recent']
     latest = checkpoints.latest(run_dir)
@@ -358,9 +526,12 @@ def _finish(run_dir, cfg, trainable, device, start, step, stats, wall):
         'final_validation_metrics': {k: v for k, v in validation.items() if k != 'loss'},
         'device': device,
         'checkpoint': os.path.basename(latest) if latest else None,
+        'ranks': ranks,
+        'variables_sha1': stats['variables_sha1'],
     }
-    with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
-        json.dump(summary, f, indent=1, sort_keys=True)
+    if write:
+        with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
+            json.dump(summary, f, indent=1, sort_keys=True)
     sys.stderr.write('%s: %d steps (%d this run, %d iterations) in %.1f s, %s examples/s, train '
                      'loss %s, validation loss %s -> %s\n' % (
                          stats['status'], step, step - start, stats['iterations'],

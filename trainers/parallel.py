@@ -24,6 +24,8 @@ naming the ranks that are gone (exit status EXIT_PEER_LOST).
 from __future__ import absolute_import, division, print_function
 
 import collections
+import contextlib
+import functools
 import json
 import os
 import socket
@@ -309,6 +311,10 @@ class Collectives(object):
                                                  self.group_key, key,
                                                  communication_hint=self.hint)
 
+    def broadcast_list(self, tensors):
+        """Rank 0's values of several tensors (one collective each)."""
+        return [self.broadcast(t) for t in tensors]
+
 
 def pack_groups(sizes_bytes, pack_bytes):
     """Consecutive index groups whose byte sizes add up to at most pack_bytes (a tensor larger
@@ -364,16 +370,21 @@ def distributed_optimizer(optimizer, collectives, reduction='mean', pack_mb=32):
     """`optimizer` with its gradients all-reduced across the ranks in compute_gradients (so
     minimize() works unchanged): the collective engine's counterpart of the CANN adapter's
     NPUDistributedOptimizer, which the device layer uses on Ascend."""
+    return gradient_transform(
+        optimizer, lambda gv: reduce_gradients(gv, collectives, reduction, pack_mb), 'Collective')
+
+
+def gradient_transform(optimizer, transform, prefix):
+    """`optimizer` whose compute_gradients passes its (gradient, variable) list through
+    `transform`; applying, slots and variables are the wrapped optimizer's."""
     import tensorflow as tf
 
-    class CollectiveOptimizer(tf.compat.v1.train.Optimizer):
+    class Transformed(tf.compat.v1.train.Optimizer):
         def __init__(self):
-            super(CollectiveOptimizer, self).__init__(False, 'Collective' +
-                                                      type(optimizer).__name__)
+            super(Transformed, self).__init__(False, prefix + type(optimizer).__name__)
 
         def compute_gradients(self, *args, **kwargs):
-            return reduce_gradients(optimizer.compute_gradients(*args, **kwargs), collectives,
-                                    reduction, pack_mb)
+            return transform(optimizer.compute_gradients(*args, **kwargs))
 
         def apply_gradients(self, *args, **kwargs):
             return optimizer.apply_gradients(*args, **kwargs)
@@ -387,15 +398,15 @@ def distributed_optimizer(optimizer, collectives, reduction='mean', pack_mb=32):
         def variables(self, *args, **kwargs):
             return optimizer.variables(*args, **kwargs)
 
-    return CollectiveOptimizer()
+    return Transformed()
 
 
 def broadcast_variables(variables, collectives):
     """One op that sets every variable to rank 0's value (after initialisation or restore)."""
     import tensorflow as tf
     with tf.name_scope('broadcast_from_rank0'):
-        return tf.group(*[tf.compat.v1.assign(v, collectives.broadcast(v.read_value()))
-                          for v in variables])
+        values = collectives.broadcast_list([v.read_value() for v in variables])
+        return tf.group(*[tf.compat.v1.assign(v, value) for v, value in zip(variables, values)])
 
 
 def average_variables(variables, collectives, pack_mb=32):
@@ -638,3 +649,87 @@ def rank_table_devices(table, server_index=0):
         raise ParallelError('rank table rank_ids must be 0..%d, each once; got %s'
                             % (total - 1, ranks))
     return devices, total
+
+
+# ---------------------------------------------------------------------------------------------
+# Synchronised batch normalisation
+
+FUSED_MIN_EPSILON = 1.001e-5  # tf.nn.fused_batch_norm raises a smaller epsilon to this
+_SYNC = threading.local()
+
+
+@contextlib.contextmanager
+def synced_batch_norm(collectives):
+    """Within this context, normalizer() gives batch_norm over every rank's batch: a trainer
+    builds its training tower inside it when the run is distributed."""
+    stack = _SYNC.__dict__.setdefault('stack', [])
+    stack.append(collectives)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def normalizer(default):
+    """The normaliser a model passes to slim.conv2d: `default` (slim.batch_norm), or inside
+    synced_batch_norm(collectives) the global-batch batch_norm below."""
+    stack = getattr(_SYNC, 'stack', None)
+    if not stack:
+        return default
+    return functools.partial(batch_norm, collectives=stack[-1])
+
+
+def batch_norm(inputs, collectives, decay=0.999, center=True, scale=False, epsilon=0.001,
+               is_training=True, updates_collections=None, reuse=None, scope=None, **unused):
+    """slim.batch_norm as the models call it (NHWC, fused), with training-mode statistics taken
+    over the concatenation of every rank's batch (synced_moments). Same variables, names and
+    initialisers as slim's, so checkpoints move between one and R ranks; the same numbers as
+    slim's fused kernel: epsilon at least FUSED_MIN_EPSILON, normalised with the batch's biased
+    variance, the moving variance fed the unbiased one (n / (n - 1), n counted over the global
+    batch), moving averages updated in place when updates_collections is None."""
+    import tensorflow as tf
+    params_shape = inputs.shape[-1:]
+    axes = list(range(inputs.shape.ndims - 1))
+    with tf.compat.v1.variable_scope(scope, 'BatchNorm', [inputs], reuse=reuse):
+        beta = tf.contrib.framework.model_variable(
+            'beta', shape=params_shape, initializer=tf.compat.v1.zeros_initializer(),
+            trainable=True) if center else None
+        gamma = tf.contrib.framework.model_variable(
+            'gamma', shape=params_shape, initializer=tf.compat.v1.ones_initializer(),
+            trainable=True) if scale else None
+        moving_mean = tf.contrib.framework.model_variable(
+            'moving_mean', shape=params_shape, initializer=tf.compat.v1.zeros_initializer(),
+            trainable=False)
+        moving_variance = tf.contrib.framework.model_variable(
+            'moving_variance', shape=params_shape, initializer=tf.compat.v1.ones_initializer(),
+            trainable=False)
+        epsilon = max(epsilon, FUSED_MIN_EPSILON)
+        if not is_training:
+            return tf.nn.batch_normalization(inputs, moving_mean, moving_variance, beta, gamma,
+                                             epsilon)
+        mean, variance = synced_moments(inputs, axes, collectives)
+        outputs = tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, epsilon)
+        count = inputs.shape[:-1].num_elements() * collectives.topology.size
+        unbiased = variance * (count / max(count - 1.0, 1.0))
+        updates = [_ordered_update(moving, value, decay)
+                   for moving, value in ((moving_mean, mean), (moving_variance, unbiased))]
+        if updates_collections is None:
+            with tf.control_dependencies(updates):
+                return tf.identity(outputs)
+        for update in updates:
+            tf.compat.v1.add_to_collections(updates_collections, update)
+        return outputs
+
+
+def _ordered_update(moving, value, decay):
+    """moving -= (1 - decay) * (moving - value), after this variable's earlier updates in the
+    graph. A layer applied twice per step (SA-Siam's exemplar and instance) updates its
+    statistics twice; unordered, the two updates land in either order and ranks drift apart."""
+    import tensorflow as tf
+    key = 'synced_batch_norm_updates/' + moving.op.name
+    earlier = tf.compat.v1.get_collection(key)
+    with tf.control_dependencies(earlier[-1:]):
+        update = tf.compat.v1.assign_sub(moving, (moving - tf.stop_gradient(value)) *
+                                         (1.0 - decay))
+    tf.compat.v1.add_to_collection(key, update)
+    return update

@@ -10,6 +10,7 @@ import hashlib
 import os
 
 from schemas import dataset_info
+from trainers import parallel
 
 INFO_FILE = dataset_info.INFO_FILE
 
@@ -103,7 +104,7 @@ def pass_seed(seed, pass_index):
 
 
 def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_shuffle=64,
-                  passes=None, shuffle=True):
+                  passes=None, shuffle=True, shard=(0, 1)):
     """Dataset of (pass index, serialized record), pass after pass (forever when passes is None).
 
     Every pass lists every file once, in an order shuffled with a pass-specific seed; the files of
@@ -115,6 +116,13 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     boundary mix with the next pass's; each is still read exactly once per pass, tagged with it.
     Records are large (whole track chunks or videos), so most of the mixing is left to the
     model's element shuffle.
+
+    shard=(rank, ranks) for data-parallel training (rank_part): every rank shuffles the file
+    list with the same pass seed and keeps its own part of it, so in every pass the ranks read
+    disjoint files that together are the whole split; with fewer files than ranks, each rank
+    reads every file and keeps every ranks-th record instead. `seed` must be the run seed on every
+    rank (it orders the files); the record shuffle uses parallel.rank_seed, so ranks mix
+    differently.
     """
     import tensorflow as tf
     counter = (tf.data.Dataset.range(passes) if passes is not None
@@ -124,10 +132,15 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     interleave_calls = num_parallel_calls if num_parallel_calls < 0 else min(num_parallel_calls,
                                                                              cycle)
 
+    rank, ranks = shard
+    by_file = rank_part(len(files), ranks) == 'files'
+
     def pass_files(pass_index):
         names = tf.data.Dataset.from_tensor_slices(list(files))
         if shuffle:
             names = names.shuffle(len(files), seed=pass_seed(seed, pass_index))
+        if by_file and ranks > 1:
+            names = names.shard(ranks, rank)
         return names.map(lambda name: (pass_index, name))
 
     def read(pass_index, name):
@@ -135,9 +148,18 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
 
     records = counter.flat_map(pass_files).interleave(
         read, cycle_length=cycle, block_length=1, num_parallel_calls=interleave_calls)
+    if not by_file:  # deterministic interleave: every rank sees the same record order
+        records = records.shard(ranks, rank)
     if shuffle and record_shuffle > 1:
-        records = records.shuffle(record_shuffle, seed=pass_seed(seed, -1))  # no pass is -1
+        records = records.shuffle(record_shuffle,
+                                  seed=parallel.rank_seed(derive_seed(seed, 'record_shuffle'), rank))
     return without_autotune_model(records)
+
+
+def rank_part(files, ranks):
+    """How a pass is divided among data-parallel ranks: 'files' when every rank gets at least one
+    file (reading only its own), else 'records' (every rank reads all files, keeps its records)."""
+    return 'files' if files >= ranks else 'records'
 
 
 def without_autotune_model(dataset):

@@ -30,7 +30,7 @@ from __future__ import absolute_import, division, print_function
 import math
 
 from schemas import coco_instances, vos_video
-from trainers import reader
+from trainers import parallel, reader
 
 MEAN_BGR = (104.0, 117.0, 123.0)
 GUIDE_SIZE = 224
@@ -372,13 +372,15 @@ def schema_of(stage):
     return coco_instances.SCHEMA if stage == 'coco' else vos_video.SCHEMA
 
 
-def samples(records_dir, split, stage, cfg, seed, training):
-    """Endless dataset of host samples (not batched)."""
+def samples(records_dir, split, stage, cfg, seed, training, shard=(0, 1)):
+    """Endless dataset of host samples (not batched); shard=(rank, ranks): this rank's part of
+    every pass (reader.record_passes), shuffled and augmented with the rank's own seed."""
     import tensorflow as tf
     info = reader.load_info(records_dir, schema_of(stage))
     files, _ = reader.shard_files(records_dir, info, split)
     records = reader.record_passes(files, seed, cfg['cycle_length'], cfg['num_parallel_calls'],
-                                   cfg['record_shuffle'], passes=None, shuffle=training)
+                                   cfg['record_shuffle'], passes=None, shuffle=training,
+                                   shard=shard)
     if stage == 'coco':
         items = records.flat_map(coco_instances_of)
 
@@ -393,11 +395,13 @@ def samples(records_dir, split, stage, cfg, seed, training):
         def build(pair, element_seed):
             return video_sample(pair, element_seed, cfg)
     if training and cfg['sample_shuffle'] > 1:
-        items = items.shuffle(cfg['sample_shuffle'], seed=seed + 3)
-    items = tf.data.Dataset.zip((items, reader.element_seeds(seed + 5)))
+        items = items.shuffle(cfg['sample_shuffle'], seed=parallel.rank_seed(
+            reader.derive_seed(seed, 'sample_shuffle'), shard[0]))
+    items = tf.data.Dataset.zip((items, reader.element_seeds(parallel.rank_seed(
+        reader.derive_seed(seed, 'sample'), shard[0]))))
     return items.map(build, num_parallel_calls=cfg['num_parallel_calls'])
 
 
-def batches(records_dir, split, stage, cfg, seed, training):
-    return samples(records_dir, split, stage, cfg, seed, training).batch(
+def batches(records_dir, split, stage, cfg, seed, training, shard=(0, 1)):
+    return samples(records_dir, split, stage, cfg, seed, training, shard).batch(
         cfg['batch_size'], drop_remainder=True).prefetch(cfg['prefetch'])

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from trainers import parallel
+
 VGG_BLOCKS = ((1, 64, 2), (2, 128, 2), (3, 256, 3), (4, 512, 3), (5, 512, 3))
 MODULATED_BLOCKS = (3, 4, 5)
 SIDE_BLOCKS = (2, 3, 4, 5)   # side output on each block's last conv
@@ -87,7 +89,8 @@ def spatial_modulator(heatmap, cfg, is_training):
                 net = slim.avg_pool2d(net, [2, 2], padding='SAME', scope='pool%d' % (block - 1))
             if block in MODULATED_BLOCKS:
                 out[block] = slim.conv2d(net, count * width_channels(ch, cfg['width']), [1, 1],
-                                         biases_initializer=None, normalizer_fn=slim.batch_norm,
+                                         biases_initializer=None,
+                                         normalizer_fn=parallel.normalizer(slim.batch_norm),
                                          normalizer_params=bn, scope='conv%d' % block)
     return out
 
@@ -180,9 +183,13 @@ def interp_surgery_ops():
     return tf.group(*ops) if ops else tf.no_op()
 
 
-def balanced_loss(logit_map, label):
+def balanced_loss(logit_map, label, count_total=None):
     """(sum, per-pixel mean) of the class-balanced sigmoid cross-entropy over the batch (7.1):
-    (N-/N) * L+ + (N+/N) * L-, with L+/- summed over positive/negative pixels."""
+    (N-/N) * L+ + (N+/N) * L-, with L+/- summed over positive/negative pixels.
+
+    count_total: a function summing the pixel counts over the ranks of a data-parallel run
+    (DataParallel.total); the balance and the per-pixel mean are then those of the global batch,
+    and the ranks' losses add up to the loss of their concatenated batches."""
     import tensorflow as tf
     y = tf.cast(label > 0.5, tf.float32)
     z = logit_map
@@ -190,6 +197,8 @@ def balanced_loss(logit_map, label):
     loglik = z * (y - positive) - tf.math.log(1 + tf.exp(z - 2 * z * positive))
     n_pos = tf.reduce_sum(y)
     n_neg = tf.reduce_sum(1.0 - y)
+    if count_total is not None:
+        n_pos, n_neg = count_total(n_pos), count_total(n_neg)
     total = n_pos + n_neg
     loss_pos = -tf.reduce_sum(y * loglik)
     loss_neg = -tf.reduce_sum((1.0 - y) * loglik)

@@ -18,7 +18,7 @@ import argparse
 import copy
 import sys
 
-from trainers import cli, loop, reader
+from trainers import cli, loop, parallel, reader
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers.osmn import data, model
@@ -80,7 +80,13 @@ DEFAULTS = {
         'validation_batches': 20,
     }),
     'device': copy.deepcopy(config_lib.DEVICE),
+    'parallel': dict(parallel.PARALLEL),
 }
+
+# Over the ranks of a data-parallel run the loss (summed or per-pixel mean) is split into parts
+# that add up to the global batch's loss (model.balanced_loss with count_total), so the ranks'
+# gradients are summed.
+LOSS_REDUCTION = 'sum'
 
 RECORDS = {'coco': 'out/coco', 'davis': 'out/davis2017', 'ytvos': 'out/ytvos2018'}
 
@@ -157,13 +163,14 @@ def _restore_assignments(cfg, ckpt):
     return model.vgg16_assignments(ckpt, m)
 
 
-def tower(batch, size, cfg, training):
-    """The model on one batch at one static size: (loss, pixel-mean loss)."""
+def tower(batch, size, cfg, training, count_total=None):
+    """The model on one batch at one static size: (loss, pixel-mean loss); count_total for a
+    data-parallel training tower (model.balanced_loss)."""
     import tensorflow as tf
     i, m = cfg['input'], cfg['model']
     inputs = data.assemble(batch, size, i, training=training)
     logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m, training)
-    summed, mean = model.balanced_loss(logit_map, inputs['label'])
+    summed, mean = model.balanced_loss(logit_map, inputs['label'], count_total)
     return (summed if m['loss'] == 'sum' else mean), tf.identity(mean)
 
 
@@ -177,20 +184,24 @@ def scale_index(seed, count):
     return tf.minimum(tf.cast(u * count, tf.int32), count - 1)
 
 
-def _scale_step(batch, size, cfg, optimizer, variables):
-    """One scale's loss, total loss, pixel loss and gradients, BN updates done first."""
+def _scale_step(batch, size, cfg, optimizer, variables, dp):
+    """One scale's loss, total loss, pixel loss and gradients, BN updates done first. A rank's
+    loss is its part of the global batch's loss, and it takes its share of the weight decay."""
     import tensorflow as tf
     updates_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
-    loss, mean = tower(batch, size, cfg, True)
-    total = loss + tf.compat.v1.losses.get_regularization_loss()
+    loss, mean = tower(batch, size, cfg, True, dp.total if dp.distributed else None)
+    regularization = tf.compat.v1.losses.get_regularization_loss()
+    total = loss + regularization
+    share = dp.regularizer_share(LOSS_REDUCTION)
+    objective = total if share == 1.0 else loss + share * regularization
     updates = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[updates_before:]
     grads = [g if g is not None else tf.zeros_like(v)
-             for g, v in optimizer.compute_gradients(total, variables)]
+             for g, v in optimizer.compute_gradients(objective, variables)]
     with tf.control_dependencies(updates):
         return [tf.identity(t) for t in [loss, total, mean] + grads]
 
 
-def train_step(batch, cfg, optimizer, global_step, seed):
+def train_step(batch, cfg, optimizer, global_step, seed, dp):
     """(update op, loss, total loss, pixel loss, scale) of one iteration. Every scale's tower sits
     in one graph behind a switch on scale_index, and the update is applied once after it, so a
     graph has exactly one training op and the adapter's single IterationOp runs N steps per
@@ -207,14 +218,14 @@ def train_step(batch, cfg, optimizer, global_step, seed):
     if len(sizes) == 1:
         index = tf.constant(0)
         with tf.name_scope('train_%dx%d' % sizes[0]):
-            outputs = _scale_step(batch, sizes[0], cfg, optimizer, variables)
+            outputs = _scale_step(batch, sizes[0], cfg, optimizer, variables, dp)
     else:
         index = scale_index(seed, len(sizes))
 
         def branch(k):
             def build():
                 with tf.name_scope('train_%dx%d' % sizes[k]):
-                    return _scale_step(batch, sizes[k], cfg, optimizer, variables)
+                    return _scale_step(batch, sizes[k], cfg, optimizer, variables, dp)
             return build
 
         def select(k):
@@ -227,10 +238,14 @@ def train_step(batch, cfg, optimizer, global_step, seed):
     return loop.count_iterations(update), loss, total, mean, tf.gather(scales, index)
 
 
-def build(cfg, device):
+def build(cfg, device, dp=None):
+    """The training graph: (Trainable, resolved config). dp (loop.DataParallel): one rank of a
+    data-parallel run (its part of the input, batch norm and class balance over the global batch,
+    gradients summed over the ranks)."""
     import tensorflow as tf
+    dp = dp or loop.DataParallel()
     cfg = resolved(cfg)
-    i, m, t = cfg['input'], cfg['model'], cfg['train']
+    i, t = cfg['input'], cfg['train']
     ckpt = _init_checkpoint(cfg)
     info = reader.load_info(i['records'], data.schema_of(i['stage']))
     check_frame_size(info, cfg)
@@ -238,14 +253,17 @@ def build(cfg, device):
     seed = int(t['seed'])
     tf.compat.v1.set_random_seed(seed)
     global_step = tf.compat.v1.train.get_or_create_global_step()
-    optimizer = device_lib.wrap_optimizer(tf.compat.v1.train.AdamOptimizer(t['lr']), device,
-                                          cfg['device']['loss_scale'])
+    lr = dp.learning_rate(tf.constant(t['lr'], tf.float32), global_step)
+    optimizer = dp.optimizer(tf.compat.v1.train.AdamOptimizer(lr), device,
+                             cfg['device']['loss_scale'], LOSS_REDUCTION)
     # one host pipeline (decoded, padded frames): every scale's tower augments the same batch
     with tf.device('/cpu:0'):
         iterator, input_skip = reader.resumable_iterator(
-            data.batches(i['records'], i['train_split'], i['stage'], i, seed, True))
+            data.batches(i['records'], i['train_split'], i['stage'], i, seed, True, dp.shard))
         batch = iterator.get_next()
-    train_op, loss, total, mean, scale = train_step(batch, cfg, optimizer, global_step, seed)
+    with dp.batch_norm():
+        train_op, loss, total, mean, scale = train_step(batch, cfg, optimizer, global_step, seed,
+                                                        dp)
     validation_loss = validation_init = None
     validation_metrics = {}
     if i['validation_split'] and t['validation_batches']:
@@ -271,8 +289,9 @@ def build(cfg, device):
             var.load(value, sess)
         sess.run(surgery)
 
-    return loop.Trainable(train_op, loss, total, tf.constant(t['lr']), global_step,
-                          i['batch_size'], iterator.initializer, validation_loss, validation_init,
+    return loop.Trainable(train_op, loss, total, lr, global_step,
+                          dp.global_batch(i['batch_size']), iterator.initializer, validation_loss,
+                          validation_init,
                           init_fn, input_skip, {'pixel_loss': mean, 'scale': scale},
                           validation_metrics, device_lib.loss_scale(optimizer), files), cfg
 

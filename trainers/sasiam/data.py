@@ -19,7 +19,7 @@ with input.augment_in_graph false. Validation pairs stay 255 and unaugmented.
 from __future__ import absolute_import, division, print_function
 
 from schemas import vid_track
-from trainers import reader
+from trainers import parallel, reader
 
 CROP = 255       # stored crop side
 CENTER = 247     # CenterCrop after the stretch
@@ -134,14 +134,19 @@ def _decode(jpeg):
     return image
 
 
-def pairs(files, cfg, seed, training):
-    """Endless dataset of dicts: exemplar, instance (uint8 [255, 255, 3])."""
+def pairs(files, cfg, seed, training, shard=(0, 1)):
+    """Endless dataset of dicts: exemplar, instance (uint8 [255, 255, 3]).
+
+    shard=(rank, ranks): this rank's part of every pass (reader.record_passes). The pairs a track
+    yields depend on (run seed, pass, track) only, so R ranks together draw exactly the pairs of
+    a single device; shuffles use the rank's own seed."""
     import tensorflow as tf
     k = int(cfg['pairs_per_track'])
     # validation: the same pairs every time it is re-initialised (no shuffling, fixed seed),
     # repeated so that V batches exist even on a small validation split
     records = reader.record_passes(files, seed, cfg['cycle_length'], cfg['num_parallel_calls'],
-                                   cfg['record_shuffle'], passes=None, shuffle=training)
+                                   cfg['record_shuffle'], passes=None, shuffle=training,
+                                   shard=shard)
     def sample(pass_index, record):
         z, x, owned, gap = chunk_pairs(pass_index, record, seed, cfg['max_frame_dist'], k)
         # K = 1 (the reference): scalars, so no unbatch stage (a sequential per-element cost)
@@ -151,7 +156,8 @@ def pairs(files, cfg, seed, training):
         candidates = candidates.apply(tf.data.experimental.unbatch())
     drawn = candidates.filter(lambda z, x, owned: owned)
     if training and cfg['pair_shuffle'] > 1:
-        drawn = drawn.shuffle(cfg['pair_shuffle'], seed=seed + 7)
+        drawn = drawn.shuffle(cfg['pair_shuffle'], seed=parallel.rank_seed(
+            reader.derive_seed(seed, 'pair_shuffle'), shard[0]))
     return drawn.map(lambda z, x, owned: {'exemplar': _decode(z), 'instance': _decode(x)},
                      num_parallel_calls=cfg['num_parallel_calls'])
 
@@ -168,8 +174,9 @@ def add_augment_boxes(batch, seeds, max_stretch):
     return out
 
 
-def batches(records_dir, split, cfg, seed, training):
-    """Batched, prefetched dataset for one split of a vid_track output directory."""
+def batches(records_dir, split, cfg, seed, training, shard=(0, 1)):
+    """Batched, prefetched dataset for one split of a vid_track output directory (this rank's
+    part of it: see pairs)."""
     import tensorflow as tf
     info = reader.load_info(records_dir, vid_track.SCHEMA)
     written = int(info.get('options', {}).get('max_frame_dist', vid_track.MAX_FRAME_DIST))
@@ -179,9 +186,11 @@ def batches(records_dir, split, cfg, seed, training):
             'span two chunks (rebuild with --max-frame-dist %d)'
             % (cfg['max_frame_dist'], written, cfg['max_frame_dist']))
     files, _ = reader.shard_files(records_dir, info, split)
-    dataset = pairs(files, cfg, seed, training).batch(cfg['batch_size'], drop_remainder=True)
+    dataset = pairs(files, cfg, seed, training, shard).batch(cfg['batch_size'],
+                                                             drop_remainder=True)
     if training:
-        dataset = tf.data.Dataset.zip((dataset, reader.element_seeds(seed + 11))).map(
+        dataset = tf.data.Dataset.zip((dataset, reader.element_seeds(
+            parallel.rank_seed(reader.derive_seed(seed, 'augment'), shard[0])))).map(
             lambda batch, seeds: add_augment_boxes(batch, seeds, cfg['max_stretch']))
         if not cfg['augment_in_graph']:
             dataset = dataset.map(augmented, num_parallel_calls=cfg['num_parallel_calls'])

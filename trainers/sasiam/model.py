@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 import numpy as np
 
+from trainers import parallel
+
 CAFFENET_MEAN_RGB = (123.0, 117.0, 104.0)
 STRIDE = 8
 
@@ -37,7 +39,7 @@ def _arg_scope(cfg, is_training):
         [slim.conv2d], padding='VALID', activation_fn=tf.nn.relu,
         weights_initializer=slim.xavier_initializer(),
         weights_regularizer=slim.l2_regularizer(cfg['weight_decay']),
-        normalizer_fn=slim.batch_norm, normalizer_params=bn)
+        normalizer_fn=parallel.normalizer(slim.batch_norm), normalizer_params=bn)
 
 
 def _grouped(net, out, kernel, scope, **kwargs):

@@ -15,7 +15,7 @@ import copy
 import os
 import sys
 
-from trainers import cli, loop, reader
+from trainers import cli, loop, parallel, reader
 from trainers import config as config_lib
 from trainers import device as device_lib
 from schemas import vid_track
@@ -68,15 +68,18 @@ DEFAULTS = {
         'validation_batches': 50,
     }),
     'device': copy.deepcopy(config_lib.DEVICE),
+    'parallel': dict(parallel.PARALLEL),
 }
 
 
-def _inputs(cfg, training, seed):
-    """(exemplars, instances, iterator initializer, skip placeholder or None) of one split."""
+def _inputs(cfg, training, seed, shard=(0, 1)):
+    """(exemplars, instances, iterator initializer, skip placeholder or None) of one split;
+    shard=(rank, ranks): this rank's part of the training input."""
     import tensorflow as tf
     with tf.device('/cpu:0'):
         dataset = data.batches(cfg['input']['records'], cfg['input'][
-            'train_split' if training else 'validation_split'], cfg['input'], seed, training)
+            'train_split' if training else 'validation_split'], cfg['input'], seed, training,
+            shard)
         if training:
             iterator, skip = reader.resumable_iterator(dataset)
         else:
@@ -109,14 +112,17 @@ def check_model_config(cfg):
             raise config_lib.ConfigError('CaffeNet weights %s not found' % m['caffenet'])
 
 
-def build(cfg, device):
-    """The training graph (train + validation models sharing variables): (Trainable, config)."""
+def build(cfg, device, dp=None):
+    """The training graph (train + validation models sharing variables): (Trainable, config).
+    dp (loop.DataParallel) for one rank of a data-parallel run: its part of the input, batch
+    norm over the global batch, gradients averaged over the ranks (the loss is a batch mean)."""
     import tensorflow as tf
+    dp = dp or loop.DataParallel()
     check_model_config(cfg)
     seed = int(cfg['train']['seed'])
     tf.compat.v1.set_random_seed(seed)
-    z, x, train_init, input_skip = _inputs(cfg, True, seed)
-    with tf.name_scope('train'):
+    z, x, train_init, input_skip = _inputs(cfg, True, seed, dp.shard)
+    with tf.name_scope('train'), dp.batch_norm():
         loss, _ = tower(z, x, cfg, True)
         total = loss + tf.compat.v1.losses.get_regularization_loss()
     validation_loss = validation_init = None
@@ -138,15 +144,16 @@ def build(cfg, device):
     global_step = tf.compat.v1.train.get_or_create_global_step()
     # the schedule reads global_step = applied updates (loop.py), so it is continuous across
     # resumes and unaffected by steps that loss scaling skipped
-    lr = tf.compat.v1.train.exponential_decay(t['lr'], global_step, t['lr_decay_steps'],
-                                              t['lr_decay_rate'], staircase=True)
+    lr = dp.learning_rate(tf.compat.v1.train.exponential_decay(
+        t['lr'], global_step, t['lr_decay_steps'], t['lr_decay_rate'], staircase=True),
+        global_step)
     if t['optimizer'] == 'sgd':
         optimizer = tf.compat.v1.train.GradientDescentOptimizer(lr)
     elif t['optimizer'] == 'momentum':
         optimizer = tf.compat.v1.train.MomentumOptimizer(lr, t['momentum'])
     else:
         raise config_lib.ConfigError('train.optimizer must be sgd or momentum')
-    optimizer = device_lib.wrap_optimizer(optimizer, device, cfg['device']['loss_scale'])
+    optimizer = dp.optimizer(optimizer, device, cfg['device']['loss_scale'], 'mean')
     train_op = loop.count_iterations(optimizer.minimize(total, global_step=global_step))
     init_fn = None
     if cfg['model']['branch'] == 'semantic' and cfg['model']['caffenet']:
@@ -157,7 +164,8 @@ def build(cfg, device):
                 variable.load(value, sess)
     files, _ = reader.shard_files(cfg['input']['records'], reader.load_info(
         cfg['input']['records'], vid_track.SCHEMA), cfg['input']['train_split'])
-    return loop.Trainable(train_op, loss, total, lr, global_step, cfg['input']['batch_size'],
+    return loop.Trainable(train_op, loss, total, lr, global_step,
+                          dp.global_batch(cfg['input']['batch_size']),
                           train_init, validation_loss, validation_init, init_fn, input_skip,
                           metrics=None, validation_metrics=validation_metrics,
                           loss_scale=device_lib.loss_scale(optimizer), input_files=files), cfg

@@ -1,4 +1,6 @@
-"""NPULossScaleOptimizer of the double: scaled gradients, and on overflow no update at all."""
+"""NPULossScaleOptimizer of the double: scaled gradients, and on overflow no update at all. With
+is_distributed=True the overflow flag is all-reduced (HCCL), so every rank skips the same steps;
+without it a rank skips its own overflow steps alone and the ranks drift apart, as on the 910."""
 from __future__ import absolute_import, division, print_function
 
 import tensorflow as tf
@@ -12,6 +14,9 @@ class NPULossScaleOptimizer(tf.compat.v1.train.Optimizer):
         self._opt = opt
         self._loss_scale_manager = loss_scale_manager
         self._schedule = fake.overflow_schedule()
+        self._is_distributed = is_distributed
+        self._rank = fake.rank_or_zero()
+        fake.CALLS.append((self._rank, 'NPULossScaleOptimizer', {'is_distributed': is_distributed}))
         with tf.compat.v1.variable_scope('fake_npu'):
             # every step the optimizer runs, skipped ones included (drives the injection)
             self._iteration = tf.compat.v1.get_variable('iteration', initializer=tf.constant(
@@ -25,6 +30,8 @@ class NPULossScaleOptimizer(tf.compat.v1.train.Optimizer):
     def _injected_overflow(self):
         s, i = self._schedule, self._iteration
         out = tf.constant(False)
+        if s.get('ranks') is not None and self._rank not in s['ranks']:
+            return out
         if s['period']:
             out = tf.logical_or(out, tf.equal(i % s['period'], s['phase']))
         if s['from_iteration'] is not None:
@@ -36,6 +43,10 @@ class NPULossScaleOptimizer(tf.compat.v1.train.Optimizer):
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g))
                                 for g, _ in grads_and_vars if g is not None])
         finite = tf.logical_and(finite, tf.logical_not(self._injected_overflow()))
+        if self._is_distributed:
+            from npu_bridge.hccl import hccl_ops
+            overflows = hccl_ops.allreduce(1.0 - tf.cast(finite, tf.float32), 'sum')
+            finite = tf.equal(overflows, 0.0)
         update_scale = self._loss_scale_manager.update_loss_scale(finite)
         with tf.control_dependencies([update_scale]):
             applied = tf.cond(finite,
