@@ -1,7 +1,7 @@
 """DAVIS semi-supervised evaluation: J (region), F (boundary), J&F, the official CSVs.
 
 python -m evaluation.davis --results <folder of <seq>/<frame>.png> --davis <DAVIS root>
-    [--year 2016|2017] [--split val] [--out DIR] [--sequences a,b] [--overlay-frames 4]
+    [--year 2016|2017] [--split val] [--out DIR] [--sequences a,b] [--overlay-frames 4] [--resize]
 
 Semantics are those of the official davis2017-evaluation toolkit (../shared/spec/osmn.md 9.2),
 reimplemented here with OpenCV morphology:
@@ -17,12 +17,19 @@ reimplemented here with OpenCV morphology:
   numbers are means over objects; J&F = (J-Mean + F-Mean) / 2.
 * Ground truth: palette index k is object k for k = 1 .. max index of the first frame; 255 is
   void and counts as background. DAVIS 2016 is binary: any non-zero index is the object.
-* A result PNG holds object ids (palette indices); a result of another size is resized to the
-  ground truth with nearest neighbour (as the OSMN reference does; the toolkit refuses).
+* A result PNG holds object ids: palette indices (mode P), grey values (L), or RGB colours of the
+  DAVIS palette (mapped back to their indices). A 2017 result holding an id above the sequence's
+  object count (255 included) is refused, as the toolkit refuses it. A result of another size is
+  refused too, unless `--resize` (nearest, pixel centres: `resize_labels`, the segmenter's own
+  resize; the OSMN reference resized).
+* Layouts: the DAVIS 2017 trainval release (ImageSets/<year>/<split>.txt, sequence names; 2016
+  = the union of the 2017 objects) and, for 2016, the original DAVIS 2016 release
+  (ImageSets/480p/<split>.txt, lines of "<image> <mask>" paths; 0/255 masks).
 
 Differences from the toolkit, none of which changes a number it can produce: its decay bin
 indices are uint8 (wrong beyond 256 frames, here plain integers); it exits without a message on a
-missing result frame (here: an error naming the file).
+missing result frame or an id above the object count (here: an error naming the file or
+sequence); it reads only the 2017 layout.
 
 Also written: the OSMN reference's J-only number (`iou.txt`, the per-object J means and their
 mean: by construction J-Mean, without the reference's string-sorted object folders), the same
@@ -152,25 +159,99 @@ def sequence_scores(gt, pred, num_objects):
 
 # -- datasets and result folders ----------------------------------------------------------------
 
+def _palette_codes():
+    """(sorted 24-bit RGB codes of the DAVIS palette, their indices)."""
+    codes = np.dot(_palette().astype(np.int64), [1 << 16, 1 << 8, 1])
+    order = np.argsort(codes, kind='stable')
+    return codes[order], order.astype(np.uint8)
+
+
+def colour_ids(rgb, path):
+    """uint8 [H, W] ids of an RGB image [H, W, 3]: the DAVIS palette index of every colour when
+    all colours are palette colours, else the grey value when the image is grey (R = G = B);
+    EvaluationError otherwise."""
+    codes = np.dot(rgb.astype(np.int64), [1 << 16, 1 << 8, 1])
+    sorted_codes, indices = _palette_codes()
+    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
+    found = sorted_codes[at] == codes
+    if found.all():
+        return indices[at]
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return np.ascontiguousarray(rgb[..., 0], np.uint8)
+    y, x = np.argwhere(~found)[0]
+    raise EvaluationError('%s is an RGB PNG with colour %s at (x %d, y %d), not a DAVIS palette '
+                          'colour: results must be palette (P) or greyscale PNGs of object ids, '
+                          'or RGB in the DAVIS palette' % (path, tuple(int(c) for c in rgb[y, x]),
+                                                           x, y))
+
+
 def read_png(path):
-    """Palette indices (or grey values) of a PNG, uint8 [H, W]; EvaluationError naming it."""
+    """Object ids of a PNG, uint8 [H, W]: palette indices (P), grey values (L, 1), RGB(A) through
+    colour_ids (alpha ignored); EvaluationError naming the file for anything else."""
     from PIL import Image
     try:
         with Image.open(path) as image:
-            if image.mode not in ('P', 'L', '1'):
-                image = image.convert('L')
-            return np.array(image, np.uint8)
+            mode = image.mode
+            pixels = np.array(image)
     except (IOError, OSError) as err:
         raise EvaluationError('cannot read %s: %s' % (path, err))
+    if mode in ('P', 'L', '1'):
+        return pixels.astype(np.uint8)
+    if mode in ('RGB', 'RGBA'):
+        return colour_ids(pixels[..., :3], path)
+    raise EvaluationError('%s: PNG mode %s; results must be palette (P) or greyscale (L) PNGs '
+                          'of object ids, or RGB in the DAVIS palette' % (path, mode))
+
+
+def resize_labels(labels, size):
+    """Nearest-neighbour resize of an id map to (height, width), sampling pixel centres (PIL's
+    nearest, the OSMN reference's resize of results): the segmenter's merged maps and
+    `--resize`d results."""
+    if labels.shape == tuple(size):
+        return labels
+    return cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+class LayoutError(EvaluationError):
+    """A DAVIS root whose split listing is missing: `path` and a one-line `reason`."""
+
+    def __init__(self, path, reason):
+        super(LayoutError, self).__init__('%s: %s' % (path, reason))
+        self.path, self.reason = path, reason
+
+
+def split_listing(davis_root, year, split):
+    """(listing path, sequence names) of a DAVIS split, in the 2017 trainval layout
+    (ImageSets/<year>/<split>.txt: a sequence name a line) or, for 2016, the original DAVIS 2016
+    release (ImageSets/480p/<split>.txt: "<image path> <mask path>" a frame). Both keep
+    JPEGImages/480p/<seq>/ and Annotations/480p/<seq>/; the segmenter reads the same listing."""
+    candidates = [os.path.join(davis_root, 'ImageSets', year, split + '.txt')]
+    if year == '2016':
+        candidates.append(os.path.join(davis_root, 'ImageSets', '480p', split + '.txt'))
+    path = next((c for c in candidates if os.path.isfile(c)), None)
+    if path is None:
+        raise LayoutError(candidates[0], 'not found%s: the DAVIS root must hold ImageSets/, '
+                          'JPEGImages/480p/ and Annotations/480p/' % (
+                              ' (nor %s, the original DAVIS 2016 layout)' % candidates[1]
+                              if len(candidates) > 1 else ''))
+    names = []
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if not fields:
+                continue
+            # "/JPEGImages/480p/<seq>/00000.jpg /Annotations/480p/<seq>/00000.png" or "<seq>"
+            name = fields[0].replace('\\', '/').rstrip('/').split('/')
+            name = name[-2] if len(name) > 1 else name[0]
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise LayoutError(path, 'lists no sequence')
+    return path, names
 
 
 def sequence_names(davis_root, year, split):
-    path = os.path.join(davis_root, 'ImageSets', year, split + '.txt')
-    if not os.path.isfile(path):
-        raise EvaluationError('%s not found: --davis must be a DAVIS root holding ImageSets/, '
-                              'JPEGImages/480p/ and Annotations/480p/' % path)
-    with open(path) as f:
-        return [line.strip() for line in f if line.strip()]
+    return split_listing(davis_root, year, split)[1]
 
 
 def annotation_dir(davis_root, sequence):
@@ -190,9 +271,10 @@ def ground_truth(davis_root, sequence, year):
     return names, labels, int(labels[0].max())
 
 
-def folder_predictions(results_dir):
-    """predict(sequence, frame names, (H, W)) -> id maps read from results_dir/<seq>/<frame>.png,
-    resized (nearest) to the ground-truth size when they differ."""
+def folder_predictions(results_dir, resize=False):
+    """predict(sequence, frame names, (H, W)) -> id maps read from results_dir/<seq>/<frame>.png;
+    a result of another size than the ground truth is refused (as the toolkit), or with `resize`
+    resized by resize_labels."""
     def predict(sequence, names, shape):
         out = []
         for name in names:
@@ -201,10 +283,12 @@ def folder_predictions(results_dir):
                 raise EvaluationError('missing result %s: the results folder needs '
                                       '<seq>/<frame>.png for every evaluated frame' % path)
             labels = read_png(path)
-            if labels.shape != tuple(shape):
-                labels = cv2.resize(labels, (shape[1], shape[0]),
-                                    interpolation=cv2.INTER_NEAREST)
-            out.append(labels)
+            if labels.shape != tuple(shape) and not resize:
+                raise EvaluationError('%s is %dx%d, the ground truth %dx%d: write results at '
+                                      'the annotations\' size, or evaluate with --resize '
+                                      '(nearest)' % (path, labels.shape[1], labels.shape[0],
+                                                     shape[1], shape[0]))
+            out.append(resize_labels(labels, shape))
         return np.stack(out)
     return predict
 
@@ -225,9 +309,8 @@ def evaluate(davis_root, year, split, predict, sequences=None, binary_results=No
         if binary:
             pred = (pred > 0).astype(np.uint8)
         highest = int(pred.max())
-        if highest > count and highest != VOID:
-            raise EvaluationError('results of %s hold object id %d, the ground truth has %d '
-                                  'objects' % (sequence, highest, count))
+        if highest > count:
+            raise EvaluationError(_id_error(sequence, pred, count))
         j, f = sequence_scores(gt[1:-1], pred, count)
         for k in range(count):
             jm, jr, jd = statistics(j[k])
@@ -238,6 +321,17 @@ def evaluate(davis_root, year, split, predict, sequences=None, binary_results=No
                 ('F-Mean', fm), ('F-Recall', fr), ('F-Decay', fd),
                 ('J', j[k].tolist()), ('F', f[k].tolist()), ('frames', evaluated)]))
     return {'year': year, 'split': split, 'objects': objects, 'global': global_results(objects)}
+
+
+def _id_error(sequence, pred, count):
+    """The one-line refusal of results holding an id above the object count."""
+    ids = np.flatnonzero(np.bincount(pred.reshape(-1), minlength=256)[1:]) + 1
+    hint = ''
+    if ids.tolist() == [VOID]:
+        hint = ('; the masks look binary (0/255): for single-object (DAVIS 2016) results '
+                'evaluate with --year 2016 (make eval-osmn DAVIS_YEAR=2016)')
+    return ('results of %s hold object id %d, the ground truth has %d object%s (ids 1..%d)%s'
+            % (sequence, int(ids[-1]), count, '' if count == 1 else 's', count, hint))
 
 
 def global_results(objects):
@@ -355,11 +449,11 @@ def format_table(rows):
 
 
 def run(results_dir, davis_root, year, split, out_dir, sequences=None, overlay_frames=4,
-        baseline=True):
+        baseline=True, resize=False):
     """Evaluate a results folder, write every output under out_dir; returns the report."""
     if not os.path.isdir(results_dir):
         raise EvaluationError('results folder %s does not exist' % results_dir)
-    predict = folder_predictions(results_dir)
+    predict = folder_predictions(results_dir, resize)
     report = evaluate(davis_root, year, split, predict, sequences)
     write_csvs(report, out_dir, split)
     report['reference_J'] = write_reference_iou(report, out_dir)
@@ -392,12 +486,15 @@ def main(argv=None):
     parser.add_argument('--overlay-frames', type=int, default=4,
                         help='frames per overlay strip (0: none)')
     parser.add_argument('--no-baseline', action='store_true')
+    parser.add_argument('--resize', action='store_true',
+                        help='resize results of another size to the ground truth (nearest); '
+                             'default: refuse them, as the official toolkit')
     args = parser.parse_args(argv)
     out = args.out or args.results
     try:
         report = run(args.results, args.davis, args.year, args.split, out,
                      args.sequences.split(',') if args.sequences else None,
-                     args.overlay_frames, not args.no_baseline)
+                     args.overlay_frames, not args.no_baseline, args.resize)
     except EvaluationError as err:
         sys.stderr.write('error: %s\n' % err)
         return 1

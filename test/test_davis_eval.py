@@ -149,3 +149,116 @@ def test_davis_2016_is_binary_for_ground_truth_and_results():
     labels = np.array([[0, 1, 2, 255]], np.uint8)
     np.testing.assert_array_equal(davis.object_labels(labels, '2016'), [[0, 1, 1, 1]])
     np.testing.assert_array_equal(davis.object_labels(labels, '2017'), [[0, 1, 2, 0]])
+
+
+def _one_object_tree(root):
+    """A 1-object sequence of 4 frames listed for 2016 and 2017; the test writes results for
+    frames 1 and 2. Returns the ground truth."""
+    gt = np.zeros((4, 30, 40), np.uint8)
+    gt[:, 5:15, 5:20] = 1
+    for year in davis.YEARS:
+        os.makedirs(os.path.join(root, 'ImageSets', year))
+        with open(os.path.join(root, 'ImageSets', year, 'val.txt'), 'w') as f:
+            f.write('seq\n')
+    for t in range(4):
+        write_palette_png(os.path.join(root, 'Annotations', '480p', 'seq', '%05d.png' % t), gt[t])
+    return gt
+
+
+def _write_results(results, frames, mode='P'):
+    from PIL import Image
+    for t, labels in frames.items():
+        path = os.path.join(results, 'seq', '%05d.png' % t)
+        if mode == 'P':
+            write_palette_png(path, labels)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            Image.fromarray(labels).save(path)
+
+
+def test_2017_results_above_the_object_count_are_refused(tmpdir, capsys):
+    root, results = str(tmpdir.join('DAVIS')), str(tmpdir.join('results'))
+    gt = _one_object_tree(root)
+    _write_results(results, {1: gt[1] * 255, 2: gt[2] * 255})      # binary 0/255 masks
+    args = ['--results', results, '--davis', root, '--out', str(tmpdir.join('out'))]
+    assert davis.main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'object id 255' in err and 'DAVIS_YEAR=2016' in err
+    assert davis.main(args + ['--year', '2016']) == 0              # scored as binary: perfect
+    capsys.readouterr()
+    frame = gt[1].copy()
+    frame[0, 0] = 255                                               # a void-like pixel hides
+    _write_results(results, {1: frame, 2: gt[2] * 3})               # id 3 elsewhere
+    assert davis.main(args) == 1
+    err = capsys.readouterr().err
+    assert 'object id 255' in err and 'DAVIS_YEAR' not in err
+
+
+def test_rgb_results_map_through_the_davis_palette_or_are_refused(tmpdir):
+    from sampledata.common import voc_palette
+    root, results = str(tmpdir.join('DAVIS')), str(tmpdir.join('results'))
+    gt = _one_object_tree(root)
+    colours = np.array(voc_palette(), np.uint8).reshape(256, 3)
+    _write_results(results, {1: colours[gt[1]], 2: colours[gt[2]]}, mode='RGB')
+    np.testing.assert_array_equal(davis.read_png(os.path.join(results, 'seq', '00001.png')),
+                                  gt[1])
+    report = davis.evaluate(root, '2017', 'val', davis.folder_predictions(results))
+    assert report['global']['J-Mean'] == 1.0
+    grey = np.repeat((gt[1] * 255)[..., None], 3, axis=2)          # white on black: grey values
+    _write_results(results, {1: grey}, mode='RGB')
+    assert davis.read_png(os.path.join(results, 'seq', '00001.png')).max() == 255
+    odd = colours[gt[1]].copy()
+    odd[gt[1] > 0] = (10, 200, 30)                                  # no palette colour
+    _write_results(results, {1: odd}, mode='RGB')
+    with pytest.raises(davis.EvaluationError, match=r'colour \(10, 200, 30\).*DAVIS palette'):
+        davis.read_png(os.path.join(results, 'seq', '00001.png'))
+
+
+def test_results_of_another_size_are_refused_unless_resized(tmpdir, capsys):
+    root, results = str(tmpdir.join('DAVIS')), str(tmpdir.join('results'))
+    _one_object_tree(root)
+    half = np.zeros((15, 20), np.uint8)
+    half[3:7, 3:10] = 1                   # at 2x: rows 6-13, cols 6-19 (the object: 5-14, 5-19)
+    _write_results(results, {1: half, 2: half})
+    args = ['--results', results, '--davis', root, '--out', str(tmpdir.join('out'))]
+    assert davis.main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'is 20x15, the ground truth 40x30' in err and '--resize' in err
+    assert davis.main(args + ['--resize', '--no-baseline', '--overlay-frames', '0']) == 0
+    np.testing.assert_array_equal(davis.resize_labels(half, (30, 40)),
+                                  np.kron(half, np.ones((2, 2), np.uint8)))
+    lines = open(str(tmpdir.join('out', 'global_results-val.csv'))).read().splitlines()
+    assert float(lines[1].split(',')[1]) == pytest.approx(8 * 14 / 150.0, abs=1e-3)
+
+
+def test_original_davis_2016_layout(tmpdir, capsys):
+    """ImageSets/480p/val.txt of '<image> <mask>' path pairs and 0/255 greyscale masks."""
+    from PIL import Image
+    root, results = str(tmpdir.join('DAVIS')), str(tmpdir.join('results'))
+    gt = np.zeros((5, 30, 40), np.uint8)
+    for t in range(5):
+        gt[t, 5:15, 5 + t:20 + t] = 255
+    os.makedirs(os.path.join(root, 'ImageSets', '480p'))
+    with open(os.path.join(root, 'ImageSets', '480p', 'val.txt'), 'w') as f:
+        for seq in ('cows', 'bear'):
+            for t in range(5):
+                f.write('/JPEGImages/480p/%s/%05d.jpg /Annotations/480p/%s/%05d.png\n'
+                        % (seq, t, seq, t))
+            folder = os.path.join(root, 'Annotations', '480p', seq)
+            os.makedirs(folder, exist_ok=True)
+            for t in range(5):
+                Image.fromarray(gt[t], mode='L').save(os.path.join(folder, '%05d.png' % t))
+    assert davis.sequence_names(root, '2016', 'val') == ['cows', 'bear']
+    for seq in ('cows', 'bear'):
+        for t in (1, 2, 3):
+            write_palette_png(os.path.join(results, seq, '%05d.png' % t), gt[0] > 0)
+    report = davis.evaluate(root, '2016', 'val', davis.folder_predictions(results))
+    # the first mask against shifts of 1, 2, 3 px: 15 px wide, overlaps 14, 13, 12 of 16, 17, 18
+    expected = np.mean([14 / 16.0, 13 / 17.0, 12 / 18.0])
+    assert [o['name'] for o in report['objects']] == ['cows_1', 'bear_1']
+    assert report['global']['J-Mean'] == pytest.approx(expected)
+    with pytest.raises(davis.EvaluationError, match='ImageSets/2017/val.txt: not found'):
+        davis.sequence_names(root, '2017', 'val')
+    assert davis.main(['--results', results, '--davis', str(tmpdir), '--year', '2016']) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'original DAVIS 2016 layout' in err
