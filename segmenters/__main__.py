@@ -6,9 +6,11 @@ python -m segmenters --run runs/osmn-davis --out results/davis2017-val
     [--finetune-steps N] [--object-batch B] [--size W H] [--device auto|npu|gpu|cpu]
 
 Writes OUT/<seq>/<frame>.png (DAVIS layout, also for a frames folder) or
-OUT/Annotations/<video>/<frame>.png + OUT/submission.zip (YouTube-VOS), OUT/errors.jsonl (one
-line per video that could not be segmented: path, reason) and OUT/segment_summary.json (per
-video and total timing: frames/s with and without I/O, network only, host share).
+OUT/Annotations/<video>/<frame>.png + OUT/submission.zip (YouTube-VOS; submission-incomplete.zip
+when videos were rejected or --videos chose some), OUT/errors.jsonl (one line per video that
+could not be segmented: path, reason) and OUT/segment_summary.json (per video and total timing:
+frames/s with and without I/O, network only, host share; rates count segmented frames, not the
+first frame whose given masks are pasted).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -38,13 +40,15 @@ def parse_args(argv):
     parser.add_argument('--year', default='2017', choices=('2016', '2017'))
     parser.add_argument('--videos', help='comma-separated subset of the videos')
     parser.add_argument('--finetune-steps', type=int, default=0,
-                        help='online fine-tuning steps per video on its given masks (0: off)')
+                        help='online fine-tuning steps per object on its given mask (0: off; '
+                             'the reference: 100); one fine-tuned copy per video')
     parser.add_argument('--finetune-lr', type=float, default=osmn.FINETUNE_LR)
     parser.add_argument('--object-batch', type=int, default=1,
                         help='objects of a frame per network run (static batch)')
     parser.add_argument('--size', type=int, nargs=2, metavar=('W', 'H'),
                         help='network input size before the run\'s input_scale (default: '
-                             '854 480 DAVIS, 448 256 YouTube-VOS)')
+                             '854 480 DAVIS and frames folders, 448 256 YouTube-VOS; '
+                             'YouTube-Objects: 640 360)')
     parser.add_argument('--max-frame-size', type=int, nargs=2, metavar=('H', 'W'),
                         default=list(osmn.DEFAULT_MAX_FRAME_SIZE),
                         help='largest frame (the padded static input)')
@@ -101,9 +105,16 @@ def run(args):
     with open(os.path.join(args.out, 'errors.jsonl'), 'w') as f:
         for entry in rejected:
             f.write(json.dumps(entry, sort_keys=True) + '\n')
+    incomplete = None
+    if rejected:
+        incomplete = '%d video(s) rejected (%s)' % (len(rejected),
+                                                    os.path.join(args.out, 'errors.jsonl'))
+    elif args.videos:
+        incomplete = '--videos chose a subset'
     summary = dict(osmn.summarize(done), rejected=len(rejected), run=args.run,
-                   outputs=writer.finish() if writer else [], per_video=done,
-                   finetune_steps=args.finetune_steps, object_batch=args.object_batch)
+                   outputs=writer.finish(incomplete) if writer else [], per_video=done,
+                   incomplete=incomplete, finetune_steps=args.finetune_steps,
+                   object_batch=args.object_batch)
     with open(os.path.join(args.out, 'segment_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, sort_keys=True)
     return summary
@@ -124,9 +135,17 @@ def main(argv=None):
         sys.stderr.write('%s: nothing segmented, see the rejected list -> %s\n'
                          % (counts, args.out))
         return 1
-    sys.stderr.write('%s: %.2f frames/s, %.2f without I/O, %.2f network only -> %s\n' % (
-        counts, summary['frames_per_second'], summary['frames_per_second_without_io'],
-        summary['frames_per_second_network_only'], args.out))
+    if summary['incomplete'] and summary['outputs'][-1].endswith('.zip'):
+        sys.stderr.write('not ready to upload: %s holds only this run\'s videos, %s\n' % (
+            summary['outputs'][-1], summary['incomplete']))
+    if not summary['segmented_frames']:
+        sys.stderr.write('%s: no frame after a first one, no rate -> %s\n' % (counts, args.out))
+        return 0
+    sys.stderr.write('%s; over the %d segmented frames (first frames excluded): %.2f frames/s, '
+                     '%.2f without I/O, %.2f network only -> %s\n' % (
+                         counts, summary['segmented_frames'], summary['frames_per_second'],
+                         summary['frames_per_second_without_io'],
+                         summary['frames_per_second_network_only'], args.out))
     return 0
 
 

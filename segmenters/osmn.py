@@ -6,13 +6,14 @@ device layer (trainers/device.py):
 * the visual modulator runs once per object, on the test guide of its given mask (tight box,
   every side enlarged by 3 %, 224x224, background zeroed); its channel scales are cached;
 * per frame, the segmentation net runs on the frame resized to the network size (DAVIS 854x480,
-  YouTube-VOS 448x256, times the run's input_scale) with a spatial guide, the unperturbed
-  heatmap of the object's own binary prediction (p > 0.5) of the previous frame (the given mask
-  for the frame after it), batched over `object_batch` objects of the frame (a static batch,
-  the last chunk padded);
+  YouTube-VOS 448x256, YouTube-Objects 640x360, times the run's input_scale) with a spatial
+  guide, the unperturbed heatmap of the object's own binary prediction (p > 0.5) of the previous
+  frame (the given mask for the frame after it), batched over `object_batch` objects of the
+  frame (a static batch, the last chunk padded);
 * objects are merged by arg-max over [0.5, p_1 .. p_K] at network resolution, the id map is
-  resized to the frame (nearest, pixel centres) and an object's given mask is pasted on its first
-  frame; objects that start later (YouTube-VOS) are absent before their first frame;
+  resized to the frame (nearest, pixel centres: the evaluator's resize_labels) and an object's
+  given mask is pasted on its first frame; objects that start later (YouTube-VOS) are absent
+  before their first frame;
 * the next frame is decoded and results are written on two threads while the network runs.
 
 Not carried over from the reference: its 224x224 black dummy as the first frame's result (here the
@@ -21,12 +22,17 @@ min/max byte-scaling saved an all-foreground prediction as empty (here masks sta
 dropout left on at test time by the Ascend port (here is_training=False); string-sorted object
 folders in the merge (here object ids).
 
-Online fine-tuning (`finetune_steps` > 0): before each video, the checkpoint's weights are
+Online fine-tuning (`finetune_steps` = N > 0): before each video, the checkpoint's weights are
 restored into the session (the run directory is only read), Adam's slots reset, and the network
-trained for N steps at the network size on the video's given masks (guide = reference = current
-frame, with the training augmentation of the guide and heatmap, batch 1, objects in turn); then
-the video is segmented. One fine-tuned copy serves all objects of a video (the reference
-fine-tuned a model per object, which rules out batching objects); BN statistics stay frozen.
+trained at the network size on the video's given masks for N steps per object, as the
+reference's 100 per object (guide = reference = current frame, with the training augmentation
+of the guide and heatmap, batch 1; the K objects take turns, K x N steps in all); then the video
+is segmented. One fine-tuned copy serves all objects of a video: the reference fine-tuned a
+separate copy per object, which would segment the video once per object, hold every object's
+probability maps until the merge and rule out batching objects. BN statistics stay frozen.
+
+Speed (summarize): frames/s count the segmented frames, those the network ran on; a video's
+first frame (its given masks pasted, no network) is not one of them, its cost is.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -41,14 +47,17 @@ import cv2
 import numpy as np
 
 from pipelines.images import tight_box
+from evaluation.davis import resize_labels
 from segmenters.sources import SourceError
+from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers.osmn import data, model
 
 # [width, height] the network sees per dataset (spec section 8); `frames` folders are DAVIS-like
+# (a folder of YouTube-Objects frames: --size 640 360, the youtube_objects size)
 NETWORK_SIZES = {'davis2016': (854, 480), 'davis2017': (854, 480), 'frames': (854, 480),
-                 'ytvos2018': (448, 256)}
+                 'ytvos2018': (448, 256), 'youtube_objects': (640, 360)}
 DEFAULT_MAX_FRAME_SIZE = (720, 1280)   # [height, width] of the padded frame placeholder
 BACKGROUND_SCORE = 0.5
 FINETUNE_LR = 1e-5                     # the reference's online fine-tuning rate
@@ -60,7 +69,6 @@ class SegmentError(ValueError):
 
 def load_run(run_dir):
     """(resolved training config, latest checkpoint path) of a trainer run directory."""
-    import tensorflow as tf
     path = os.path.join(run_dir, 'config.json')
     if not os.path.isfile(path):
         raise SegmentError('%s not found: --run must be an OSMN run directory written by '
@@ -69,7 +77,7 @@ def load_run(run_dir):
         cfg = json.load(f)
     if 'model' not in cfg or 'input' not in cfg or 'width' not in cfg['model']:
         raise SegmentError('%s is not an OSMN training config' % path)
-    checkpoint = tf.train.latest_checkpoint(run_dir)
+    checkpoint = checkpoints.latest(run_dir)   # by file name: a moved run directory works
     if not checkpoint:
         raise SegmentError('%s has no checkpoint (model.ckpt-*): train first' % run_dir)
     return cfg, checkpoint
@@ -97,14 +105,6 @@ def merge_labels(probabilities, ids, background=BACKGROUND_SCORE):
                                 cv2.bitwise_and(np.full_like(labels, obj_id), wins))
         best = cv2.max(best, np.ascontiguousarray(prob, np.float32))
     return labels
-
-
-def resize_labels(labels, size):
-    """Nearest-neighbour resize of an id map to (height, width), sampling pixel centres (PIL's
-    nearest, the reference's resize of merged results)."""
-    if labels.shape == tuple(size):
-        return labels
-    return cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
 class Timer(object):
@@ -169,13 +169,14 @@ class OsmnSegmenter(object):
         guide = data.visual_guides(self.guide_frame, self.guide_mask, self.guide_box,
                                    tf.zeros([1, data.UNIFORMS]), i, training=False)
         self.scales = model.modulator_scales(guide, m, False)
-        given = tf.image.crop_and_resize(
+        # the trainer's resize (float32 CropAndResize: the op stays on the NPU)
+        given = data._crop_and_resize(
             self.guide_mask[..., None], data.frame_boxes(self.guide_frame, self.frame_size, (h, w)),
             tf.range(1), (h, w), method='nearest')
         self.given_mask = tf.cast(given[0, ..., 0] > 0, tf.uint8)
         # the segmentation net, per frame, on `batch` objects
         self.frame = ph(tf.uint8, [1, mh, mw, 3], 'frame')
-        image = data.to_network_input(tf.image.crop_and_resize(
+        image = data.to_network_input(data._crop_and_resize(
             self.frame, data.frame_boxes(self.frame, self.frame_size, (h, w)), tf.range(1),
             (h, w)))
         self.previous = ph(tf.uint8, [self.batch, h, w], 'previous_masks')
@@ -218,8 +219,9 @@ class OsmnSegmenter(object):
                 [v for v in tf.compat.v1.global_variables() if v not in model_variables])
 
     def _restore(self):
+        """Check the checkpoint against the graph, then load its model weights."""
         import tensorflow as tf
-        reader = tf.train.load_checkpoint(self.checkpoint)
+        self.reader = reader = tf.train.load_checkpoint(self.checkpoint)
         shapes = reader.get_variable_to_shape_map()
         for var in self.model_variables:
             name = var.op.name
@@ -229,8 +231,15 @@ class OsmnSegmenter(object):
             if list(shapes[name]) != var.shape.as_list():
                 raise SegmentError('%s: %s has shape %s, the run config builds %s' % (
                     self.checkpoint, name, shapes[name], var.shape.as_list()))
-        self.saver = tf.compat.v1.train.Saver(var_list=self.model_variables)
-        self.saver.restore(self.sess, self.checkpoint)
+        self._load_weights()
+
+    def _load_weights(self):
+        """The checkpoint's model weights into the session, fed to the variables' initializers
+        (one sess.run): no Save / Restore ops in the graph, whose every op is what runs on the
+        device (the op review, trainers/device.py); then the up-sampling surgery."""
+        self.sess.run([v.initializer for v in self.model_variables],
+                      {v.initializer.inputs[1]: self.reader.get_tensor(v.op.name)
+                       for v in self.model_variables})
         self.sess.run(self.surgery)
 
     def close(self):
@@ -246,19 +255,21 @@ class OsmnSegmenter(object):
                               % (video.size[0], video.size[1], self.max_frame[0],
                                  self.max_frame[1]))
 
-    def _put_guide(self, rgb, obj):
+    def _put_guide(self, rgb, obj, video):
         h, w = rgb.shape[:2]
-        self._guide_frame[0, :h, :w] = rgb
-        self._guide_mask[0, :h, :w] = obj.mask
         box = tight_box(obj.mask)
         if box is None:
-            raise SourceError('object %d' % obj.id, 'its given mask is empty')
+            raise SourceError(video.where, 'the given mask of object %d (frame %s) is empty' % (
+                obj.id, video.frame_names[obj.first_frame]))
+        self._guide_frame[0, :h, :w] = rgb
+        self._guide_mask[0, :h, :w] = obj.mask
         return {self.guide_frame: self._guide_frame, self.guide_mask: self._guide_mask,
                 self.guide_box: [box], self.frame_size: [[h, w]]}
 
-    def _start(self, obj, rgb):
+    def _start(self, obj, rgb, video):
         """(cached channel scales, given mask at network size) of an object."""
-        scales, mask = self.sess.run([self.scales, self.given_mask], self._put_guide(rgb, obj))
+        scales, mask = self.sess.run([self.scales, self.given_mask],
+                                     self._put_guide(rgb, obj, video))
         return scales[0], mask
 
     def _segment_objects(self, objects, scales, previous, frame_size):
@@ -275,22 +286,23 @@ class OsmnSegmenter(object):
         return out
 
     def finetune(self, video):
-        """Fresh copy of the checkpoint's weights trained on the video's given masks; returns
-        the first and last loss."""
-        self.saver.restore(self.sess, self.checkpoint)
-        self.sess.run([self.surgery, self.finetune_reset])
+        """Fresh copy of the checkpoint's weights trained on the video's given masks,
+        finetune_steps per object (objects in turn); returns the first and last loss and the
+        number of steps."""
+        self._load_weights()
+        self.sess.run(self.finetune_reset)
         rng = np.random.RandomState((self.seed * 1000003 + zlib.crc32(video.name.encode()))
                                     % (2 ** 32))
         frames, losses = {}, []
-        for step in range(self.finetune_steps):
+        for step in range(self.finetune_steps * len(video.objects)):
             obj = video.objects[step % len(video.objects)]
             if obj.first_frame not in frames:
                 frames[obj.first_frame] = video.image(obj.first_frame)
-            feed = self._put_guide(frames[obj.first_frame], obj)
+            feed = self._put_guide(frames[obj.first_frame], obj, video)
             feed[self.uniforms] = rng.rand(1, data.UNIFORMS)
             loss, _ = self.sess.run([self.finetune_loss, self.finetune_op], feed)
             losses.append(float(loss))
-        return losses[0], losses[-1]
+        return losses[0], losses[-1], len(losses)
 
     def segment(self, video, writer):
         """Segment every frame of a video into `writer`; returns its timing and counts."""
@@ -299,10 +311,11 @@ class OsmnSegmenter(object):
             raise SourceError(video.where, 'no object to segment')
         timer, start = Timer(), time.time()
         stats = {'video': video.name, 'objects': len(video.objects),
-                 'frames': len(video.frame_names)}
+                 'frames': len(video.frame_names), 'segmented_frames': 0}
         if self.finetune_steps:
             with timer.part('finetune'):   # restore, training and its frame reads
-                stats['finetune_loss_first'], stats['finetune_loss_last'] = self.finetune(video)
+                (stats['finetune_loss_first'], stats['finetune_loss_last'],
+                 stats['finetune_steps']) = self.finetune(video)
         height, width = video.size
         frame_size = [[height, width]]
         if video.size != self._last_size:   # no pixels of a larger earlier video around
@@ -332,6 +345,7 @@ class OsmnSegmenter(object):
                 self._frame[0, :height, :width] = rgb
                 with timer.part('network'):
                     probs = self._segment_objects(active, scales, previous, frame_size)
+                stats['segmented_frames'] += 1
                 for obj, prob in zip(active, probs):
                     previous[obj.id] = (prob > 0.5).astype(np.uint8)
                     probabilities[obj.id] = prob
@@ -339,7 +353,7 @@ class OsmnSegmenter(object):
                                        (height, width))
             for obj in starting:
                 with timer.part('modulator'):
-                    scales[obj.id], previous[obj.id] = self._start(obj, rgb)
+                    scales[obj.id], previous[obj.id] = self._start(obj, rgb, video)
                 labels[obj.mask > 0] = obj.id
             writes.append(self._writer.submit(writer.write, video, t, labels, probabilities))
         with timer.part('io'):
@@ -351,8 +365,9 @@ class OsmnSegmenter(object):
 
 
 def summarize(videos):
-    """Totals over per-video stats: frames/s with and without I/O, network only, host share."""
-    frames = sum(v['frames'] for v in videos)
+    """Totals over per-video stats: frames/s with and without I/O, network only, host share.
+    Rates count the segmented frames (the network ran on them), not a video's first frame."""
+    frames = sum(v['segmented_frames'] for v in videos)
     total = sum(v['seconds'] for v in videos)
     finetune = sum(v.get('finetune_seconds', 0.0) for v in videos)
     io = sum(v.get('io_seconds', 0.0) for v in videos)
@@ -363,7 +378,8 @@ def summarize(videos):
 
     def rate(seconds):
         return frames / seconds if seconds > 0 else float('nan')
-    return {'videos': len(videos), 'frames': frames, 'seconds': total,
+    return {'videos': len(videos), 'frames': sum(v['frames'] for v in videos),
+            'segmented_frames': frames, 'seconds': total,
             'finetune_seconds': finetune, 'frames_per_second': rate(segmenting),
             'frames_per_second_without_io': rate(segmenting - io),
             'frames_per_second_network_only': rate(network),

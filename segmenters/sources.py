@@ -1,11 +1,13 @@
 """Videos to segment, each with its objects' given masks (../shared/spec/osmn.md section 4).
 
 Sources: `vos_video` records (DAVIS 2016 / 2017, YouTube-VOS), a raw DAVIS root
-(ImageSets/<year>/<split>.txt, JPEGImages/480p, Annotations/480p), a raw YouTube-VOS split
-(<split>/meta.json, JPEGImages, Annotations with each object's first mask), or a folder of frames
-plus one palette mask of its first frame. Every source yields `Video`s whose frames are decoded
-only when the segmenter asks for them, or a `SourceError` (path, reason) for a video that cannot
-be segmented.
+(JPEGImages/480p, Annotations/480p and the split listing of the DAVIS 2017 trainval release or,
+for 2016, of the original DAVIS 2016 release: evaluation.davis.split_listing), a raw YouTube-VOS
+split (<split>/meta.json, JPEGImages, Annotations with each object's first mask), or a folder of
+frames (JPEG or PNG, told apart by content) plus one palette mask of its first frame (which may
+lie in the same folder). Every source yields `Video`s whose frames are decoded only when the
+segmenter asks for them, or a `SourceError` (path, reason) for a video that cannot be
+segmented.
 
 Objects: DAVIS 2017 and a frames folder take the ids present in the first mask (later ids are
 not targets, the DAVIS protocol); DAVIS 2016 is one object, every non-zero index; YouTube-VOS
@@ -18,6 +20,7 @@ import os
 
 import numpy as np
 
+from evaluation import davis as davis_eval
 from pipelines import images
 from pipelines.errors import InputError
 
@@ -55,7 +58,7 @@ class Video(object):
     def image(self, t):
         """Frame t as RGB uint8 [H, W, 3]; SourceError when it is unreadable or of another size."""
         try:
-            bgr = images.decode_jpeg(self._read(t))
+            bgr = decode_frame(self._read(t))
         except InputError as err:
             raise SourceError('%s frame %s' % (self.where, self.frame_names[t]),
                               '%s (%s)' % (err.reason, err.detail))
@@ -64,6 +67,20 @@ class Video(object):
                               'frame is %dx%d, the video is %dx%d' % (
                                   bgr.shape[1], bgr.shape[0], self.size[1], self.size[0]))
         return bgr[..., ::-1]
+
+
+def decode_frame(data):
+    """JPEG or PNG bytes (told apart by content, not by name) -> BGR uint8 [H, W, 3]; JPEGs with
+    the pipelines' strict checks; InputError otherwise."""
+    import cv2
+    if images.image_format(data) != 'png':
+        return images.decode_jpeg(data)   # JPEG, or its one-line refusal of anything else
+    image = images.decode_png(data)
+    if image.dtype != np.uint8:
+        raise InputError('bad_frame', 'PNG frame of %s samples, expected 8 bits' % image.dtype)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image[..., :3] if image.shape[2] == 4 else image
 
 
 def _each(items, build):
@@ -102,10 +119,13 @@ def _mask(path):
         raise SourceError(path, '%s (%s)' % (err.reason, err.detail))
 
 
-def _frames_in(folder):
+def _frames_in(folder, besides=None):
+    """Sorted frame file names of a folder, without the file `besides` (a mask kept there)."""
     if not os.path.isdir(folder):
         raise SourceError(folder, 'frame folder does not exist')
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(FRAME_EXTENSIONS))
+    skip = os.path.realpath(besides) if besides else None
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(FRAME_EXTENSIONS)
+                   and os.path.realpath(os.path.join(folder, n)) != skip)
     if not names:
         raise SourceError(folder, 'no frames (%s)' % ', '.join(FRAME_EXTENSIONS))
     return names
@@ -127,8 +147,9 @@ def _check_size(mask, size, where):
 
 
 def folder_video(frames_dir, mask_path, name=None):
-    """A folder of frames (sorted by name) and the palette mask of its first frame."""
-    files = _frames_in(frames_dir)
+    """A folder of frames (sorted by name) and the palette mask of its first frame (not a frame
+    when it lies in the folder)."""
+    files = _frames_in(frames_dir, besides=mask_path)
     paths = [os.path.join(frames_dir, n) for n in files]
     size = _image_size(paths[0])
     labels = _mask(mask_path)
@@ -140,13 +161,12 @@ def folder_video(frames_dir, mask_path, name=None):
 
 
 def davis_videos(root, year='2017', split='val', names=None):
-    """Videos of a raw DAVIS split (480p), objects from each sequence's first annotation."""
-    listing = os.path.join(root, 'ImageSets', year, split + '.txt')
-    if not os.path.isfile(listing):
-        raise SourceError(listing, 'not found: --davis must be a DAVIS root (ImageSets, '
-                                   'JPEGImages/480p, Annotations/480p)')
-    with open(listing) as f:
-        sequences = [line.strip() for line in f if line.strip()]
+    """Videos of a raw DAVIS split (480p), objects from each sequence's first annotation; the
+    split listing of either DAVIS layout (the evaluator's)."""
+    try:
+        _, sequences = davis_eval.split_listing(root, year, split)
+    except davis_eval.LayoutError as err:
+        raise SourceError(err.path, err.reason)
 
     def build(sequence):
         frames_dir = os.path.join(root, 'JPEGImages', '480p', sequence)

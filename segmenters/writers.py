@@ -4,7 +4,9 @@
   palette) of object ids at the frame's original resolution: the folder the DAVIS toolkits and
   `python -m evaluation.davis --results OUT` read.
 * YouTube-VOS: OUT/Annotations/<video>/<frame>.png for every frame of meta.json, and
-  OUT/submission.zip holding Annotations/ (what the challenge server takes).
+  OUT/submission.zip holding the Annotations/ frames this run wrote (what the challenge server
+  takes; frames left in OUT by earlier runs are not included); when some videos were rejected or
+  only a subset was asked for, OUT/submission-incomplete.zip instead (not ready to upload).
 * Optional per-object probabilities: OUT/probabilities/<seq>/<object id>/<frame>.npy (float32 at
   the network's resolution, the reference's --save_score layout).
 """
@@ -30,7 +32,8 @@ class DavisWriter(object):
     layout = 'davis'
 
     def __init__(self, out_dir, probabilities=False):
-        self.out_dir, self.probabilities, self.written = out_dir, probabilities, 0
+        self.out_dir, self.probabilities = out_dir, probabilities
+        self.paths = []   # result PNGs written by this run, in order
 
     def frame_path(self, video, t):
         return os.path.join(self.out_dir, video.name, video.frame_names[t] + '.png')
@@ -39,8 +42,9 @@ class DavisWriter(object):
         """labels: uint8 [H, W] object ids; probabilities: {object id: float [h, w]}."""
         if t not in video.output_frames:
             return
-        write_palette_png(self.frame_path(video, t), labels)
-        self.written += 1
+        path = self.frame_path(video, t)
+        write_palette_png(path, labels)
+        self.paths.append(path)
         if self.probabilities and probabilities:
             for obj_id, prob in probabilities.items():
                 folder = os.path.join(self.out_dir, 'probabilities', video.name, str(obj_id))
@@ -48,8 +52,9 @@ class DavisWriter(object):
                 np.save(os.path.join(folder, video.frame_names[t] + '.npy'),
                         np.asarray(prob, np.float32))
 
-    def finish(self):
-        """Paths worth telling the user about."""
+    def finish(self, incomplete=None):
+        """Paths worth telling the user about; `incomplete`: why not every video was segmented
+        (None: all were)."""
         return [self.out_dir]
 
 
@@ -61,16 +66,21 @@ class YtvosWriter(DavisWriter):
         return os.path.join(self.out_dir, self.ANNOTATIONS, video.name,
                             video.frame_names[t] + '.png')
 
-    def finish(self):
-        """Zip Annotations/ (entries Annotations/<video>/<frame>.png) for the server."""
-        root = os.path.join(self.out_dir, self.ANNOTATIONS)
-        path = os.path.join(self.out_dir, 'submission.zip')
+    SUBMISSION = 'submission.zip'
+    INCOMPLETE = 'submission-incomplete.zip'
+
+    def finish(self, incomplete=None):
+        """Zip this run's frames (entries Annotations/<video>/<frame>.png) for the server:
+        SUBMISSION, or INCOMPLETE when `incomplete` says why some videos are missing; an
+        earlier run's zip of either name is removed first."""
+        for name in (self.SUBMISSION, self.INCOMPLETE):
+            if os.path.isfile(os.path.join(self.out_dir, name)):
+                os.remove(os.path.join(self.out_dir, name))
+        path = os.path.join(self.out_dir, self.INCOMPLETE if incomplete else self.SUBMISSION)
         with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
-            for video in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-                for name in sorted(os.listdir(os.path.join(root, video))):
-                    archive.write(os.path.join(root, video, name),
-                                  '/'.join((self.ANNOTATIONS, video, name)))
-        return [root, path]
+            for frame in sorted(self.paths):
+                archive.write(frame, os.path.relpath(frame, self.out_dir).replace(os.sep, '/'))
+        return [os.path.join(self.out_dir, self.ANNOTATIONS), path]
 
 
 def writer_for(dataset, out_dir, probabilities=False):

@@ -48,6 +48,7 @@ def test_network_size_follows_the_dataset_and_the_run_scale():
     assert osmn.network_size(cfg, 'davis2017') == (120, 213)
     assert osmn.network_size(cfg, 'ytvos2018') == (64, 112)
     assert osmn.network_size(cfg, 'frames', size=(400, 200)) == (50, 100)
+    assert osmn.network_size(cfg, 'youtube_objects') == (90, 160)    # 640x360 (osmn.md 8)
 
 
 def _video(names, size=(6, 8), output=None):
@@ -67,6 +68,7 @@ def test_writers_palette_sizes_and_submission_zip(tmpdir):
     prob = np.load(os.path.join(davis_out, 'probabilities', 'v', '2', '00001.npy'))
     assert prob.dtype == np.float32 and prob.shape == (3, 4)
     yt_out = str(tmpdir.join('yt'))
+    writers.write_palette_png(os.path.join(yt_out, 'Annotations', 'old', '00000.png'), labels)
     y = writers.YtvosWriter(yt_out)
     video = _video(['00000', '00005', '00010'], output=[0, 2])   # 00005 is not in meta.json
     for t in range(3):
@@ -74,8 +76,45 @@ def test_writers_palette_sizes_and_submission_zip(tmpdir):
     paths = y.finish()
     assert sorted(os.listdir(os.path.join(yt_out, 'Annotations', 'v'))) == ['00000.png',
                                                                             '00010.png']
-    with zipfile.ZipFile(paths[-1]) as archive:
+    assert paths[-1] == os.path.join(yt_out, 'submission.zip')
+    with zipfile.ZipFile(paths[-1]) as archive:   # not the earlier run's video `old`
         assert sorted(archive.namelist()) == ['Annotations/v/00000.png', 'Annotations/v/00010.png']
+    # a run that rejected videos: no ready-to-upload name, the earlier zip removed
+    assert writers.YtvosWriter(yt_out).finish('1 video rejected')[-1].endswith(
+        'submission-incomplete.zip')
+    assert not os.path.exists(paths[-1])
+
+
+def test_davis_sources_read_either_layout_and_frames_by_content(tmpdir):
+    """The original DAVIS 2016 release (ImageSets/480p, '<image> <mask>' lines, 0/255 greyscale
+    masks), PNG frames in a DAVIS tree, a frames folder holding its own first mask."""
+    import cv2
+    root = str(tmpdir.join('DAVIS2016'))
+    rgb = np.random.RandomState(0).randint(0, 255, (2, 12, 16, 3)).astype(np.uint8)
+    mask = np.zeros((12, 16), np.uint8)
+    mask[2:6, 3:9] = 255
+    os.makedirs(os.path.join(root, 'ImageSets', '480p'))
+    with open(os.path.join(root, 'ImageSets', '480p', 'val.txt'), 'w') as f:
+        f.write('/JPEGImages/480p/cows/00000.jpg /Annotations/480p/cows/00000.png\n'
+                '/JPEGImages/480p/cows/00001.jpg /Annotations/480p/cows/00001.png\n')
+    frames = os.path.join(root, 'JPEGImages', '480p', 'cows')
+    os.makedirs(frames)
+    for t in range(2):
+        cv2.imwrite(os.path.join(frames, '%05d.png' % t), rgb[t][..., ::-1])
+    os.makedirs(os.path.join(root, 'Annotations', '480p', 'cows'))
+    Image.fromarray(mask, mode='L').save(os.path.join(root, 'Annotations', '480p', 'cows',
+                                                      '00000.png'))
+    video, = sources.davis_videos(root, '2016', 'val')
+    assert video.name == 'cows' and video.frame_names == ['00000', '00001']
+    assert [(o.id, o.mask.sum()) for o in video.objects] == [(1, 24)]
+    np.testing.assert_array_equal(video.image(1), rgb[1])       # PNG frames, exact
+    with pytest.raises(sources.SourceError, match='ImageSets/2017/val.txt: not found'):
+        list(sources.davis_videos(root, '2017', 'val'))
+    # a frames folder with its mask inside: the mask is not a frame
+    write_mask = os.path.join(frames, 'first-mask.png')
+    writers.write_palette_png(write_mask, (mask > 0).astype(np.uint8) * 2)
+    folder = sources.folder_video(frames, write_mask)
+    assert folder.frame_names == ['00000', '00001'] and [o.id for o in folder.objects] == [2]
 
 
 # -- end to end ---------------------------------------------------------------------------------
@@ -136,6 +175,8 @@ def test_records_and_raw_davis_give_the_same_results_and_the_evaluator_scores_th
     summary = json.load(open(os.path.join(from_raw, 'segment_summary.json')))
     sequences = davis_eval.sequence_names(davis_root, '2017', 'val')
     assert summary['videos'] == len(sequences) and summary['rejected'] == 0
+    # rates count the frames the network ran on: not the first of each video
+    assert summary['segmented_frames'] == summary['frames'] - len(sequences)
     assert summary['frames_per_second'] > 0 and summary['frames_per_second_network_only'] > 0
     for seq in sequences:
         names, gt, count = davis_eval.ground_truth(davis_root, seq, '2017')
@@ -174,6 +215,7 @@ def test_finetuning_trains_a_copy_and_leaves_the_run_untouched(trained, raw_resu
     summary = json.load(open(os.path.join(out, 'segment_summary.json')))
     per_video = summary['per_video']
     assert summary['finetune_steps'] == 3 and len(per_video) == 1
+    assert per_video[0]['finetune_steps'] == 3 * per_video[0]['objects'] > 3   # per object
     assert per_video[0]['finetune_seconds'] > 0
     assert np.isfinite([per_video[0]['finetune_loss_first'], per_video[0]['finetune_loss_last']]).all()
     # the fine-tuned copy segments differently from the checkpoint's weights
@@ -272,3 +314,50 @@ def test_inference_equals_the_trainers_validation_graph(trained, raw_results):
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert expected.std() > 0   # a map, not a constant
+
+
+def test_a_folder_of_png_frames_holding_its_mask_is_segmented(trained, raw_results, tmpdir):
+    """PNG frames (decoded by content) with the first-frame mask in the same folder: the mask is
+    not a frame, and the results equal those of the sequence's JPEG frames."""
+    import cv2
+    import shutil
+    davis_root = os.path.join(trained['data'], 'DAVIS')
+    seq = davis_eval.sequence_names(davis_root, '2017', 'val')[0]
+    names = davis_eval.ground_truth(davis_root, seq, '2017')[0][:3]
+    folder = str(tmpdir.join(seq))
+    os.makedirs(folder)
+    for name in names:
+        bgr = cv2.imread(os.path.join(davis_root, 'JPEGImages', '480p', seq, name + '.jpg'))
+        cv2.imwrite(os.path.join(folder, name + '.png'), bgr)
+    mask = os.path.join(folder, 'given.png')
+    shutil.copy(os.path.join(davis_eval.annotation_dir(davis_root, seq), names[0] + '.png'), mask)
+    out = str(tmpdir.join('out'))
+    assert segment_cli.main(['--run', trained['run'], '--out', out, '--device', 'cpu',
+                             '--frames', folder, '--mask', mask, '--object-batch', '2']) == 0
+    assert sorted(os.listdir(os.path.join(out, seq))) == [n + '.png' for n in names]
+    summary = json.load(open(os.path.join(out, 'segment_summary.json')))
+    assert summary['frames'] == 3 and summary['segmented_frames'] == 2
+    ours, jpeg = _digest(out), _digest(raw_results)
+    assert ours and all(ours[k] == jpeg[k] for k in ours)
+
+
+def test_inference_graph_ops_are_reviewed_and_an_empty_given_mask_names_its_video(trained,
+                                                                                  tmpdir):
+    """Every op type of the inference and fine-tuning graph is plain or reviewed for the NPU
+    (trainers/device.py), CropAndResize on float32 (the trainer's helper); a YouTube-VOS object
+    whose given mask is empty rejects its video by the video's path."""
+    import cv2
+    from fake_npu_env import assert_ops_reviewed
+    segmenter = osmn.OsmnSegmenter(trained['run'], 'davis2017', 'cpu', finetune_steps=1,
+                                   max_frame_size=(16, 16))
+    try:
+        assert_ops_reviewed(segmenter.graph)
+        jpeg = cv2.imencode('.jpg', np.zeros((6, 8, 3), np.uint8))[1].tobytes()
+        late = sources.VideoObject(4, 1, np.zeros((6, 8), np.uint8))
+        video = sources.Video('late', 'ytvos2018', ['00000', '00005'], (6, 8), [late],
+                              lambda t: jpeg, 'yt/valid/JPEGImages/late')
+        with pytest.raises(sources.SourceError, match=r'^yt/valid/JPEGImages/late: the given '
+                                                      r'mask of object 4 \(frame 00005\)'):
+            segmenter.segment(video, writers.DavisWriter(str(tmpdir)))
+    finally:
+        segmenter.close()
