@@ -183,7 +183,8 @@ train-osmn: $(STAMP) $(if $(osmn_sample),$(OSMN_RECORDS)/dataset_info.json)
 # default; results: OUT, default out/segment/<run name>; SPLIT: raw data val|valid, records
 # validation (default) or the release's name)
 # make eval-osmn RESULTS=<folder of <seq>/<frame>.png> [DAVIS_DATA=<root>] [DAVIS_YEAR=2016|2017]
-#     [SPLIT=val] [OUT=<dir>]    (default OUT: RESULTS/evaluation)
+#     [SPLIT=val] [OUT=<dir>] [EVAL_ARGS=--resize]    (default OUT: RESULTS/evaluation)
+# (either writes the sample data first only when the data it reads is the sample's)
 .PHONY: segment-osmn eval-osmn bench-segment
 VIDEO ?=
 MASK ?=
@@ -191,19 +192,22 @@ SPLIT ?=
 RESULTS ?=
 FINETUNE_STEPS ?= 0
 SEGMENT_ARGS ?=
+EVAL_ARGS ?=
 given = $(filter command line,$(origin $(1)))
 cli_out = $(if $(filter command line,$(origin OUT)),$(OUT),$(1))
 segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(call given,RECORDS),--records $(RECORDS),$(if $(call given,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
-segment-osmn: $(STAMP) $(sample_if_default)
-	@test -n "$(RUN)" || { echo "usage: make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<png>] | [RECORDS=<records>] | [DAVIS_DATA=<root>] [OUT=<dir>] [FINETUNE_STEPS=N]"; exit 2; }
+segment_data = $(or $(VIDEO),$(if $(call given,RECORDS),$(RECORDS)),$(if $(call given,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
+sample_for = $(if $(filter $(SAMPLE)/%,$(1)),$(SAMPLE)/sample_manifest.json)
+segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
+	@test -n "$(RUN)" -a "$(if $(VIDEO),1)" = "$(if $(MASK),1)" || { echo "usage: make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<png>] | [RECORDS=<records>] | [DAVIS_DATA=<root>] [OUT=<dir>] [FINETUNE_STEPS=N]"; exit 2; }
 	$(PY) -m segmenters --run $(RUN) $(segment_source) $(if $(SPLIT),--split $(SPLIT)) \
 	  --device $(DEVICE) --finetune-steps $(FINETUNE_STEPS) \
 	  --out $(call cli_out,$(OUT)/segment/$(notdir $(patsubst %/,%,$(RUN)))) $(SEGMENT_ARGS)
 
-eval-osmn: $(STAMP) $(sample_if_default)
-	@test -n "$(RESULTS)" || { echo "usage: make eval-osmn RESULTS=<results folder> DAVIS_DATA=<DAVIS root> DAVIS_YEAR=2016|2017 [SPLIT=val] [OUT=<dir>]"; exit 2; }
+eval-osmn: $(STAMP) $(call sample_for,$(DAVIS_DATA))
+	@test -n "$(RESULTS)" || { echo "usage: make eval-osmn RESULTS=<results folder> DAVIS_DATA=<DAVIS root> DAVIS_YEAR=2016|2017 [SPLIT=val] [OUT=<dir>] [EVAL_ARGS=--resize]"; exit 2; }
 	$(PY) -m evaluation.davis --results $(RESULTS) --davis $(DAVIS_DATA) --year $(DAVIS_YEAR) \
-	  --split $(or $(SPLIT),val) --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation)
+	  --split $(or $(SPLIT),val) --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation) $(EVAL_ARGS)
 
 DEMO_OUT = $(OUT)/demo
 demo: sample-data
