@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 import difflib
 import importlib
+import os
 import sys
 
 # dataset -> (module, function, what it converts)
@@ -41,5 +42,18 @@ def main(argv=None):
     return getattr(importlib.import_module(module), function)(argv[1:])
 
 
+def command_line():
+    """`python -m pipelines`: main() as this process's whole life. After Ctrl-C the process
+    ends at once (os._exit): Beam's runner threads and workers are not waited for, which can
+    take as long as their current unit or abort in gRPC at interpreter exit."""
+    from pipelines import cli
+    cli.COMMAND_LINE = True
+    code = main()
+    if code == cli.INTERRUPTED:
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(command_line())

@@ -3,30 +3,39 @@ logging, and turning every failure a person can fix into one line and an exit st
 
 Exit status: 0 written and acceptable; 1 written but not acceptable (no records, too many
 rejected inputs: the output is published for inspection), or nothing written (user error, busy
-output, --strict stop); 2 bad command line; 130 interrupted.
+output, --strict stop, a failed write); 2 bad command line; 130 interrupted.
 """
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import collections
 import difflib
 import logging
 import os
 import sys
+import threading
 
 from pipelines import core, fileio
-
-MAKE_NAMES = {'--overwrite': 'OVERWRITE=1'}
-
 
 class UsageError(Exception):
     """A command line that cannot run; the message says what to pass instead."""
 
 
-def argument_parser(dataset, description, data_help):
-    """The parser every pipeline starts from: --data, --out and the shared flags."""
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every optional flag's default in --help, except where the help text already says it."""
+
+    def _get_help_string(self, action):
+        if action.required or '(default' in (action.help or ''):
+            return action.help
+        return super(HelpFormatter, self)._get_help_string(action)
+
+
+def argument_parser(dataset, description, data_help, unit='units', units_per_shard=8):
+    """The parser every pipeline starts from: --data, --out and the shared flags; `unit` names
+    the dataset's unit of work (snippets, videos, image batches) in --units-per-shard."""
     parser = argparse.ArgumentParser(
         prog='python -m pipelines %s' % dataset, description=description, allow_abbrev=False,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
         epilog='Any other flag must be an Apache Beam pipeline option (e.g. '
                '--runner=FlinkRunner, --direct_num_workers=4, --setup_file=./setup.py); '
                'unknown flags are refused.')
@@ -40,9 +49,8 @@ def argument_parser(dataset, description, data_help):
     parser.add_argument('--max-reject-fraction', type=float, default=0.05,
                         help='exit 1 when a larger share of units, images or objects is '
                              'rejected (the output is still written)')
-    parser.add_argument('--units-per-shard', type=int, default=None,
-                        help='units (snippets, videos, image batches) per output shard '
-                             '(default: the dataset\'s)')
+    parser.add_argument('--units-per-shard', type=int, default=units_per_shard,
+                        help='%s per output shard' % unit)
     parser.add_argument('--min-shards', type=int, default=None,
                         help='at least this many shards when the input has enough units '
                              '(default: 2 per worker, so every worker is busy)')
@@ -92,6 +100,57 @@ def quiet_logging(verbose):
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1' if verbose else '2')
 
 
+INTERRUPTED = 130
+
+# Set by `python -m pipelines`: this process is the command line, it ends when the command
+# returns, so what Beam's workers print can be filtered at the file descriptor (StderrFilter).
+COMMAND_LINE = False
+
+
+class StderrFilter(object):
+    """File descriptor 2 through a pipe while Beam runs: progress lines (`[name] ...`) pass, the
+    rest is held back (the last KEEP lines, for a bug report). Beam's worker processes inherit
+    descriptor 2, and its job service threads, DirectRunner workers and gRPC print there
+    directly (logs, tracebacks of workers killed by Ctrl-C, C++ aborts), which no logging level
+    reaches. A worker that outlives an interrupted run writes into a pipe nobody reads."""
+
+    KEEP = 200
+
+    def __init__(self):
+        sys.stderr.flush()
+        self.console = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        self.held = collections.deque(maxlen=self.KEEP)
+        self.passing = True
+        threading.Thread(target=self._pump, args=(read_end,), name='stderr_filter',
+                         daemon=True).start()
+
+    def _pump(self, read_end):
+        with os.fdopen(read_end, 'rb') as pipe:
+            for line in pipe:
+                if self.passing and line.startswith(b'['):
+                    os.write(self.console, line)
+                else:
+                    self.held.append(line)
+
+    def write(self, text):
+        """Straight to the terminal, whatever still writes into the pipe."""
+        os.write(self.console, text.encode('utf-8', 'replace'))
+
+    def stop(self):
+        """Descriptor 2 back to the terminal (not after Ctrl-C: the process ends right away,
+        and Beam's threads print tracebacks as its workers die)."""
+        sys.stderr.flush()
+        self.passing = False
+        os.dup2(self.console, 2)
+        os.close(self.console)
+
+    def held_text(self):
+        return b''.join(self.held).decode('utf-8', 'replace')
+
+
 def _user_message(err):
     """One line for an error a person can fix, or None for a bug (which keeps its traceback)."""
     from pipelines import output
@@ -118,30 +177,37 @@ def run(parser, argv, build, schema):
         return 2
     quiet_logging(args.verbose)
     notes = []
+    capture = None
     try:
         try:  # planning reads the dataset's index files: bad ones are a user's to fix
             transform, options = build(args, beam_args)
         except ValueError as err:
             raise UsageError(str(err))
         options = dict(options, max_reject_fraction=args.max_reject_fraction)
+        if COMMAND_LINE and not args.verbose:
+            capture = StderrFilter()
         info, counters = core.run_conversion(transform, schema, args.out, beam_args,
                                              source=args.data, options=options,
                                              overwrite=args.overwrite, notes=notes)
     except KeyboardInterrupt:
+        console = capture or sys.stderr
         for note in notes:
-            sys.stderr.write('note: %s\n' % note)
-        sys.stderr.write('interrupted: nothing published; %s is as it was\n' % args.out)
-        return 130
+            console.write('note: %s\n' % note)
+        console.write('interrupted: nothing published; %s is as it was\n' % args.out)
+        return INTERRUPTED
     except Exception as err:
+        held = _stop(capture)
         for note in notes:
             sys.stderr.write('note: %s\n' % note)
         message = _user_message(err)
         if message is None:
+            sys.stderr.write(held)  # a bug: what Beam printed belongs to the report
             raise
         prefix = 'strict: stopped at the first bad input: ' if isinstance(
             err, core.StrictStop) else 'error: '
         sys.stderr.write(prefix + message + '\n')
         return 1
+    _stop(capture)
     for note in notes:
         sys.stderr.write('note: %s\n' % note)
     final = fileio.join(args.out, info['name'])
@@ -153,6 +219,14 @@ def run(parser, argv, build, schema):
             info['name'], problem, final))
         return 1
     return 0
+
+
+def _stop(capture):
+    """Stop a StderrFilter (None: there is none); returns what it held back."""
+    if capture is None:
+        return ''
+    capture.stop()
+    return capture.held_text()
 
 
 def min_shards(args, beam_args):

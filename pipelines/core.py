@@ -40,7 +40,7 @@ from pipelines.errors import InputError
 from schemas import dataset_info
 
 PARTS_DIR = '_parts'
-STRICT_DIR = '_strict'
+STOP_DIR = '_stop'  # markers of a task that stopped the run: a --strict stop, a failed write
 ERRORS_FILE = 'errors.jsonl'
 LEVELS = ('unit', 'image', 'object')  # what a rejection removed (image: an image or a frame)
 UNEXPECTED = 'unexpected_error'       # the reason of an exception no converter anticipated
@@ -111,26 +111,30 @@ class UnitResult(object):
         self.max_frame_size = [max(self.max_frame_size[0], int(height)),
                                max(self.max_frame_size[1], int(width))]
 
-    def reject(self, level, reason, path, detail, objects=0, **extra):
+    def reject(self, level, reason, path, detail, objects=0, images=None, **extra):
         """Record a rejected input: `level` says what was dropped (a whole unit, an image or
-        video frame, or one object); `objects` how many seen objects went with it, so that
-        objects seen = written + rejected + filtered."""
+        video frame, or one object); `objects` and `images` how many seen objects and images
+        went with it (images: 1 for an image-level dead letter, else 0 unless given), so that
+        per level seen = written + rejected + filtered."""
         if level not in LEVELS:
             raise ValueError('level must be one of %s' % (LEVELS,))
+        if images is None:
+            images = 1 if level == 'image' else 0
         detail = stable_detail(detail)
         if self.strict:
             raise BadInput(level, reason, path, detail)
-        entry = dict(extra, level=level, reason=reason, path=path, detail=detail, objects=objects)
+        entry = dict(extra, level=level, reason=reason, path=path, detail=detail, objects=objects,
+                     images=images)
         self.rejections.append(entry)
 
     def warn(self, reason, path, detail, **extra):
         """Something suspicious that was still written (e.g. an XML naming another frame, a
         gap in frame numbers): an errors.jsonl line of level `warning`, counted apart."""
         self.rejections.append(dict(extra, level='warning', reason=reason, path=path,
-                                    detail=stable_detail(detail), objects=0))
+                                    detail=stable_detail(detail), objects=0, images=0))
 
     @contextlib.contextmanager
-    def guard(self, level, path, objects=0, **extra):
+    def guard(self, level, path, objects=0, images=None, **extra):
         """Run a per-image or per-object step; any exception (InputError or unexpected) becomes
         a rejection of `level` at `path`. Check `.failed` on the yielded object afterwards."""
         state = Guard()
@@ -141,7 +145,7 @@ class UnitResult(object):
         except Exception as err:  # the one place converter exceptions become dead letters
             state.failed = True
             reason, detail = describe(err)
-            self.reject(level, reason, path, detail, objects, **extra)
+            self.reject(level, reason, path, detail, objects, images, **extra)
 
 
 class Converter(object):
@@ -206,6 +210,15 @@ def write_record(f, serialized):
 
 # -- the Beam side -----------------------------------------------------------------------------
 
+class _Stopped(Exception):
+    """Another task stopped the run; this one skips its remaining units."""
+
+
+def stop_markers(work_dir):
+    """The STOP_DIR markers tasks left in `work_dir`, sorted (the first one is reported)."""
+    return fileio.glob(fileio.join(work_dir, STOP_DIR, '*.json'))
+
+
 def _unit_tally(result):
     """The unit level of a converted unit: rejected (by a unit-level dead letter), written (it
     produced records) or filtered (no records and nothing wrong, e.g. no object in it)."""
@@ -219,7 +232,13 @@ def _unit_tally(result):
 
 
 class WriteShardFn(beam.DoFn):
-    """Converts the units of one shard task in order and writes the shard file and its parts."""
+    """Converts the units of one shard task in order and writes the shard file and its parts.
+
+    Nothing is raised into the runner for what the run itself decides: a --strict stop or a
+    failed write leaves a marker in STOP_DIR and the task returns (the other tasks see the
+    marker and skip their remaining units); the driver turns the first marker into one line.
+    An exception inside a runner is logged with tracebacks by every worker and job service
+    (DirectRunner threads or processes, remote workers) before the driver sees it."""
 
     def __init__(self, converter, work_dir, strict):
         super(WriteShardFn, self).__init__()
@@ -236,35 +255,47 @@ class WriteShardFn(beam.DoFn):
         if value:
             Metrics.counter(self.converter.name, name).inc(value)
 
-    def _convert(self, task, unit):
+    def _convert(self, unit):
+        """The unit's UnitResult; BadInput (--strict) propagates."""
         result = UnitResult(self.strict)
         try:
             self.converter.convert(unit, result)
-        except BadInput as err:
-            self._stop(task, err)
+        except BadInput:
+            raise
         except Exception as err:  # a unit the converter could not handle at all
             reason, detail = describe(err)
             result = UnitResult(self.strict)
-            try:
-                result.reject('unit', reason, self.converter.unit_path(unit), detail)
-            except BadInput as bad:
-                self._stop(task, bad)
+            result.reject('unit', reason, self.converter.unit_path(unit), detail)
         _unit_tally(result)
         return result
 
-    def _stop(self, task, err):
-        """--strict: leave the first bad input where the driver finds it, then fail the run."""
-        fileio.write_json(fileio.join(self.work_dir, STRICT_DIR, '%s-%05d.json' % (
-            task.split, task.index)), {'message': str(err)})
-        raise err
-
     def process(self, task):
+        if stop_markers(self.work_dir):
+            return
+        try:
+            part = self._write_shard(task)
+        except _Stopped:
+            return
+        except BadInput as err:  # --strict: the first bad input stops the run
+            self._leave_stop(task, 'strict', str(err))
+            return
+        except OSError as err:  # input is read under the unit guard: this is our writing
+            self._leave_stop(task, 'write_failed', 'cannot write %s: %s' % (
+                err.filename or self.work_dir, err.strerror or err))
+            return
+        yield part
+
+    def _leave_stop(self, task, kind, message):
+        fileio.write_json(fileio.join(self.work_dir, STOP_DIR, '%s-%05d.json' % (
+            task.split, task.index)), {'kind': kind, 'message': message})
+
+    def _write_shard(self, task):
         name = self.converter.name
         relpath = shard_relpath(name, task.split, task.index, task.count)
         counts = collections.Counter()
         tally = {level: collections.Counter() for level in LEVELS}
         rejected = {level: collections.Counter() for level in LEVELS + ('warning',)}
-        objects_rejected = collections.Counter()
+        took = {'objects': collections.Counter(), 'images': collections.Counter()}
         errors = []
         records = num_bytes = 0
         max_size = [0, 0]
@@ -273,7 +304,9 @@ class WriteShardFn(beam.DoFn):
             self.started = shard_start
         with fileio.open_write(fileio.join(self.work_dir, relpath)) as f:
             for unit in task.units:
-                result = self._convert(task, unit)
+                if stop_markers(self.work_dir):
+                    raise _Stopped()
+                result = self._convert(unit)
                 for _, serialized in sorted(result.records, key=lambda r: r[0]):
                     write_record(f, serialized)
                     records += 1
@@ -284,7 +317,8 @@ class WriteShardFn(beam.DoFn):
                 max_size = [max(a, b) for a, b in zip(max_size, result.max_frame_size)]
                 for entry in result.rejections:
                     rejected[entry['level']][entry['reason']] += 1
-                    objects_rejected[entry['reason']] += entry['objects']
+                    for kind in took:
+                        took[kind][entry['reason']] += entry[kind]
                     errors.append(dict(entry, split=task.split))
                 for key, value in result.counts.items():
                     self._count(key, value)
@@ -297,11 +331,12 @@ class WriteShardFn(beam.DoFn):
                 'max_frame_size': max_size,
                 'seconds': time.time() - shard_start,
                 'rejected': {k: dict(v) for k, v in rejected.items() if v},
-                'objects_rejected': {k: v for k, v in objects_rejected.items() if v}}
+                'objects_rejected': {k: v for k, v in took['objects'].items() if v},
+                'images_rejected': {k: v for k, v in took['images'].items() if v}}
         fileio.write_bytes(
             fileio.join(self.work_dir, PARTS_DIR, '%s-%05d.json' % (task.split, task.index)),
             json.dumps({'shard': part, 'errors': errors}, sort_keys=True).encode('utf-8'))
-        yield part
+        return part
 
     def _progress(self, task, amount):
         self.done += amount
@@ -364,18 +399,17 @@ def _sum_counters(dicts):
     return dict(total)
 
 
-def reconcile(parts, rejected, objects_rejected):
+def reconcile(parts, rejected, objects_rejected, images_rejected):
     """Per level: seen, written, rejected and filtered (by reason) inputs, and whether
-    seen = written + rejected + filtered holds. Rejected units and images are their dead
-    letters; rejected objects are the objects the dead letters of every level took with them."""
+    seen = written + rejected + filtered holds. Rejected units are their dead letters; rejected
+    images and objects are those the dead letters of every level took with them (a unit
+    rejected as a whole takes its frames along)."""
     totals = {}
     for level in LEVELS:
         tally = _sum_counters(p['tally'].get(level, {}) for p in parts)
         filtered = {k.split(':', 1)[1]: v for k, v in tally.items() if k.startswith('filtered:')}
-        if level == 'object':
-            rejected_n = sum(objects_rejected.values())
-        else:
-            rejected_n = sum(rejected.get(level, {}).values())
+        took = {'object': objects_rejected, 'image': images_rejected}.get(level)
+        rejected_n = sum((took if took is not None else rejected.get(level, {})).values())
         entry = {'seen': tally.get('seen', 0), 'written': tally.get('written', 0),
                  'rejected': rejected_n, 'filtered': filtered}
         entry['reconciled'] = entry['seen'] == (entry['written'] + rejected_n +
@@ -404,6 +438,7 @@ def build_info(converter, schema, source, options, parts, wall_time, beam_option
                 for level in LEVELS}
     warnings = _sum_counters(p['rejected'].get('warning', {}) for p in parts)
     objects_rejected = _sum_counters(p['objects_rejected'] for p in parts)
+    images_rejected = _sum_counters(p['images_rejected'] for p in parts)
     done = counts.get(converter.progress_unit, 0)
     worker_seconds = sum(p['seconds'] for p in parts)
     return {
@@ -416,9 +451,10 @@ def build_info(converter, schema, source, options, parts, wall_time, beam_option
                            max([p['max_frame_size'][1] for p in parts] or [0])],
         'splits': splits,
         'counts': counts,
-        'totals': reconcile(parts, rejected, objects_rejected),
+        'totals': reconcile(parts, rejected, objects_rejected, images_rejected),
         'rejected': {k: v for k, v in rejected.items() if v},
         'objects_rejected': objects_rejected,
+        'images_rejected': images_rejected,
         'warnings': warnings,  # written anyway; errors.jsonl lines of level `warning`
         'wall_time_s': round(wall_time, 3),
         # time spent inside shard tasks, summed over workers (excludes runner start-up)
@@ -467,14 +503,45 @@ def _export_project_path():
         os.environ['PYTHONPATH'] = os.pathsep.join([root] + paths)
 
 
+def flag_value(args, flag):
+    """The value of `flag` in a Beam argument list, in either form (`--flag=v`, `--flag v`);
+    the last one given wins, None when absent."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg.startswith(flag + '='):
+            value = arg.split('=', 1)[1]
+        elif arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+    return value
+
+
+def _positive_int(text):
+    try:
+        return max(0, int(text))
+    except (TypeError, ValueError):
+        return 0
+
+
+# Flags that say how many workers a runner will have: the DirectRunner's, Dataflow's
+# (--max_num_workers bounds autoscaling, --num_workers starts with that many), Flink's and
+# Spark's parallelism.
+_REMOTE_WORKER_FLAGS = ('--max_num_workers', '--num_workers', '--parallelism')
+
+
 def default_workers(beam_args):
-    """Workers the run will have: --direct_num_workers when given, else the CPU count."""
-    for arg in beam_args:
-        if arg.startswith('--direct_num_workers='):
-            try:
-                return max(1, int(arg.split('=', 1)[1]))
-            except ValueError:
-                break
+    """Workers the run will have, for shard planning: on the DirectRunner (no --runner)
+    --direct_num_workers (0 or absent: every core); on other runners --max_num_workers,
+    --num_workers or --parallelism, else the local core count (a guess: say
+    --min-shards for a cluster)."""
+    runner = flag_value(beam_args, '--runner')
+    if runner is None or 'direct' in runner.lower():
+        flags = ('--direct_num_workers',)
+    else:
+        flags = _REMOTE_WORKER_FLAGS
+    for flag in flags:
+        workers = _positive_int(flag_value(beam_args, flag))
+        if workers:
+            return workers
     return multiprocessing.cpu_count()
 
 
@@ -500,7 +567,7 @@ def pipeline_options(beam_args, num_units=None):
     from apache_beam.options.pipeline_options import PipelineOptions
     _export_project_path()
     args = list(beam_args)
-    given = set(a.split('=')[0] for a in args if a.startswith('--'))
+    given = set(a.split('=')[0] for a in args if a.startswith('--'))  # both flag forms
     if '--runner' not in given:
         args.append('--runner=DirectRunner')
         workers = default_workers(args)
@@ -530,51 +597,71 @@ def run_conversion(transform, schema, out_root, beam_args, source, options, over
     """Run `transform` (a ConvertToShards) into OUT/<name> under the output lock and publish.
 
     Returns dataset_info (also written to OUT/<name>/dataset_info.json) and the Beam metrics.
-    Raises output.OutputError (exists, busy, unwritable) and StrictStop."""
+    Raises output.OutputError (exists, busy, unwritable, a failed write) and StrictStop."""
     from pipelines import output
     converter = transform.converter
     final = fileio.join(out_root, converter.name)
     lock = output.Lock(out_root, converter.name)
-    if fileio.exists(final) and not overwrite:
-        raise output.OutputError('%s exists; pass --overwrite (make: OVERWRITE=1) to replace it'
-                                 % final)
     lock.acquire()
-    if notes is not None:
-        notes.extend(lock.notes)
     work = output.work_dir(out_root, converter.name)
-    transform.work_dir = work
-    start = time.time()
     try:
-        fileio.makedirs(work)
-        beam_options = pipeline_options(beam_args, sum(len(t.units) for t in transform.tasks))
-        recorded = recorded_beam_options(beam_options)  # before a runner edits them
-        pipeline = beam.Pipeline(options=beam_options)
-        _ = pipeline | converter.name.capitalize() + 'Records' >> transform
-        try:
-            result = pipeline.run()
-            result.wait_until_finish()
-        except Exception:
-            stops = fileio.glob(fileio.join(work, STRICT_DIR, '*.json'))
-            if stops:
-                raise StrictStop(fileio.read_json(stops[0])['message'])
-            raise
-        wall = time.time() - start
-        parts, errors = _merge_parts(work, transform.tasks)
-        info = build_info(converter, schema, source, options, parts, wall, recorded,
-                          transform.source_splits)
-        fileio.write_bytes(fileio.join(work, ERRORS_FILE), ''.join(
-            json.dumps(e, sort_keys=True) + '\n' for e in errors).encode('utf-8'))
-        fileio.rmtree(fileio.join(work, PARTS_DIR))
-        for name, data in sorted(transform.extra_files.items()):
-            fileio.write_bytes(fileio.join(work, name), data)
-        dataset_info.write(work, info)
-        output.publish(work, final)
+        if notes is not None:
+            notes.extend(lock.notes)
+        # checked under the lock: another run may have published since this one started
+        if fileio.exists(final) and not overwrite:
+            raise output.OutputError('%s exists; pass --overwrite (make: OVERWRITE=1) to '
+                                     'replace it' % final)
+        transform.work_dir = work
+        info, result = _convert_and_publish(transform, schema, work, final, beam_args, source,
+                                            options)
     except BaseException:
-        fileio.rmtree(work)
+        try:
+            fileio.rmtree(work)
+        except Exception:  # workers of an interrupted run may still write: the next run cleans
+            pass
         raise
     finally:
         lock.release()
     return info, metrics_counters(result, converter.name)
+
+
+def _raise_stop(work):
+    """StrictStop or OutputError from the first STOP_DIR marker a task left, if any."""
+    from pipelines import output
+    markers = stop_markers(work)
+    if markers:
+        stop = fileio.read_json(markers[0])
+        raise (StrictStop if stop['kind'] == 'strict' else output.OutputError)(stop['message'])
+
+
+def _convert_and_publish(transform, schema, work, final, beam_args, source, options):
+    from pipelines import output
+    converter = transform.converter
+    start = time.time()
+    fileio.makedirs(work)
+    beam_options = pipeline_options(beam_args, sum(len(t.units) for t in transform.tasks))
+    recorded = recorded_beam_options(beam_options)  # before a runner edits them
+    pipeline = beam.Pipeline(options=beam_options)
+    _ = pipeline | converter.name.capitalize() + 'Records' >> transform
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    except Exception:
+        _raise_stop(work)
+        raise
+    _raise_stop(work)
+    wall = time.time() - start
+    parts, errors = _merge_parts(work, transform.tasks)
+    info = build_info(converter, schema, source, options, parts, wall, recorded,
+                      transform.source_splits)
+    fileio.write_bytes(fileio.join(work, ERRORS_FILE), ''.join(
+        json.dumps(e, sort_keys=True) + '\n' for e in errors).encode('utf-8'))
+    fileio.rmtree(fileio.join(work, PARTS_DIR))
+    for name, data in sorted(transform.extra_files.items()):
+        fileio.write_bytes(fileio.join(work, name), data)
+    dataset_info.write(work, info)
+    output.publish(work, final)
+    return info, result
 
 
 def metrics_counters(result, namespace):

@@ -61,6 +61,12 @@ def glob(pattern):
     return sorted(gfile().glob(pattern))
 
 
+def stems(directory, extension):
+    """Names without `extension` of the files in `directory` that end with it (a set)."""
+    return set(posixpath.basename(p)[:-len(extension)]
+               for p in glob(join(directory, '*' + extension)))
+
+
 def listdir(path):
     if is_local(path):
         return sorted(os.listdir(path))

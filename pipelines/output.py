@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import time
 
 from pipelines import fileio
@@ -58,6 +59,11 @@ def _pid_alive(pid):
     return True
 
 
+# A lock file that cannot be read is taken for a run's that is being created (or died while
+# writing it) until it is this old; then it is stale.
+UNREADABLE_LOCK_GRACE_S = 60
+
+
 class Lock(object):
     """The exclusive right to build OUT/<name>; `notes` says what stale state was cleaned."""
 
@@ -71,7 +77,7 @@ class Lock(object):
         check_out_root(self.out_root)
         owner = {'pid': os.getpid(), 'host': socket.gethostname(),
                  'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}
-        for _ in range(2):
+        for _ in range(3):
             try:
                 self._create(json.dumps(owner).encode('utf-8'))
                 self.held = True
@@ -79,34 +85,93 @@ class Lock(object):
             except FileExistsError:
                 self._handle_existing()
         else:
-            raise OutputError('could not take %s' % self.path)
+            raise OutputError('could not take %s: other runs keep taking it' % self.path)
         self._clean_leftovers()
         return self
 
     def _create(self, data):
-        if fileio.is_local(self.path):
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            with os.fdopen(fd, 'wb') as f:
-                f.write(data)
-        else:  # best effort: object stores have no exclusive create
+        """Create the lock with its content in one step: written to a private file, then
+        hard-linked to the lock's name (which fails if it exists), so no reader ever sees an
+        empty lock. Where hard links are refused, O_EXCL create and write."""
+        if not fileio.is_local(self.path):  # best effort: object stores have no exclusive create
             if fileio.exists(self.path):
                 raise FileExistsError(self.path)
             fileio.write_bytes(self.path, data)
+            return
+        private = '%s.%d-%s' % (self.path, os.getpid(), os.urandom(4).hex())
+        with open(private, 'wb') as f:
+            f.write(data)
+        try:
+            os.link(private, self.path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd, 'wb') as f:
+                f.write(data)
+        finally:
+            os.remove(private)
+
+    def _owner(self):
+        """(raw bytes, owner dict or None) of the existing lock; (None, None) if it is gone."""
+        try:
+            data = fileio.read_bytes(self.path)
+        except FileNotFoundError:
+            return None, None
+        try:
+            owner = json.loads(data.decode('utf-8'))
+            int(owner['pid']), str(owner['host'])
+            return data, owner
+        except Exception:  # empty or cut short: being created, or its run died writing it
+            return data, None
 
     def _handle_existing(self):
-        try:
-            owner = json.loads(fileio.read_bytes(self.path).decode('utf-8'))
+        data, owner = self._owner()
+        if data is None:
+            return  # released meanwhile: try again
+        if owner is None:
+            age = time.time() - _mtime(self.path)
+            if age < UNREADABLE_LOCK_GRACE_S:
+                raise OutputError('%s is being taken by another run (%s is %.0f s old and not '
+                                  'complete); wait, or delete it if no run is writing %s'
+                                  % (fileio.join(self.out_root, self.name), self.path, age,
+                                     self.out_root))
+            why = 'unreadable for %.0f s' % age
+        else:
             pid, host = int(owner['pid']), owner['host']
-        except Exception:  # unreadable: a run died while writing it
-            owner, pid, host = {}, None, None
-        if pid is not None and (host != socket.gethostname() or _pid_alive(pid)):
-            raise OutputError(
-                '%s is being written by pid %d on %s since %s; wait for that run, or delete %s '
-                'if it is gone' % (fileio.join(self.out_root, self.name), pid, host,
-                                   owner.get('started_utc', '?'), self.path))
-        fileio.remove(self.path)
-        self.notes.append('removed the stale lock %s (%s)' % (
-            self.path, 'pid %d is not running' % pid if pid is not None else 'unreadable'))
+            if host != socket.gethostname() or _pid_alive(pid):
+                raise OutputError(
+                    '%s is being written by pid %d on %s since %s; wait for that run, or '
+                    'delete %s if it is gone' % (fileio.join(self.out_root, self.name), pid,
+                                                 host, owner.get('started_utc', '?'),
+                                                 self.path))
+            why = 'pid %d is not running' % pid
+        if self._remove_if_unchanged(data):
+            self.notes.append('removed the stale lock %s (%s)' % (self.path, why))
+
+    def _remove_if_unchanged(self, data):
+        """Remove the lock only if it still is the stale one read (`data`): two runs that both
+        found it stale must not delete the lock the faster one has taken since. Locally the
+        lock is moved aside first (only one mover wins) and put back if it changed."""
+        if not fileio.is_local(self.path):
+            fileio.remove(self.path)
+            return True
+        aside = '%s.stale-%d' % (self.path, os.getpid())
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return False  # another run removed it first
+        with open(aside, 'rb') as f:
+            moved = f.read()
+        if moved != data:  # a live lock taken meanwhile: give it back
+            try:
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+            os.remove(aside)
+            return False
+        os.remove(aside)
+        return True
 
     def _clean_leftovers(self):
         work = work_dir(self.out_root, self.name)
@@ -128,8 +193,18 @@ class Lock(object):
                 pass
 
 
+def _mtime(path):
+    if fileio.is_local(path):
+        try:
+            return os.stat(path).st_mtime
+        except OSError:
+            return time.time()
+    return fileio.gfile().stat(path).mtime_nsec / 1e9
+
+
 def check_out_root(out_root):
-    """Create OUT if needed; OutputError with what to do when it is a file or not writable."""
+    """Create OUT if needed; OutputError with what to do when it is a file or not writable.
+    Writability is tried, not asked: os.access says yes to root even on a read-only mount."""
     if fileio.exists(out_root) and not fileio.isdir(out_root):
         raise OutputError('--out %s is a file; pass a directory (datasets go to OUT/<name>)'
                           % out_root)
@@ -137,9 +212,14 @@ def check_out_root(out_root):
         fileio.makedirs(out_root)
     except Exception as err:
         raise OutputError('cannot create --out %s: %s' % (out_root, _reason(err)))
-    if fileio.is_local(out_root) and not os.access(out_root, os.W_OK | os.X_OK):
-        raise OutputError('--out %s is not writable; pass a directory you can write to'
-                          % out_root)
+    if fileio.is_local(out_root):
+        try:
+            fd, probe = tempfile.mkstemp(prefix='.write-test-', dir=out_root)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as err:
+            raise OutputError('--out %s is not writable (%s); pass a directory you can write '
+                              'to' % (out_root, _reason(err)))
 
 
 def _reason(err):

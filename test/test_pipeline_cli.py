@@ -2,11 +2,16 @@
 exclusive, atomic output (lock, work directory, swap)."""
 from __future__ import absolute_import, division, print_function
 
+import glob
 import io
 import json
+import logging
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import tensorflow as tf
@@ -205,3 +210,146 @@ def test_unusable_index_file_is_one_line(capsys, tmpdir):
     assert coco.main(['--data', str(tmpdir.join('coco')), '--out', str(tmpdir.join('o')),
                       '--splits', 'train2017']) == 1
     assert 'instances_train2017.json is not a COCO instances file' in one_error_line(capsys)
+
+
+@pytest.mark.parametrize('dataset', sorted(pipelines_main.DATASETS))
+def test_help_shows_every_default(dataset, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        pipelines_main.main([dataset, '--help'])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    options = text.split('optional arguments:')[1].split('\n\nAny other flag')[0]
+    blocks = [b for b in ('\n' + options).split('\n  -')[1:] if not b.startswith('h, --help')]
+    for block in blocks:
+        flag = block.split()[0]
+        if flag in ('-data', '-out'):  # required
+            assert '(default' not in block, block
+        else:
+            assert block.count('(default') == 1, block
+    assert '(default: None)' not in text and "the dataset's" not in text
+
+
+def test_shard_planning_reads_every_worker_flag():
+    assert core.default_workers(['--direct_num_workers', '4']) == 4
+    assert core.default_workers(['--direct_num_workers=3', '--direct_num_workers=5']) == 5
+    assert core.default_workers(['--runner=DataflowRunner', '--num_workers=3',
+                                 '--max_num_workers', '40']) == 40
+    assert core.default_workers(['--runner', 'DataflowRunner', '--num_workers', '6']) == 6
+    assert core.default_workers(['--runner=FlinkRunner', '--parallelism=12']) == 12
+    # a remote runner's flag says nothing about the DirectRunner, and the reverse
+    assert core.default_workers(['--num_workers=9']) == core.default_workers([])
+    assert core.default_workers(['--runner=FlinkRunner', '--direct_num_workers=9']) == \
+        core.default_workers([])
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs Linux /proc')
+def test_unwritable_out_is_found_by_trying_even_as_root(davis, capsys):
+    """os.access says yes to root everywhere; creating a file in /proc fails for everyone."""
+    data, _ = davis
+    assert run(data, '/proc') == 1
+    assert one_error_line(capsys).startswith('error: --out /proc is not writable')
+
+
+def test_lock_being_created_is_busy_and_existing_output_is_checked_under_the_lock(
+        davis, capsys, monkeypatch, tmpdir):
+    data, _ = davis
+    out = str(tmpdir)
+    lock = output.lock_path(out, 'davis2017')
+    open(lock, 'w').close()  # another run between its exclusive create and its write
+    assert run(data, out) == 1
+    assert 'is being taken by another run' in one_error_line(capsys)
+    assert os.path.exists(lock)
+    old = os.stat(lock).st_mtime - output.UNREADABLE_LOCK_GRACE_S - 1
+    os.utime(lock, (old, old))  # a run that died while writing it
+    # ...and another run published while this one waited: refused, not replaced
+    acquire = output.Lock.acquire
+
+    def published_meanwhile(self):
+        os.makedirs(os.path.join(out, 'davis2017'))
+        return acquire(self)
+    monkeypatch.setattr(output.Lock, 'acquire', published_meanwhile)
+    assert run(data, out) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith('note: removed the stale lock') and 'unreadable' in err[0]
+    assert err[1].endswith('exists; pass --overwrite (make: OVERWRITE=1) to replace it')
+    assert sorted(os.listdir(out)) == ['davis2017'] and not os.listdir(
+        os.path.join(out, 'davis2017'))
+
+
+def test_a_failed_write_in_a_worker_is_one_line(davis, capsys, monkeypatch, tmpdir):
+    data, _ = davis
+    real_open_write = core.fileio.open_write
+
+    def disk_full(path):
+        if '.tfrecord-' in path:
+            raise OSError(28, 'No space left on device', path)
+        return real_open_write(path)
+    monkeypatch.setattr(core.fileio, 'open_write', disk_full)
+    assert vos.davis_main(['--data', data, '--out', str(tmpdir), '--direct_num_workers=2',
+                           '--direct_running_mode=multi_threading']) == 1
+    line = one_error_line(capsys)
+    assert re.match(r'error: cannot write \S+\.tfrecord-\d+-of-\d+: No space left on device$',
+                    line), line
+    assert os.listdir(str(tmpdir)) == []
+
+
+def test_beam_warnings_are_quiet_unless_verbose(davis, caplog, tmpdir):
+    """Beam warns when in_memory is given more than one worker: hidden by default."""
+    data, _ = davis
+    args = ['--data', data, '--direct_running_mode=in_memory', '--direct_num_workers=2']
+
+    def beam_warnings():
+        return [r for r in caplog.records
+                if r.name.startswith('apache_beam') and r.levelno == logging.WARNING]
+    assert vos.davis_main(args + ['--out', str(tmpdir.join('quiet'))]) == 0
+    assert beam_warnings() == []
+    assert vos.davis_main(args + ['--out', str(tmpdir.join('verbose')), '--verbose']) == 0
+    assert any('direct_num_workers' in r.getMessage() for r in beam_warnings())
+    cli.quiet_logging(False)
+
+
+def test_makes_overwrite_0_means_no():
+    def command(value):
+        return subprocess.run(['make', '-n', 'vid-records', 'OVERWRITE=' + value, 'DATA=/x'],
+                              cwd=ROOT, stdout=subprocess.PIPE).stdout.decode().split()
+    for off in ('0', 'no', 'false', ''):
+        assert '--overwrite' not in command(off), off
+    for on in ('1', 'yes'):
+        assert '--overwrite' in command(on), on
+
+
+def test_ctrl_c_in_worker_processes_is_one_line(davis, tmpdir):
+    """A real SIGINT to the process group, as a terminal sends it, while a worker process reads
+    a frame: here a named pipe that blocks the read until the signal has been sent."""
+    data, root = davis
+    blocked = str(tmpdir.join('DAVIS'))
+    subprocess.check_call(['cp', '-r', data, blocked])
+    frame = sorted(glob.glob(os.path.join(blocked, 'JPEGImages', '480p', '*', '*.jpg')))[0]
+    os.remove(frame)
+    os.mkfifo(frame)
+    out = str(tmpdir.join('out'))
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'pipelines', 'davis', '--data', blocked, '--out', out,
+         '--direct_running_mode=multi_processing', '--direct_num_workers=1'],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    writer = None
+    try:
+        while writer is None and process.poll() is None:
+            try:  # succeeds once a worker has opened the pipe to read the frame
+                writer = os.open(frame, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # this test's workers, if any are left
+        except ProcessLookupError:
+            pass
+        if writer is not None:
+            os.close(writer)
+    assert writer is not None, err.decode()[-2000:]  # the signal came while a worker read
+    assert process.returncode == 130
+    lines = [line for line in err.decode().splitlines() if not line.startswith('[')]
+    assert lines == ['interrupted: nothing published; %s is as it was' % out], lines
+    assert os.listdir(out) == []
