@@ -37,9 +37,12 @@ MIN_AREA_RATIO = 0.03
 DEFAULT_IMAGES_PER_UNIT = 32
 DEFAULT_UNITS_PER_SHARD = 8
 
-# check_orphans: this unit also reports the split's annotations whose image does not exist and
-# the image entries the plan could not use (bad_images: (reason, detail) pairs)
-CocoUnit = collections.namedtuple('CocoUnit', 'split image_ids check_orphans bad_images')
+# check_entries: this unit also reports the split's entries that cannot be used (screen()):
+# image entries without a usable id, annotations that cannot be indexed or have no image
+CocoUnit = collections.namedtuple('CocoUnit', 'split image_ids check_entries')
+# The usable entries of one annotation file ({id: image entry} in file order, annotations,
+# {id: category}) and a (level, reason, path, detail) problem for every other entry.
+Screened = collections.namedtuple('Screened', 'images annotations categories problems')
 
 
 def annotation_file(data_root, split):
@@ -79,12 +82,6 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _id_key(ann):
-    """Sort key that never fails on ids of mixed types (bad ones are reported, not sorted)."""
-    value = ann.get('id')
-    return (0, value, '') if _is_int(value) else (1, 0, repr(value))
-
-
 def check_bbox(bbox):
     """Raise InputError unless bbox is [x, y, width, height] with width, height >= 0."""
     if (not isinstance(bbox, list) or len(bbox) != 4 or
@@ -105,14 +102,97 @@ def label_map_pbtxt(categories):
     return ''.join(items)
 
 
+def _section(dataset, key, path):
+    entries = dataset.get(key, []) if isinstance(dataset, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError('%s is not a COCO instances file: %r is not a list' % (path, key))
+    return entries
+
+
+def _annotation_where(path, index, ann):
+    """An annotation's dead-letter path: by its id, or by its position when it has none."""
+    ann_id = ann.get('id') if isinstance(ann, dict) else None
+    if _is_int(ann_id) or isinstance(ann_id, str):
+        return '%s#annotation=%r' % (path, ann_id)
+    return '%s#annotations[%d]' % (path, index)
+
+
+def annotation_problem(ann, images, categories):
+    """(reason, detail) of an annotation pycocotools could not index (createIndex needs
+    hashable id, image_id and category_id) or that belongs to no usable image or category;
+    None when it is usable."""
+    if not isinstance(ann, dict):
+        return 'bad_annotation', 'annotation entry is a %s, not an object' % type(ann).__name__
+    ann_id, image_id, category_id = ann.get('id'), ann.get('image_id'), ann.get('category_id')
+    if not _is_int(ann_id):
+        return 'bad_annotation_id', 'annotation id %r is not an integer (image_id %r)' % (
+            ann_id, image_id)
+    if not _is_int(image_id):
+        return 'bad_image_id', 'annotation %d: image_id %r is not an integer' % (ann_id, image_id)
+    if image_id not in images:
+        return 'unknown_image_id', 'annotation %d: image_id %r is not among the images' % (
+            ann_id, image_id)
+    if not (_is_int(category_id) and category_id in categories):
+        return 'unknown_category_id', 'annotation %d (image %d): category_id %r is not among ' \
+            'the categories' % (ann_id, image_id, category_id)
+    return None
+
+
+def screen(dataset, path):
+    """Screened entries of a COCO instances file: every entry pycocotools cannot index or that
+    cannot be converted is one problem naming it, instead of a createIndex failure that loses
+    the whole split. ValueError when the file's structure is not COCO's."""
+    problems, images, categories, annotations = [], collections.OrderedDict(), {}, []
+    if not isinstance(dataset, dict) or 'images' not in dataset:
+        raise ValueError('%s is not a COCO instances file: no "images" list' % path)
+    for entry in _section(dataset, 'images', path):
+        image_id = entry.get('id') if isinstance(entry, dict) else None
+        where = '%s#image=%r' % (path, image_id)
+        if not _is_int(image_id):
+            problems.append(('image', 'bad_image_id', where,
+                             'image id %r is not an integer' % (image_id,)))
+        elif image_id in images:
+            problems.append(('image', 'duplicate_image_id', where,
+                             'image id %d is listed twice; written once' % image_id))
+        else:
+            images[image_id] = entry
+    for index, category in enumerate(_section(dataset, 'categories', path)):
+        category_id = category.get('id') if isinstance(category, dict) else None
+        if _is_int(category_id):
+            categories[category_id] = category
+        else:
+            problems.append(('warning', 'bad_category', '%s#categories[%d]' % (path, index),
+                             'category id %r is not an integer: its annotations are unknown'
+                             % (category_id,)))
+    for index, ann in enumerate(_section(dataset, 'annotations', path)):
+        problem = annotation_problem(ann, images, categories)
+        if problem:
+            problems.append(('object', problem[0], _annotation_where(path, index, ann),
+                             problem[1]))
+        else:
+            annotations.append(ann)
+    return Screened(images, annotations, categories, problems)
+
+
+def read_instances(path):
+    """The parsed JSON of an annotation file; ValueError when it is not JSON."""
+    try:
+        return json.loads(fileio.read_bytes(path).decode('utf-8'))
+    except ValueError as err:
+        raise ValueError('%s is not a COCO instances file: %s' % (path, err))
+
+
 def load_coco(path):
-    """pycocotools COCO index of one annotation file (its progress prints are swallowed)."""
+    """(pycocotools COCO index of the usable entries of one annotation file, Screened)."""
     from pycocotools.coco import COCO
+    screened = screen(read_instances(path), path)
     coco = COCO()
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.dataset = json.loads(fileio.read_bytes(path).decode('utf-8'))
+    coco.dataset = {'images': list(screened.images.values()),
+                    'annotations': screened.annotations,
+                    'categories': list(screened.categories.values())}
+    with contextlib.redirect_stdout(io.StringIO()):  # its progress prints
         coco.createIndex()
-    return coco
+    return coco, screened
 
 
 class CocoConverter(core.Converter):
@@ -129,6 +209,7 @@ class CocoConverter(core.Converter):
         self._cocos = {}
 
     def _coco(self, split):
+        """(COCO index, Screened) of a split, loaded once per worker."""
         if split not in self._cocos:
             self._cocos[split] = load_coco(annotation_file(self.data_root, split))
         return self._cocos[split]
@@ -139,28 +220,12 @@ class CocoConverter(core.Converter):
                                      unit.image_ids[-1] if unit.image_ids else '')
 
     def convert(self, unit, result):
-        coco = self._coco(unit.split)
+        coco, screened = self._coco(unit.split)
         json_path = annotation_file(self.data_root, unit.split)
-        if unit.check_orphans:
-            for reason, where, detail in unit.bad_images:
-                result.seen('image')
-                result.reject('image', reason, where, detail)
-            for ann in sorted(coco.dataset.get('annotations', []), key=_id_key):
-                where = '%s#annotation=%r' % (json_path, ann.get('id'))
-                if not _is_int(ann.get('id')):
-                    result.counts['instances'] += 1
-                    result.seen('object')
-                    result.reject('object', 'bad_annotation_id', where,
-                                  'annotation id %r is not an integer' % (ann.get('id'),),
-                                  objects=1)
-                elif ann.get('image_id') not in coco.imgs:
-                    result.counts['instances'] += 1
-                    result.seen('object')
-                    result.reject('object', 'unknown_image_id', where,
-                                  'image_id %r is not among the images' % (ann.get('image_id'),),
-                                  objects=1)
+        if unit.check_entries:
+            self._report_entries(screened.problems, result)
         for image_id in unit.image_ids:
-            anns = [a for a in coco.imgToAnns.get(image_id, []) if _is_int(a.get('id'))]
+            anns = coco.imgToAnns.get(image_id, [])
             info = coco.imgs[image_id]
             path = fileio.join(self.data_root, unit.split, str(info.get('file_name')))
             result.counts['images'] += 1
@@ -188,6 +253,18 @@ class CocoConverter(core.Converter):
             result.add_record(image_id, record)
 
     @staticmethod
+    def _report_entries(problems, result):
+        """The split's unusable entries (screen()): an image or annotation each."""
+        for level, reason, where, detail in problems:
+            if level == 'warning':
+                result.warn(reason, where, detail)
+                continue
+            result.seen(level)
+            if level == 'object':
+                result.counts['instances'] += 1
+            result.reject(level, reason, where, detail, objects=int(level == 'object'))
+
+    @staticmethod
     def _read_image(info, path, anns, result):
         """(bytes, pixels, format) of a listed image, or None after rejecting it."""
         data = images.read_file(path, missing_reason='missing_image')
@@ -210,13 +287,9 @@ class CocoConverter(core.Converter):
     def _kept_instances(self, coco, json_path, anns, size, result):
         height, width = size
         kept = []
-        for ann in sorted(anns, key=_id_key):
+        for ann in sorted(anns, key=lambda a: a['id']):
             where = '%s#annotation=%d' % (json_path, ann['id'])
             with result.guard('object', where, objects=1) as step:
-                if ann.get('category_id') not in coco.cats:
-                    raise InputError('unknown_category_id',
-                                     'category_id %r is not among the categories'
-                                     % (ann.get('category_id'),))
                 # bad input is reported even where a rule would drop the instance anyway
                 check_segmentation(ann.get('segmentation'), height, width)
                 check_bbox(ann.get('bbox'))
@@ -261,32 +334,16 @@ class CocoConverter(core.Converter):
 
 
 def plan_split(path, split, images_per_unit):
-    """(units, categories) of one split's annotation file, read on the driver. Image entries
-    whose id is not an integer, or repeats one, are handed to the first unit to report."""
+    """(units, categories) of one split's annotation file, read on the driver. The first unit
+    also reports the entries that cannot be used (screen())."""
     if not fileio.exists(path):
         raise FileNotFoundError('%s not found: --data must be the COCO root holding '
                                 'annotations/ and %s/ (or pass --splits)' % (path, split))
-    try:
-        dataset = json.loads(fileio.read_bytes(path).decode('utf-8'))
-        entries, categories = dataset['images'], dataset.get('categories', [])
-        iter(entries)
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError('%s is not a COCO instances file: %s' % (path, err))
-    ids, bad = set(), []
-    for entry in entries:
-        image_id = entry.get('id') if isinstance(entry, dict) else None
-        where = '%s#image=%r' % (path, image_id)
-        if not _is_int(image_id):
-            bad.append(('bad_image_id', where, 'image id %r is not an integer' % (image_id,)))
-        elif image_id in ids:
-            bad.append(('duplicate_image_id', where,
-                        'image id %d is listed twice; written once' % image_id))
-        else:
-            ids.add(image_id)
-    ids = sorted(ids)
-    units = [CocoUnit(split, tuple(ids[i:i + images_per_unit]), i == 0, tuple(bad) if i == 0
-                      else ()) for i in range(0, max(len(ids), 1), images_per_unit)]
-    return units, [c for c in categories if isinstance(c, dict) and _is_int(c.get('id'))]
+    screened = screen(read_instances(path), path)
+    ids = sorted(screened.images)
+    units = [CocoUnit(split, tuple(ids[i:i + images_per_unit]), i == 0)
+             for i in range(0, max(len(ids), 1), images_per_unit)]
+    return units, list(screened.categories.values())
 
 
 class CocoInstanceRecords(core.ConvertToShards):
@@ -308,7 +365,8 @@ class CocoInstanceRecords(core.ConvertToShards):
 
 def main(argv=None):
     parser = cli.argument_parser('coco', __doc__.split('\n\n')[0],
-                                 'COCO root holding annotations/ and train2017/, val2017/')
+                                 'COCO root holding annotations/ and train2017/, val2017/',
+                                 'image batches (--images-per-unit)', DEFAULT_UNITS_PER_SHARD)
     parser.add_argument('--splits', default=','.join(SPLITS),
                         help='comma-separated splits (annotations/instances_<split>.json)')
     parser.add_argument('--min-area-ratio', type=float, default=MIN_AREA_RATIO,
@@ -320,7 +378,7 @@ def main(argv=None):
 
     def build(args, beam_args):
         splits = tuple(s for s in args.splits.split(',') if s)
-        units_per_shard = args.units_per_shard or DEFAULT_UNITS_PER_SHARD
+        units_per_shard = args.units_per_shard
         min_shards = cli.min_shards(args, beam_args)
         options = {'splits': list(splits), 'min_area_ratio': args.min_area_ratio,
                    'keep_crowd': args.keep_crowd, 'images_per_unit': args.images_per_unit,

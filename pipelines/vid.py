@@ -105,26 +105,39 @@ class VidConverter(core.Converter):
         return fileio.join(self.data_root, 'Annotations', 'VID', snippet.source_split,
                            snippet.folder)
 
-    def _frame_list(self, snippet, ann_dir, result):
+    def _data_dir(self, snippet):
+        return fileio.join(self.data_root, 'Data', 'VID', snippet.source_split, snippet.folder)
+
+    @staticmethod
+    def _frame_list(ann_dir, data_dir, result):
+        """[(number, stem, XML path or None)] in frame-number order, over every frame that has
+        an XML or a JPEG: a JPEG without its XML is reported, not skipped unseen."""
+        xmls, jpegs = fileio.stems(ann_dir, '.xml'), fileio.stems(data_dir, '.JPEG')
         frames = []
-        for path in fileio.glob(fileio.join(ann_dir, '*.xml')):
-            stem = posixpath.basename(path)[:-len('.xml')]
+        for stem in sorted(xmls | jpegs):
+            xml = fileio.join(ann_dir, stem + '.xml') if stem in xmls else None
             if stem.isdigit():
-                frames.append((int(stem), stem, path))
+                frames.append((int(stem), stem, xml))
             else:
                 result.seen('image')
-                result.reject('image', 'bad_frame_name', path, 'frame name is not a number')
+                result.reject('image', 'bad_frame_name',
+                              xml or fileio.join(data_dir, stem + '.JPEG'),
+                              'frame name is not a number')
         return sorted(frames)
 
     def convert(self, snippet, result):
         ann_dir = self._ann_dir(snippet)
+        data_dir = self._data_dir(snippet)
         if not fileio.isdir(ann_dir):
+            jpegs = len(fileio.stems(data_dir, '.JPEG'))
+            result.seen('image', jpegs)
             result.reject('unit', 'missing_annotations', ann_dir,
-                          'snippet has frames under Data/VID but no annotation folder')
+                          'snippet has %d frames under Data/VID but no annotation folder' % jpegs,
+                          images=jpegs)
             return
-        frames = self._frame_list(snippet, ann_dir, result)
+        frames = self._frame_list(ann_dir, data_dir, result)
         if not frames:
-            result.reject('unit', 'empty_sequence', ann_dir, 'snippet has no frame annotations')
+            result.reject('unit', 'empty_sequence', ann_dir, 'snippet has no frames')
             return
         result.counts['snippets'] += 1
         tracks = collections.defaultdict(list)
@@ -132,6 +145,11 @@ class VidConverter(core.Converter):
         for number, stem, xml_path in frames:
             result.counts['frames'] += 1
             result.seen('image')
+            if xml_path is None:
+                result.reject('image', 'missing_annotation',
+                              fileio.join(data_dir, stem + '.JPEG'),
+                              'frame has no XML under Annotations/VID')
+                continue
             with result.guard('image', xml_path) as step:
                 ann = parse_annotation(fileio.read_bytes(xml_path))
             if step.failed:
@@ -143,8 +161,7 @@ class VidConverter(core.Converter):
                 continue  # nothing to crop: the frame is not even read, as in the reference
             # The frame is the one the annotation's own path names; the XML's <folder> and
             # <filename> are only checked (an XML naming another frame must not crop it).
-            image_path = fileio.join(self.data_root, 'Data', 'VID', snippet.source_split,
-                                     snippet.folder, stem + '.JPEG')
+            image_path = fileio.join(data_dir, stem + '.JPEG')
             named = posixpath.normpath('%s/%s' % (ann.folder, ann.filename))
             if named not in (posixpath.normpath('%s/%s' % (snippet.folder, stem)),
                              posixpath.normpath('%s/%s' % (snippet.name, stem))):
@@ -307,7 +324,8 @@ class VidTrackRecords(core.ConvertToShards):
 
 def main(argv=None):
     parser = cli.argument_parser('vid', __doc__.split('\n\n')[0],
-                                 'ILSVRC2015 root (Data/VID, Annotations/VID)')
+                                 'ILSVRC2015 root (Data/VID, Annotations/VID)', 'snippets',
+                                 DEFAULT_SNIPPETS_PER_SHARD)
     parser.add_argument('--split-by', choices=SPLIT_MODES, default='hash',
                         help='hash: pool ILSVRC train+val and hold out a stable hash share of '
                              'snippets; ilsvrc: train = ILSVRC train, validation = ILSVRC val')
@@ -319,7 +337,7 @@ def main(argv=None):
                         help='largest exemplar-instance gap (track positions) a chunk covers')
 
     def build(args, beam_args):
-        per_shard = args.units_per_shard or DEFAULT_SNIPPETS_PER_SHARD
+        per_shard = args.units_per_shard
         min_shards = cli.min_shards(args, beam_args)
         options = {'split_by': args.split_by, 'validation_fraction': args.validation_fraction,
                    'anchors_per_chunk': args.anchors_per_chunk,

@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 import json
-import posixpath
 
 import cv2
 import numpy as np
@@ -34,6 +33,7 @@ BBOX_VALID_RATIO = 0.2
 YTVOS_GUIDE_SIZE = (448, 256)  # (width, height) of the reference's YouTube-VOS training masks
 DEFAULT_VIDEOS_PER_SHARD = 8
 YTVOS_SPLITS = ('train', 'valid')
+YTVOS_FRAME_STEP = 5  # YouTube-VOS 2018 ships every 5th frame (00000, 00005, ...)
 
 Video = collections.namedtuple('Video', 'split name')
 # One usable frame: its name, JPEG bytes and palette-index mask (None when not annotated).
@@ -83,6 +83,8 @@ class VosConverter(core.Converter):
 
     progress_unit = 'frames'
     guide_size = None  # (width, height) to test guide validity at; None: native
+    frame_step = 1     # the dataset's step between frame numbers (YouTube-VOS: every 5th)
+    every_frame_annotated = False  # a frame without its mask is a warning (DAVIS 480p)
 
     def __init__(self, data_root):
         self.data_root = data_root
@@ -102,6 +104,10 @@ class VosConverter(core.Converter):
 
     def stored_labels(self, labels):
         return labels
+
+    def unit_problem(self, video):
+        """(reason, path, detail) when the video cannot be converted at all, else None."""
+        return None
 
     # -- shared ---------------------------------------------------------------------------------
     def _read_frame(self, image_path, mask_path, size, result):
@@ -125,10 +131,12 @@ class VosConverter(core.Converter):
                 raise
         return data, labels, size
 
-    def _read_frames(self, video, result):
+    def _read_frames(self, video, paths, result):
         frames, size, dropped = [], None, set()
-        paths = self.frame_paths(video, result)
-        _warn_gaps([name for name, _, _ in paths], self.video_path(video), result)
+        _warn_gaps([name for name, _, _ in paths], self.frame_step, self.video_path(video),
+                   result)
+        if self.every_frame_annotated:
+            _warn_missing_masks(paths, self.mask_dir(video), result)
         for name, image_path, mask_path in paths:
             result.counts['frames'] += 1
             result.seen('image')
@@ -153,7 +161,13 @@ class VosConverter(core.Converter):
                           'listed in %s but its frame directory does not exist'
                           % self.listed_in(video))
             return
-        frames, size, dropped = self._read_frames(video, result)
+        paths = self.frame_paths(video, result)
+        problem = self.unit_problem(video)
+        if problem:  # the video's frames go with it
+            result.seen('image', len(paths))
+            result.reject('unit', problem[0], problem[1], problem[2], images=len(paths))
+            return
+        frames, size, dropped = self._read_frames(video, paths, result)
         if not frames:
             result.reject('unit', 'empty_sequence', self.video_path(video),
                           'no usable frames')
@@ -210,40 +224,45 @@ class VosConverter(core.Converter):
         raise NotImplementedError
 
 
-def _names(directory, extension):
-    return set(posixpath.basename(p)[:-len(extension)]
-               for p in fileio.glob(fileio.join(directory, '*' + extension)))
-
-
 def frame_order(name):
     """Sort key of a frame name: by number when it is one (so 2 comes before 10, whatever the
     zero padding), names that are not numbers after them."""
     return (0, int(name), name) if name.isdigit() else (1, 0, name)
 
 
-def frame_gaps(names):
-    """Missing frame numbers: gaps larger than the sequence's usual step (DAVIS 1, YouTube-VOS
-    5), as (after, before) pairs of the frame names around each gap."""
-    numbers = [int(n) for n in names if n.isdigit()]
-    steps = [b - a for a, b in zip(numbers, numbers[1:])]
-    if not steps:
-        return []
-    usual = collections.Counter(steps).most_common(1)[0][0]
-    return [(names[i], names[i + 1]) for i, step in enumerate(steps) if step > usual]
+def frame_gaps(names, step):
+    """Missing frame numbers of a sequence whose frames are every `step`-th from 0 (DAVIS 1,
+    YouTube-VOS 5): (name before, name after) around each gap, (None, first name) when the
+    sequence does not start at frame 0."""
+    numbered = [(int(n), n) for n in names if n.isdigit()]
+    gaps = [(None, numbered[0][1])] if numbered and numbered[0][0] > 0 else []
+    return gaps + [(a[1], b[1]) for a, b in zip(numbered, numbered[1:]) if b[0] - a[0] > step]
 
 
-def _warn_gaps(names, where, result):
-    gaps = frame_gaps(names)
+def _warn_gaps(names, step, where, result):
+    gaps = frame_gaps(names, step)
     if gaps:
-        result.warn('frame_gap', where, '%d gap(s) in the frame numbers, first between %s and %s'
-                    % (len(gaps), gaps[0][0], gaps[0][1]))
+        before, after = gaps[0]
+        first = 'before %s' % after if before is None else 'between %s and %s' % (before, after)
+        result.warn('frame_gap', where, '%d gap(s) in the frame numbers (step %d), first %s'
+                    % (len(gaps), step, first))
+
+
+def _warn_missing_masks(paths, mask_dir, result):
+    """One warning per video whose frames lack masks where the dataset annotates every frame
+    (the frames are written, has_mask 0)."""
+    missing = [name for name, _, mask_path in paths if mask_path is None]
+    if missing:
+        result.warn('missing_mask', fileio.join(mask_dir, missing[0] + '.png'),
+                    '%d frame(s) without a mask, first %s; written with has_mask 0'
+                    % (len(missing), missing[0]))
 
 
 def _frame_paths(image_dir, mask_dir):
     """[(name, image path, mask path or None)] over every frame that has an image or a mask,
     in frame-number order: a mask without its image is reported as a missing frame, not
     silently skipped."""
-    jpegs, masks = _names(image_dir, '.jpg'), _names(mask_dir, '.png')
+    jpegs, masks = fileio.stems(image_dir, '.jpg'), fileio.stems(mask_dir, '.png')
     return [(name, fileio.join(image_dir, name + '.jpg'),
              fileio.join(mask_dir, name + '.png') if name in masks else None)
             for name in sorted(jpegs | masks, key=frame_order)]
@@ -252,6 +271,8 @@ def _frame_paths(image_dir, mask_dir):
 # -- DAVIS ------------------------------------------------------------------------------------
 
 class DavisConverter(VosConverter):
+    every_frame_annotated = True
+
     def __init__(self, data_root, year):
         super(DavisConverter, self).__init__(data_root)
         self.year = year
@@ -263,22 +284,24 @@ class DavisConverter(VosConverter):
     def listed_in(self, video):
         return fileio.join(self.data_root, 'ImageSets', self.year, video.split + '.txt')
 
+    def mask_dir(self, video):
+        return fileio.join(self.data_root, 'Annotations', '480p', video.name)
+
     def frame_paths(self, video, result):
-        return _frame_paths(self.video_path(video),
-                            fileio.join(self.data_root, 'Annotations', '480p', video.name))
+        return _frame_paths(self.video_path(video), self.mask_dir(video))
 
     def stored_labels(self, labels):
         return (labels > 0).astype(np.uint8) if self.year == '2016' else labels
 
     def objects(self, video, frames, dropped, result):
         everywhere = list(range(len(frames)))
-        if self.year == '2016':
-            return [VideoObject(1, '', everywhere, 0)] if any(
-                f.labels is not None for f in frames) else []
-        first = next((f for f in frames if f.labels is not None), None)
-        if first is None:
+        # the first annotated frame: frame 0 unless its mask is missing (a warning)
+        start = next((t for t, f in enumerate(frames) if f.labels is not None), None)
+        if start is None:
             return []
-        ids = images.label_ids(first.labels)
+        if self.year == '2016':
+            return [VideoObject(1, '', everywhere, start)]
+        ids = images.label_ids(frames[start].labels)
         later = set()
         for frame in frames:
             if frame.labels is not None:
@@ -287,7 +310,7 @@ class DavisConverter(VosConverter):
         result.counts['objects_ignored_after_frame0'] += len(later)
         result.seen('object', len(later))
         result.filtered('object', 'after_frame0', len(later))
-        return [VideoObject(i, '', everywhere, 0) for i in ids]
+        return [VideoObject(i, '', everywhere, start) for i in ids]
 
 
 class DavisVideoRecords(core.ConvertToShards):
@@ -318,6 +341,7 @@ def davis_plan(data_root, year):
 class YtvosConverter(VosConverter):
     name = 'ytvos2018'
     guide_size = YTVOS_GUIDE_SIZE
+    frame_step = YTVOS_FRAME_STEP
 
     def setup(self):
         super(YtvosConverter, self).setup()
@@ -331,39 +355,37 @@ class YtvosConverter(VosConverter):
     def video_path(self, video):
         return fileio.join(self.data_root, video.split, 'JPEGImages', video.name)
 
+    def mask_dir(self, video):
+        return fileio.join(self.data_root, video.split, 'Annotations', video.name)
+
     def listed_in(self, video):
         return fileio.join(self.data_root, video.split, 'meta.json')
 
     def frame_paths(self, video, result):
-        return _frame_paths(self.video_path(video),
-                            fileio.join(self.data_root, video.split, 'Annotations', video.name))
+        return _frame_paths(self.video_path(video), self.mask_dir(video))
 
-    def objects(self, video, frames, dropped, result):
+    def unit_problem(self, video):
         entry = self.meta(video.split).get(video.name)
         if entry is None:
-            result.reject('object', 'video_not_in_meta', self.video_path(video),
-                          'video has frames but meta.json does not list it')
-            return []
+            return ('video_not_in_meta', self.video_path(video),
+                    'video has frames but %s does not list it' % self.listed_in(video))
+        if not isinstance(entry, dict) or not isinstance(entry.get('objects', {}), dict):
+            return ('bad_meta_entry', '%s#videos/%s' % (self.listed_in(video), video.name),
+                    'the entry of the video must be {"objects": {id: {...}}}')
+        return None
+
+    def objects(self, video, frames, dropped, result):
+        objects = self.meta(video.split)[video.name].get('objects', {})
         index = {f.name: t for t, f in enumerate(frames)}
         listed = {}
-        for key in sorted(entry.get('objects', {}), key=int):
-            obj = entry['objects'][key]
-            present = []
-            for name in obj.get('frames', []):
-                if name in index:
-                    present.append(index[name])
-                elif name not in dropped:
-                    result.seen('image')
-                    result.reject('image', 'meta_frame_without_image',
-                                  fileio.join(self.video_path(video), name + '.jpg'),
-                                  'meta.json lists frame %s of object %s' % (name, key))
-            if present:
-                listed[int(key)] = VideoObject(int(key), obj.get('category', ''), sorted(present),
-                                               min(present))
+        for key in sorted(objects, key=frame_order):
+            where = '%s#videos/%s/objects/%s' % (self.listed_in(video), video.name, key)
+            with result.guard('object', where, objects=1) as step:
+                obj = self._meta_object(video, key, objects[key], index, dropped, result)
+            if step.failed:
+                result.seen('object')  # the written ones are counted with the video
             else:
-                result.seen('object')
-                result.reject('object', 'object_without_frames', self.video_path(video),
-                              'object %s has no listed frame with an image' % key, objects=1)
+                listed[obj.id] = obj
         seen = {}
         for frame in frames:
             if frame.labels is not None:
@@ -372,13 +394,48 @@ class YtvosConverter(VosConverter):
         for value in sorted(set(seen) - set(listed)):
             result.seen('object')
             result.reject('object', 'unknown_object_id',
-                          fileio.join(self.data_root, video.split, 'Annotations', video.name,
-                                      seen[value] + '.png'),
+                          fileio.join(self.mask_dir(video), seen[value] + '.png'),
                           'mask value %d is not an object of meta.json' % value, objects=1)
         return [listed[k] for k in sorted(listed)]
 
+    def _meta_object(self, video, key, obj, index, dropped, result):
+        """VideoObject of one meta.json object entry; InputError when it is unusable."""
+        problem = meta_object_problem(key, obj)
+        if problem:
+            raise InputError(*problem)
+        present = []
+        for name in obj['frames']:
+            if name in index:
+                present.append(index[name])
+            elif name not in dropped:
+                result.seen('image')
+                result.reject('image', 'meta_frame_without_image',
+                              fileio.join(self.video_path(video), name + '.jpg'),
+                              'meta.json lists frame %s of object %s' % (name, key))
+        if not present:
+            raise InputError('object_without_frames',
+                             'object %s has no listed frame with an image' % key)
+        return VideoObject(int(key), obj.get('category', ''), sorted(present), min(present))
+
+
+def meta_object_problem(key, obj):
+    """(reason, detail) when a meta.json object entry cannot be used, else None: its key must
+    be a palette index (1-255), its entry {"category": str, "frames": [frame names]}."""
+    if not (key.isdigit() and 1 <= int(key) <= 255):
+        return 'bad_object_id', 'object id %r is not an integer 1-255 (a mask palette index)' % key
+    if not isinstance(obj, dict):
+        return 'bad_meta_entry', 'object %s: entry is a %s, not an object' % (
+            key, type(obj).__name__)
+    frames = obj.get('frames', [])
+    if not isinstance(frames, list) or not all(isinstance(n, str) for n in frames):
+        return 'bad_meta_entry', 'object %s: "frames" must be a list of frame names' % key
+    if not isinstance(obj.get('category', ''), str):
+        return 'bad_meta_entry', 'object %s: "category" must be a string' % key
+    return None
+
 
 def read_meta(data_root, split):
+    """{video id: entry} of <split>/meta.json; FileNotFoundError or ValueError (one line)."""
     path = fileio.join(data_root, split, 'meta.json')
     if not fileio.exists(path):
         if not fileio.isdir(fileio.join(data_root, split)):
@@ -390,9 +447,14 @@ def read_meta(data_root, split):
         raise FileNotFoundError('%s not found: --data must be the YouTube-VOS root holding '
                                 '<split>/meta.json, JPEGImages/ and Annotations/' % path)
     try:
-        return json.loads(fileio.read_bytes(path).decode('utf-8'))['videos']
-    except (ValueError, KeyError) as err:
+        meta = json.loads(fileio.read_bytes(path).decode('utf-8'))
+    except ValueError as err:
         raise ValueError('%s is not a YouTube-VOS meta.json: %s' % (path, err))
+    videos = meta.get('videos') if isinstance(meta, dict) else None
+    if not isinstance(videos, dict):
+        raise ValueError('%s is not a YouTube-VOS meta.json: "videos" must map video ids to '
+                         'entries, found %s' % (path, type(videos).__name__))
+    return videos
 
 
 class YtvosVideoRecords(core.ConvertToShards):
@@ -423,12 +485,12 @@ def ytvos_plan(data_root, splits=YTVOS_SPLITS):
 def davis_main(argv=None):
     parser = cli.argument_parser('davis', __doc__.split('\n\n')[0],
                                  'DAVIS root holding ImageSets/, JPEGImages/480p and '
-                                 'Annotations/480p')
+                                 'Annotations/480p', 'videos', DEFAULT_VIDEOS_PER_SHARD)
     parser.add_argument('--year', choices=('2016', '2017'), default='2017',
                         help='2017: multi-object (davis2017); 2016: one object (davis2016)')
 
     def build(args, beam_args):
-        per_shard = args.units_per_shard or DEFAULT_VIDEOS_PER_SHARD
+        per_shard = args.units_per_shard
         min_shards = cli.min_shards(args, beam_args)
         options = {'year': args.year, 'videos_per_shard': per_shard, 'min_shards': min_shards}
         return DavisVideoRecords(args.data, args.year, per_shard, min_shards,
@@ -438,12 +500,13 @@ def davis_main(argv=None):
 
 def ytvos_main(argv=None):
     parser = cli.argument_parser('ytvos', __doc__.split('\n\n')[0],
-                                 'YouTube-VOS 2018 root holding train/ and valid/')
+                                 'YouTube-VOS 2018 root holding train/ and valid/', 'videos',
+                                 DEFAULT_VIDEOS_PER_SHARD)
     parser.add_argument('--splits', default=','.join(YTVOS_SPLITS),
                         help='comma-separated splits (directories under --data)')
 
     def build(args, beam_args):
-        per_shard = args.units_per_shard or DEFAULT_VIDEOS_PER_SHARD
+        per_shard = args.units_per_shard
         min_shards = cli.min_shards(args, beam_args)
         splits = tuple(s for s in args.splits.split(',') if s)
         options = {'splits': list(splits), 'videos_per_shard': per_shard,

@@ -215,6 +215,23 @@ def _inject_more_faults(root, seed, sizes, images, annotations, ann_ids, faults,
     images.append(dict(host, id='%d' % host['id']))
     faults.add('coco', 'bad_image_id', "%s#image='%d'" % (json_path, host['id']),
                'image id is a string')
+    # its annotations are rejected with it, one by one (not silently lost)
+    ann = {'id': next(ann_ids), 'image_id': '%d' % host['id'], 'area': 100.0,
+           'bbox': [1.0, 1.0, 10.0, 10.0], 'category_id': CATEGORIES[0][0],
+           'segmentation': [[1.0, 1.0, 30.0, 1.0, 30.0, 30.0]], 'iscrowd': 0}
+    annotations.append(ann)
+    faults.add('coco', 'bad_image_id', '%s#annotation=%d' % (json_path, ann['id']),
+               'annotation of the image whose id is a string')
+    # entries pycocotools' createIndex cannot index (it would fail for the whole split)
+    annotations.append(dict(ann, image_id=host['id']))
+    del annotations[-1]['id']
+    faults.add('coco', 'bad_annotation_id', '%s#annotations[%d]' % (json_path,
+                                                                   len(annotations) - 1),
+               'annotation without an id')
+    ann = dict(ann, id=next(ann_ids), image_id=[host['id']])
+    annotations.append(ann)
+    faults.add('coco', 'bad_image_id', '%s#annotation=%d' % (json_path, ann['id']),
+               'annotation whose image_id is a list (unhashable)')
     h, w = host['height'], host['width']
     polygon = [[1.0, 1.0, 30.0, 1.0, 30.0, 30.0]]
     bad = [

@@ -206,6 +206,9 @@ def _inject_more_faults(root, seed, width, height, frames, faults):
     tree.write(at(5, 1))
     faults.add('vid', 'single_frame_track', paths[5][1], 'track 99 appears in one frame only')
 
+    os.remove(at(6, 1))
+    faults.add('vid', 'missing_annotation', paths[6][0], 'JPEG present, XML absent')
+
     lost = 'ILSVRC2015_train_00900003'
     write_snippet(root, seed, 'train', sub, lost, width, height, 2, 1)
     import shutil

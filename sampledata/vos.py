@@ -55,13 +55,15 @@ def _motions(rng, num_objects, late_object):
 
 # -- DAVIS ------------------------------------------------------------------------------------
 
-def _write_davis_sequence(root, seed, name, width, height, num_frames, late_object):
+def _write_davis_sequence(root, seed, name, width, height, num_frames, late_object,
+                          pattern='%05d'):
     rng = rng_for(seed, 'davis', name)
     frames = render_video(rng, width, height, list(range(num_frames)),
                           _motions(rng, rng.randint(1, 4), late_object), speed=0.01)
     for t, (rgb, labels) in enumerate(frames):
-        write_bytes(os.path.join(root, 'JPEGImages', '480p', name, '%05d.jpg' % t), jpeg_bytes(rgb))
-        write_bytes(os.path.join(root, 'Annotations', '480p', name, '%05d.png' % t),
+        stem = pattern % t
+        write_bytes(os.path.join(root, 'JPEGImages', '480p', name, stem + '.jpg'), jpeg_bytes(rgb))
+        write_bytes(os.path.join(root, 'Annotations', '480p', name, stem + '.png'),
                     palette_png_bytes(labels))
     return sorted(set(np.unique(frames[0][1]).tolist()) - {0})
 
@@ -140,7 +142,16 @@ def _more_davis_faults(root, seed, width, height, frames, faults):
                'frame 00002 absent (image and mask): written with a warning')
     faults.add('davis', 'empty_sequence', os.path.join('JPEGImages', '480p', names[2]),
                'listed in ImageSets/2017/train.txt, not on disk')
-    return names
+    mask = os.path.join('Annotations', '480p', names[0], '00003.png')
+    os.remove(os.path.join(root, mask))
+    faults.add('davis', 'missing_mask', mask, 'frame 00003 has no mask (written, has_mask 0)')
+    # frames 0.jpg ... 10.jpg: ordered by number, 2 before 10 (not a fault: nothing reported)
+    unpadded = 'fault-unpadded'
+    _write_davis_sequence(root, seed, unpadded, width, height, 11, late_object=False,
+                          pattern='%d')
+    faults.add('davis', 'unpadded_frame_names', os.path.join('JPEGImages', '480p', unpadded),
+               'frames 0 ... 10 without zero padding (written in number order, not reported)')
+    return names + [unpadded]
 
 
 # -- YouTube-VOS ------------------------------------------------------------------------------
@@ -253,3 +264,30 @@ def _inject_ytvos_faults(root, seed, width, height, frames, meta, faults):
     meta[video] = {'objects': {'1': {'category': YTVOS_CATEGORIES[0], 'frames': ['00000']}}}
     faults.add('ytvos', 'empty_sequence', os.path.join('train', 'JPEGImages', video),
                'video in meta.json, no directory on disk')
+    _more_ytvos_faults(root, add_video, meta, faults)
+
+
+def _more_ytvos_faults(root, add_video, meta, faults):
+    """A video missing its leading frame, one on disk but not in meta.json, object entries of
+    meta.json that cannot be used."""
+    video, names = add_video(3)
+    for tree, ext in (('JPEGImages', '.jpg'), ('Annotations', '.png')):
+        os.remove(os.path.join(root, 'train', tree, video, names[0] + ext))
+    for obj in meta[video]['objects'].values():
+        obj['frames'] = [n for n in obj['frames'] if n != names[0]]
+    meta[video]['objects'] = {k: o for k, o in meta[video]['objects'].items() if o['frames']}
+    faults.add('ytvos', 'frame_gap', os.path.join('train', 'JPEGImages', video),
+               'frame %s absent (image and mask): written with a warning' % names[0])
+
+    video, names = add_video(4)
+    del meta[video]
+    faults.add('ytvos', 'video_not_in_meta', os.path.join('train', 'JPEGImages', video),
+               'video on disk, not listed in meta.json')
+
+    video, names = add_video(5)
+    objects = meta[video]['objects']
+    objects['x1'] = {'category': YTVOS_CATEGORIES[0], 'frames': [names[0]]}
+    objects['200'] = 'not an object entry'
+    where = os.path.join('train', 'meta.json') + '#videos/%s/objects/' % video
+    faults.add('ytvos', 'bad_object_id', where + 'x1', 'object key is not an integer')
+    faults.add('ytvos', 'bad_meta_entry', where + '200', 'object entry is a string')

@@ -3,6 +3,7 @@ from __future__ import absolute_import, division, print_function
 
 import glob
 import hashlib
+import json
 import os
 
 import cv2
@@ -142,6 +143,13 @@ def test_bad_input_is_reported_and_instances_reconcile(sample):
     bad_instances = sum(info['objects_rejected'].values())
     assert counts['instances'] == counts['instances_kept'] + counts['filtered_crowd'] + \
         counts['filtered_small'] + bad_instances
+    # every annotation of the files is written or counted as rejected, also those that would
+    # break pycocotools' createIndex and those of an image whose id is a string
+    in_files = 0
+    for split in coco.SPLITS:
+        with open(coco.annotation_file(coco_root, split)) as f:
+            in_files += len(json.load(f)['annotations'])
+    assert counts['instances'] == info['totals']['object']['seen'] == in_files
     assert bad_instances > len(info['rejected']['object'])  # image-level losses carry objects
     clean = manifest['datasets']['coco']['clean']
     assert counts['instances_kept'] >= sum(s['osmn_kept_instances'] for s in clean.values())
@@ -188,6 +196,32 @@ def test_label_map_lists_the_categories(clean_out):
     assert text.count('item {') == len(sampledata.coco.CATEGORIES)
     assert coco.label_map_pbtxt([{'id': 7, 'name': 'a "b"'}]) == \
         'item {\n  id: 7\n  name: "a \\"b\\""\n  display_name: "a \\"b\\""\n}\n'
+
+
+def test_annotations_that_cannot_be_indexed_are_named_one_by_one():
+    images = {5: {'id': 5}}
+    categories = {1: {'id': 1}}
+    good = {'id': 9, 'image_id': 5, 'category_id': 1}
+    assert coco.annotation_problem(good, images, categories) is None
+    for ann, reason in (([], 'bad_annotation'), ({'image_id': 5}, 'bad_annotation_id'),
+                        (dict(good, id='9'), 'bad_annotation_id'),
+                        (dict(good, image_id=[5]), 'bad_image_id'),
+                        (dict(good, image_id='5'), 'bad_image_id'),
+                        (dict(good, image_id=6), 'unknown_image_id'),
+                        (dict(good, category_id={'a': 1}), 'unknown_category_id'),
+                        (dict(good, category_id=2), 'unknown_category_id')):
+        assert coco.annotation_problem(ann, images, categories)[0] == reason, ann
+    dataset = {'images': [{'id': 5}, {'id': '5'}, 7], 'categories': [{'id': 1}, {'name': 'x'}],
+               'annotations': [good, {'image_id': [5]}]}
+    screened = coco.screen(dataset, 'a.json')
+    assert list(screened.images) == [5] and screened.annotations == [good]
+    assert [p[:3] for p in screened.problems] == [
+        ('image', 'bad_image_id', "a.json#image='5'"),
+        ('image', 'bad_image_id', 'a.json#image=None'),
+        ('warning', 'bad_category', 'a.json#categories[1]'),
+        ('object', 'bad_annotation_id', 'a.json#annotations[1]')]
+    with pytest.raises(ValueError, match='not a COCO instances file'):
+        coco.screen({'images': [], 'annotations': {}}, 'a.json')
 
 
 def test_segmentation_checks():

@@ -280,19 +280,23 @@ def test_ytvos_meta_matches_frames_and_masks(clean):
 # -- the corrupt variant ----------------------------------------------------------------------
 
 EXPECTED_FAULTS = {  # rejections and warnings (xml_names_other_frame, track_class_changed,
-                    # single_frame_track, format_mismatch, frame_gap), as errors.jsonl names them
+                    # single_frame_track, format_mismatch, frame_gap, missing_mask), as
+                    # errors.jsonl names them; unpadded_frame_names is not reported
     'vid': ['malformed_xml', 'truncated_jpeg', 'missing_frame', 'box_outside_frame',
             'zero_area_box', 'size_mismatch', 'empty_sequence', 'unreadable_file',
             'truncated_jpeg', 'not_jpeg', 'xml_names_other_frame', 'track_class_changed',
-            'single_frame_track', 'missing_annotations'],
+            'single_frame_track', 'missing_annotation', 'missing_annotations'],
     'coco': ['missing_image', 'truncated_jpeg', 'invalid_polygon', 'rle_wrong_size',
              'unknown_image_id', 'unknown_category_id', 'unreadable_file', 'truncated_jpeg',
-             'format_mismatch', 'duplicate_image_id', 'bad_image_id', 'invalid_rle', 'bad_bbox',
+             'format_mismatch', 'duplicate_image_id', 'bad_image_id', 'bad_image_id',
+             'bad_annotation_id', 'bad_image_id', 'invalid_rle', 'bad_bbox',
              'bad_annotation_id'],
     'davis': ['mask_wrong_size', 'truncated_jpeg', 'missing_frame', 'empty_sequence',
-              'unreadable_file', 'frame_gap', 'empty_sequence'],
+              'unreadable_file', 'frame_gap', 'empty_sequence', 'missing_mask',
+              'unpadded_frame_names'],
     'ytvos': ['unknown_object_id', 'meta_frame_without_image', 'mask_wrong_size',
-              'empty_sequence', 'empty_sequence'],
+              'empty_sequence', 'empty_sequence', 'frame_gap', 'video_not_in_meta',
+              'bad_object_id', 'bad_meta_entry'],
 }
 
 
@@ -353,6 +357,27 @@ def test_corrupt_inputs_really_are_bad(corrupt):
         assert not os.path.exists(path(dataset, 'empty_sequence', 1))
     assert sorted(os.listdir(path('davis', 'frame_gap')))[:3] == ['00000.jpg', '00001.jpg',
                                                                  '00003.jpg']
+    # the cases added for "totals reconcile per level" and the audit of issue 14
+    assert os.path.exists(path('vid', 'missing_annotation'))
+    assert not os.path.exists(path('vid', 'missing_annotation').replace(
+        'Data', 'Annotations').replace('.JPEG', '.xml'))
+    assert not os.path.exists(path('davis', 'missing_mask'))
+    assert os.path.exists(path('davis', 'missing_mask').replace('Annotations', 'JPEGImages')
+                          .replace('.png', '.jpg'))
+    assert {'2.jpg', '10.jpg'} <= set(os.listdir(path('davis', 'unpadded_frame_names')))
+    ytvos_root = os.path.join(out, manifest['datasets']['ytvos']['root'])
+    with open(os.path.join(ytvos_root, 'train', 'meta.json')) as f:
+        meta = json.load(f)['videos']
+    gap = path('ytvos', 'frame_gap')
+    assert min(os.listdir(gap)) == '00005.jpg' and os.path.basename(gap) in meta
+    assert os.path.basename(path('ytvos', 'video_not_in_meta')) not in meta
+    for kind in ('bad_object_id', 'bad_meta_entry'):
+        video, _, key = [f['path'] for f in manifest['faults'] if f['kind'] == kind][0].split(
+            '#videos/')[1].split('/')
+        assert key in meta[video]['objects']
+    # one annotation pycocotools cannot index fails createIndex for the whole file
+    with pytest.raises((KeyError, TypeError)):
+        COCO(os.path.join(out, 'coco', 'annotations', 'instances_train2017.json'))
 
 
 def test_corrupt_variant_keeps_the_clean_data(clean, corrupt):
@@ -363,6 +388,7 @@ def test_corrupt_variant_keeps_the_clean_data(clean, corrupt):
     for path in _vid_xmls(clean_out):
         with open(path, 'rb') as a, open(path.replace(clean_out, bad_out), 'rb') as b:
             assert a.read() == b.read()
-    coco = COCO(os.path.join(bad_out, 'coco', 'annotations', 'instances_train2017.json'))
-    assert len(coco.getAnnIds()) > clean_manifest['datasets']['coco']['clean']['train2017'][
+    with open(os.path.join(bad_out, 'coco', 'annotations', 'instances_train2017.json')) as f:
+        annotations = json.load(f)['annotations']
+    assert len(annotations) > clean_manifest['datasets']['coco']['clean']['train2017'][
         'annotations']

@@ -1,7 +1,9 @@
 """ILSVRC2015-VID -> vid_track records: crop geometry, read-back, splits, bad input, determinism."""
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import glob
+import io
 import json
 import os
 import re
@@ -221,13 +223,21 @@ def test_rerun_is_byte_identical_and_existing_output_is_refused(clean_run, sampl
     assert not [d for d in os.listdir(out) if d.startswith('.')], 'temporary dir left behind'
 
 
-def test_corrupt_inputs_are_reported_and_totals_reconcile(sample, capsys):
-    _, _, bad, manifest, root = sample
+@pytest.fixture(scope='module')
+def corrupt_run(sample):
+    """(output root, stderr) of the run on the corrupt sample."""
+    _, _, bad, _, root = sample
     out = str(root / 'out-bad')
-    args = ['--data', os.path.join(bad, 'ILSVRC2015'), '--out', out] + FAST
     # more than the default 5 % rejected: exit 1 with the counts, output kept for inspection
-    assert vid.main(args) == 1
-    err = capsys.readouterr().err
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert vid.main(['--data', os.path.join(bad, 'ILSVRC2015'), '--out', out] + FAST) == 1
+    return out, err.getvalue()
+
+
+def test_corrupt_inputs_are_reported_and_totals_reconcile(sample, corrupt_run):
+    _, _, bad, manifest, root = sample
+    out, err = corrupt_run
     assert 'more than --max-reject-fraction 0.05' in err and 'images seen' in err
     info = dataset_info.read(os.path.join(out, 'vid'), vid_track.SCHEMA)
     with open(os.path.join(out, 'vid', 'errors.jsonl')) as f:
@@ -245,7 +255,8 @@ def test_corrupt_inputs_are_reported_and_totals_reconcile(sample, capsys):
     assert info['rejected']['object'] == {'box_outside_frame': 1, 'zero_area_box': 1}
     assert info['rejected']['image'] == {'malformed_xml': 1, 'truncated_jpeg': 2,
                                          'missing_frame': 1, 'size_mismatch': 1,
-                                         'unreadable_file': 1, 'not_jpeg': 1}
+                                         'unreadable_file': 1, 'not_jpeg': 1,
+                                         'missing_annotation': 1}
     assert info['rejected']['unit'] == {'empty_sequence': 1, 'missing_annotations': 1}
     assert info['warnings'] == {'xml_names_other_frame': 1, 'track_class_changed': 1,
                                 'single_frame_track': 1}
@@ -253,6 +264,14 @@ def test_corrupt_inputs_are_reported_and_totals_reconcile(sample, capsys):
     for level, totals in info['totals'].items():
         assert totals['reconciled'] and totals['seen'] > 0, level
     assert info['totals']['unit']['rejected'] == 2
+    # seen on disk: every frame that has a JPEG or an XML, also in the snippet without XMLs
+    stems = set()
+    for tree, ext in (('Data', '.JPEG'), ('Annotations', '.xml')):
+        for path in glob.glob(os.path.join(vid_root, tree, 'VID', '*', '**', '*' + ext),
+                              recursive=True):
+            stems.add(os.path.relpath(path, os.path.join(vid_root, tree))[:-len(ext)])
+    assert info['totals']['image']['seen'] == len(stems)
+    assert info['images_rejected']['missing_annotations'] == 2
     assert info['max_frame_size'] == [180, 320]
     clean = manifest['datasets']['vid']['clean']
     assert counts['crops'] > clean['train']['objects'] + clean['val']['objects']
@@ -262,17 +281,28 @@ def test_corrupt_inputs_are_reported_and_totals_reconcile(sample, capsys):
     assert 3 in [n for r in records for n in r['frame_number']]
 
 
-def test_strict_stops_at_the_first_bad_input(sample, capsys):
-    _, _, bad, _, root = sample
-    out = str(root / 'out-strict')
+def test_errors_are_byte_identical_across_reruns(sample, corrupt_run, tmpdir):
+    _, _, bad, _, _ = sample
+    first = os.path.join(corrupt_run[0], 'vid', 'errors.jsonl')
+    again = str(tmpdir)
+    assert vid.main(['--data', os.path.join(bad, 'ILSVRC2015'), '--out', again] + FAST) == 1
+    with open(first, 'rb') as a, open(os.path.join(again, 'vid', 'errors.jsonl'), 'rb') as b:
+        assert a.read() == b.read()
+
+
+@pytest.mark.parametrize('mode', [FAST, ['--direct_running_mode=multi_threading',
+                                         '--direct_num_workers=2']])
+def test_strict_stops_at_the_first_bad_input_with_one_line(sample, capsys, tmpdir, mode):
+    """Also with runner workers (threads here): nothing is raised into Beam, whose workers and
+    job service would log tracebacks before the driver sees the exception."""
+    _, _, bad, _, _ = sample
+    out = str(tmpdir)
     assert vid.main(['--data', os.path.join(bad, 'ILSVRC2015'), '--out', out, '--strict']
-                    + FAST) == 1
-    err = capsys.readouterr().err
-    stops = [line for line in err.splitlines() if line.startswith('strict: ')]
-    assert len(stops) == 1 and 'Traceback' not in err, err
-    assert re.match(r'strict: stopped at the first bad input: \w+: \S+ \(.+\)$', stops[0])
-    assert not os.path.exists(os.path.join(out, 'vid'))
-    assert not [d for d in os.listdir(out) if d.startswith('.')] if os.path.exists(out) else True
+                    + mode) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith('[')]
+    assert len(err) == 1, err
+    assert re.match(r'strict: stopped at the first bad input: \w+: \S+ \(.+\)$', err[0])
+    assert os.listdir(out) == []  # no output, no work directory, no lock
 
 
 def test_long_tracks_are_cut_into_overlapping_chunks(sample):

@@ -148,6 +148,7 @@ def test_ytvos_objects_from_meta_and_valid_first_masks(sample):
     assert errors == []
     assert {k: v['source_split'] for k, v in info['splits'].items()} == {
         'train': 'train', 'validation': 'valid'}
+    assert info['max_frame_size'] == [180, 320]
     for split in ('train', 'valid'):
         with open(os.path.join(clean, 'youtube-vos', split, 'meta.json')) as f:
             meta = json.load(f)['videos']
@@ -191,7 +192,8 @@ def test_bad_input_is_reported(sample, dataset, root_name, name):
     info, errors, records = load(out, name)
     data_root = os.path.join(bad, root_name)
     expected = {(f['kind'], os.path.normpath(os.path.join(data_root, f['path'])))
-                for f in manifest['faults'] if f['dataset'] == dataset}
+                for f in manifest['faults'] if f['dataset'] == dataset and
+                f['kind'] != 'unpadded_frame_names'}
     found = set()
     for e in errors:
         path = os.path.normpath(e['path'])
@@ -207,9 +209,22 @@ def test_bad_input_is_reported(sample, dataset, root_name, name):
     image_rejections.pop('meta_frame_without_image', None)
     assert info['counts']['frames'] == (info['counts']['frames_written'] +
                                         sum(image_rejections.values()))
-    assert info['rejected']['unit'] == {'empty_sequence': 2}
+    assert info['rejected']['unit'] == dict(
+        {'empty_sequence': 2}, **({'video_not_in_meta': 1} if dataset == 'ytvos' else {}))
     for level, totals in info['totals'].items():
         assert totals['reconciled'], (level, totals)
+    # seen on disk: every frame with an image or a mask (those of a video meta.json does not
+    # list too), plus the meta.json frames without an image
+    on_disk = set()
+    for pattern in (('JPEGImages', '480p', '*', '*.jpg'), ('Annotations', '480p', '*', '*.png'),
+                    ('*', 'JPEGImages', '*', '*.jpg'), ('*', 'Annotations', '*', '*.png')):
+        for path in glob.glob(os.path.join(data_root, *pattern)):
+            on_disk.add(os.path.splitext(path.replace('Annotations', 'JPEGImages'))[0])
+    assert info['totals']['image']['seen'] == len(on_disk) + info['rejected']['image'].get(
+        'meta_frame_without_image', 0)
+    if dataset == 'davis':  # frames 0.jpg ... 10.jpg in number order
+        names = [n.decode() for n in records['fault-unpadded']['frame_name']]
+        assert names == [str(i) for i in range(11)]
 
 
 def test_frames_are_ordered_by_number_and_gaps_found(tmpdir):
@@ -217,8 +232,14 @@ def test_frames_are_ordered_by_number_and_gaps_found(tmpdir):
         tmpdir.ensure('img', name + '.jpg')
     paths = vos._frame_paths(str(tmpdir.join('img')), str(tmpdir.join('masks')))
     assert [name for name, _, _ in paths] == ['0', '1', '2', '10', '11']
-    assert vos.frame_gaps(['00000', '00005', '00010', '00020', '00025']) == [('00010', '00020')]
-    assert vos.frame_gaps(['00000', '00001', '00002']) == []
+    # gaps against the dataset's step, not the most common one; a missing start is a gap
+    assert vos.frame_gaps(['00000', '00005', '00010', '00020', '00025'], 5) == [
+        ('00010', '00020')]
+    assert vos.frame_gaps(['00000', '00010', '00020'], 5) == [('00000', '00010'),
+                                                              ('00010', '00020')]
+    assert vos.frame_gaps(['00005', '00010'], 5) == [(None, '00005')]
+    assert vos.frame_gaps(['00000', '00001', '00002'], 1) == []
+    assert vos.frame_gaps(['0', '2', '3', '4'], 1) == [('0', '2')]
 
 
 def test_ytvos_root_without_valid_says_which_splits_to_pass(tmpdir, capsys):
@@ -228,6 +249,25 @@ def test_ytvos_root_without_valid_says_which_splits_to_pass(tmpdir, capsys):
     err = capsys.readouterr().err
     assert err.startswith('error: valid/ not found under') and 'pass --splits train' in err
     assert err.count('\n') == 1
+
+
+def test_malformed_meta_json_is_one_line(tmpdir, capsys):
+    root = tmpdir.mkdir('youtube-vos')
+    for split in ('train', 'valid'):
+        root.mkdir(split).join('meta.json').write('{"videos": ["a", "b"]}')
+    assert run('ytvos', str(root), str(tmpdir.join('out'))) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and err.count('\n') == 1
+    assert 'meta.json is not a YouTube-VOS meta.json: "videos" must map video ids' in err
+
+
+def test_meta_object_entries_are_checked_one_by_one():
+    assert vos.meta_object_problem('3', {'category': 'cat', 'frames': ['00000']}) is None
+    for key, obj, reason in (('x', {}, 'bad_object_id'), ('0', {}, 'bad_object_id'),
+                             ('300', {}, 'bad_object_id'), ('2', [], 'bad_meta_entry'),
+                             ('2', {'frames': [0, 5]}, 'bad_meta_entry'),
+                             ('2', {'category': 7}, 'bad_meta_entry')):
+        assert vos.meta_object_problem(key, obj)[0] == reason, (key, obj)
 
 
 def test_rerun_is_byte_identical(sample, tmpdir):
