@@ -163,11 +163,12 @@ OSMN_RECORDS_ytvos = ytvos2018
 OSMN_RECORDS ?= $(if $(filter $(SAMPLE_RECORDS)/vid,$(RECORDS)),$(SAMPLE_RECORDS)/$(OSMN_RECORDS_$(STAGE)),$(RECORDS))
 OSMN_RUN_DIR ?= runs/osmn-$(STAGE)
 osmn_sample = $(filter $(SAMPLE_RECORDS)/%,$(OSMN_RECORDS))
-$(SAMPLE_RECORDS)/coco/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+# rebuilt when their schema changes (a new version: readers refuse the old records)
+$(SAMPLE_RECORDS)/coco/dataset_info.json: schemas/coco_instances.py | $(SAMPLE)/sample_manifest.json
 	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(SAMPLE_RECORDS) --overwrite
-$(SAMPLE_RECORDS)/davis2017/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+$(SAMPLE_RECORDS)/davis2017/dataset_info.json: schemas/vos_video.py | $(SAMPLE)/sample_manifest.json
 	$(PY) -m pipelines davis --data $(SAMPLE)/DAVIS --out $(SAMPLE_RECORDS) --overwrite
-$(SAMPLE_RECORDS)/ytvos2018/dataset_info.json: | $(SAMPLE)/sample_manifest.json
+$(SAMPLE_RECORDS)/ytvos2018/dataset_info.json: schemas/vos_video.py | $(SAMPLE)/sample_manifest.json
 	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(SAMPLE_RECORDS) --overwrite
 # On the sample records (no ImageNet weights offline) a short smoke run of a small network.
 OSMN_SAMPLE_ARGS = --random-init-for-tests --set model.width=0.25 --set input.input_scale=0.5

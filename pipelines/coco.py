@@ -28,7 +28,7 @@ import numpy as np
 
 from pipelines import cli, core, fileio, images
 from pipelines.errors import InputError
-from schemas import coco_instances
+from schemas import coco_instances, dataset_info
 
 NAME = 'coco'
 LABEL_MAP = 'label_map.pbtxt'  # next to the records, for the TF Object Detection API
@@ -317,7 +317,7 @@ class CocoConverter(core.Converter):
             image_channels=1 if pixels.ndim == 2 else pixels.shape[2],
             image_filename='%s/%s' % (split, info['file_name']),
             image_source_id=str(info['id']), image_sha256=hashlib.sha256(data).hexdigest(),
-            split=split,
+            split=dataset_info.canonical_split(split), source_split=split,
             object_ann_id=[ann['id'] for ann, _, _, _ in kept],
             object_bbox_xmin=[b[0] / width for b in boxes],
             object_bbox_ymin=[b[1] / height for b in boxes],

@@ -26,7 +26,7 @@ import numpy as np
 
 from pipelines import cli, core, fileio, images
 from pipelines.errors import InputError
-from schemas import vos_video
+from schemas import dataset_info, vos_video
 
 LABEL_VALID_RATIO = 0.003
 BBOX_VALID_RATIO = 0.2
@@ -200,7 +200,8 @@ class VosConverter(core.Converter):
                 if frame_valid[j]:
                     valid[j].append(t)
         context = dict(
-            dataset=self.name, split=video.split, video_id=video.name, height=height,
+            dataset=self.name, split=dataset_info.canonical_split(video.split),
+            source_split=video.split, video_id=video.name, height=height,
             width=width, num_frames=len(frames),
             object_ids=[obj.id for obj in objects],
             object_category=[obj.category for obj in objects],

@@ -7,7 +7,9 @@ PNG per instance, the PNG_MASKS layout), so OD-API readers can consume the recor
 and area ratio (the > 3 % rule), and the tight mask box with inclusive max.
 
 `image/encoded` is the original JPEG file, never re-encoded (the guide is cropped at native
-resolution). One record per image rather than per instance keeps image bytes stored once; the
+resolution). `split` is the common split name every record kind uses (train / validation), the
+release's own name is `source_split` (version 2; version 1 stored train2017 / val2017 in
+`split`). One record per image rather than per instance keeps image bytes stored once; the
 trainer expands instances with a flat_map and shuffles instances, not images.
 """
 from __future__ import absolute_import, division, print_function
@@ -15,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 from schemas.features import BYTES, FLOAT, INT64, Field, Schema
 
 NAME = 'coco_instances'
-VERSION = 1
+VERSION = 2
 
 _OBJECTS = 'object_ann_id'  # every per-instance list has one entry per annotation id
 
@@ -31,7 +33,8 @@ SCHEMA = Schema(
         Field('image_filename', 'image/filename', BYTES, (), 'e.g. train2017/000000000009.jpg'),
         Field('image_source_id', 'image/source_id', BYTES, (), 'COCO image id as text'),
         Field('image_sha256', 'image/key/sha256', BYTES, (), 'hex sha256 of image/encoded'),
-        Field('split', 'split', BYTES, (), 'train2017 or val2017'),
+        Field('split', 'split', BYTES, (), 'our split: train or validation'),
+        Field('source_split', 'source_split', BYTES, (), 'COCO split: train2017 or val2017'),
         Field('object_ann_id', 'image/object/ann_id', INT64, (None,), 'COCO annotation id'),
         Field('object_bbox_xmin', 'image/object/bbox/xmin', FLOAT, (_OBJECTS,),
               'COCO bbox x / width'),

@@ -10,14 +10,16 @@ frames it is listed on, the frames where its mask is non-blank, and the frames v
 frames, stored ragged (flat values + row lengths, one row per object).
 
 DAVIS 2016 records hold one object, id 1, and binary masks (every non-zero palette index), so a
-trainer always gets an object's mask as `mask == id`.
+trainer always gets an object's mask as `mask == id`. `video/split` is the common split name
+every record kind uses (train / validation), the release's own name is `video/source_split`
+(version 2; version 1 stored train / val / valid in `video/split`).
 """
 from __future__ import absolute_import, division, print_function
 
 from schemas.features import BYTES, INT64, Field, Schema
 
 NAME = 'vos_video'
-VERSION = 1
+VERSION = 2
 
 DATASETS = ('davis2016', 'davis2017', 'ytvos2018')
 _OBJECTS = 'object_ids'
@@ -26,7 +28,9 @@ SCHEMA = Schema(
     NAME, VERSION, __doc__.strip().splitlines()[0],
     context=[
         Field('dataset', 'video/dataset', BYTES, (), ' / '.join(DATASETS)),
-        Field('split', 'video/split', BYTES, (), 'dataset split: train / val / valid'),
+        Field('split', 'video/split', BYTES, (), 'our split: train or validation'),
+        Field('source_split', 'video/source_split', BYTES, (),
+              'the release\'s split: DAVIS train / val, YouTube-VOS train / valid'),
         Field('video_id', 'video/id', BYTES, (), 'DAVIS sequence name or YouTube-VOS video id'),
         Field('height', 'video/height', INT64, (), 'frame height in pixels'),
         Field('width', 'video/width', INT64, (), 'frame width in pixels'),

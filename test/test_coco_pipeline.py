@@ -58,7 +58,7 @@ def test_kept_instances_follow_the_osmn_rules_and_read_back(sample, clean_out):
     counts = info['counts']
     assert counts['instances'] == counts['instances_kept'] + counts['filtered_crowd'] + \
         counts['filtered_small']
-    assert info['schema'] == {'name': 'coco_instances', 'version': 1}
+    assert info['schema'] == {'name': 'coco_instances', 'version': 2}
     assert info['max_frame_size'] == [160, 160]  # 160x120, 120x160, 160x107: largest h, w
     # common split names on disk and in dataset_info, the release's names as source_split
     assert sorted(os.listdir(os.path.join(clean_out, 'coco'))) == [
@@ -72,6 +72,8 @@ def test_kept_instances_follow_the_osmn_rules_and_read_back(sample, clean_out):
         assert all(s['file'].startswith('%s/coco-%s.tfrecord-' % (common, common))
                    for s in info['splits'][common]['shards'])
         for rec in recs:
+            # one split convention: the common name, the release's beside it
+            assert (rec['split'].decode(), rec['source_split'].decode()) == (common, split)
             image = api.imgs[int(rec['image_source_id'])]
             path = os.path.join(clean, 'coco', split, image['file_name'])
             with open(path, 'rb') as f:

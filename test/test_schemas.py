@@ -101,7 +101,7 @@ def coco_values(num_objects):
     return dict(
         image_encoded=rng.bytes(300), image_format='jpeg', image_height=480, image_width=640,
         image_channels=3, image_filename='train2017/000000000009.jpg', image_source_id='9',
-        image_sha256='ab' * 32, split='train2017',
+        image_sha256='ab' * 32, split='train', source_split='train2017',
         object_ann_id=list(range(100, 100 + k)),
         object_bbox_xmin=rng.rand(k), object_bbox_ymin=rng.rand(k),
         object_bbox_xmax=rng.rand(k), object_bbox_ymax=rng.rand(k),
@@ -118,7 +118,8 @@ def vos_values(num_objects, num_frames):
     ids = [1, 2, 5][:num_objects]
     k = len(ids)
     context = dict(
-        dataset='ytvos2018', split='train', video_id='0a2f2bd294', height=720, width=1280,
+        dataset='ytvos2018', split='train', source_split='train', video_id='0a2f2bd294',
+        height=720, width=1280,
         num_frames=num_frames, object_ids=ids, object_category=['dog', 'cat', ''][:k],
         object_first_frame=[0, 1, 0][:k],
         object_frames=[list(range(num_frames)), list(range(1, num_frames)), []][:k],
@@ -309,7 +310,8 @@ def test_committed_schema_doc_is_current():
 # -- dataset_info.json: the one reader and writer ---------------------------------------------
 
 def _info(**overrides):
-    info = {'name': 'coco', 'schema': {'name': 'coco_instances', 'version': 1},
+    info = {'name': 'coco', 'schema': {'name': 'coco_instances',
+                                       'version': coco_instances.VERSION},
             'source': 'data/coco', 'options': {}, 'beam_options': {'runner': 'DirectRunner'},
             'max_frame_size': [480, 640], 'counts': {}, 'rejected': {}, 'objects_rejected': {},
             'splits': {'train': {'source_split': 'train2017', 'num_shards': 2, 'records': 3,

@@ -84,7 +84,7 @@ def test_davis2017_masks_objects_and_guides(sample, davis2017):
     clean, manifest, _, _, _ = sample
     info, errors, records = davis2017
     root = os.path.join(clean, 'DAVIS')
-    assert errors == [] and info['schema'] == {'name': 'vos_video', 'version': 1}
+    assert errors == [] and info['schema'] == {'name': 'vos_video', 'version': 2}
     assert info['max_frame_size'] == [120, 214]
     # common split names; DAVIS's own `val` kept as source_split
     assert {k: v['source_split'] for k, v in info['splits'].items()} == {
@@ -97,6 +97,9 @@ def test_davis2017_masks_objects_and_guides(sample, davis2017):
         davis['val']['objects_in_frame0']
     assert info['counts']['objects_ignored_after_frame0'] >= 1
     for name, rec in records.items():
+        assert rec['split'].decode() in ('train', 'validation')
+        assert rec['source_split'].decode() == {'train': 'train', 'validation': 'val'}[
+            rec['split'].decode()]
         paths = sorted(glob.glob(os.path.join(root, 'Annotations', '480p', name, '*.png')))
         masks = [palette(p) for p in paths]
         ids = sorted(set(np.unique(masks[0]).tolist()) - {0})
@@ -154,6 +157,8 @@ def test_ytvos_objects_from_meta_and_valid_first_masks(sample):
             meta = json.load(f)['videos']
         for video, entry in meta.items():
             rec = records[video]
+            assert (rec['split'], rec['source_split']) == (
+                b'train' if split == 'train' else b'validation', split.encode())
             names = [n.decode() for n in rec['frame_name']]
             keys = sorted(entry['objects'], key=int)
             assert list(rec['object_ids']) == [int(k) for k in keys]
