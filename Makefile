@@ -19,9 +19,10 @@ OUT      ?= out
 PYTEST_ARGS ?=
 
 PIPELINE_ARGS ?=
-# OVERWRITE=1 replaces an existing output directory of a dataset target.
+# OVERWRITE=1 replaces an existing output directory of a dataset target (0, no, false, off or
+# empty: it does not).
 OVERWRITE ?=
-overwrite_flag = $(if $(OVERWRITE),--overwrite)
+overwrite_flag = $(if $(filter-out 0 no false off NO FALSE OFF No False Off,$(OVERWRITE)),--overwrite)
 
 # Variables accepted on the command line (`make vid-records DATA=...`); any other, e.g. the typo
 # COCO_DAT=..., stops make with a suggestion instead of being ignored. Environment variables and
