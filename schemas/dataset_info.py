@@ -15,6 +15,8 @@ last. Readers (trainers, benchmarks, tests) find everything through this file:
                           "bytes": B, "shards": [{"file": "train/...-00000-of-0000N",
                                                   "records": r, "bytes": b}, ...]}, ...},
      "counts": {...}, "rejected": {level: {reason: n}}, "objects_rejected": {reason: n},
+     "images_rejected": {reason: n},           images and objects the dead letters took along
+     "totals": {level: {"seen", "written", "rejected", "filtered", "reconciled"}},
      "wall_time_s": ..., "worker_seconds": ..., "throughput": {...}, "created_utc": "..."
     }
 
