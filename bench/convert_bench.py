@@ -71,7 +71,7 @@ def coco_breakdown(data_root):
     totals = {}
     import tensorflow  # noqa: F401  (record encoding imports it: not part of any step's time)
     path = coco.annotation_file(data_root, 'train2017')
-    api = _timed(totals, 'json_parse_and_index', coco.load_coco, path)
+    api, screened = _timed(totals, 'json_parse_and_index', coco.load_coco, path)
     converter = coco.CocoConverter(data_root)
     converter.setup()
     n_images = n_masks = 0
@@ -95,11 +95,11 @@ def coco_breakdown(data_root):
     from pipelines import core
     encode = converter._encode
     converter._encode = lambda *a: _timed(totals, 'record_encode', encode, *a)
-    converter._cocos['train2017'] = api  # parsed above, timed apart
+    converter._cocos['train2017'] = api, screened  # parsed above, timed apart
     start = time.time()
     for image_id in sorted(api.imgs):
         result = core.UnitResult()
-        converter.convert(coco.CocoUnit('train2017', (image_id,), False, ()), result)
+        converter.convert(coco.CocoUnit('train2017', (image_id,), False), result)
         for k, v in result.counts.items():
             result_counts[k] = result_counts.get(k, 0) + v
     totals['converter_total'] = time.time() - start
