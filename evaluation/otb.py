@@ -1,7 +1,7 @@
 """One-pass evaluation (OPE) of tracker result folders, OTB style, through the got10k toolkit.
 
 python -m evaluation.otb --results OUT/results (--otb DIR [--list FILE] | --vid ROOT)
-    --trackers NAME [NAME ...] [--report OUT/reports]
+    --trackers NAME [NAME ...] [--report OUT/reports] [--no-otb-ranges]
 
 Works on any tracker's results in the layout <results>/<tracker>/<seq>.txt (x,y,w,h per frame,
 comma separated) with optional <results>/<tracker>/times/<seq>_time.txt.
@@ -13,10 +13,14 @@ got10k.utils.metrics.rect_iou / center_error per frame, the success curve over 2
 sequences, success score = mean of the averaged success curve (AUC), precision score = the
 averaged curve at 20 px, success rate = at IoU 0.5, fps = mean over sequences of the mean
 1/time. Like got10k, frame 0 of every result is replaced by the ground truth.
-got10k has no normalised precision; it is added here with pysot-toolkit's definition (centre
-error divided by the ground-truth width and height, thresholds 0..0.5 in steps of 0.01, score at
-0.2), the same per-sequence then overall averaging. Output: performance.json, success_plots.png and
-precision_plots.png (one curve per tracker, score in the legend) in <report>/<first tracker>/.
+got10k has no normalised precision; it is added here with pysot-toolkit's definition (centres
+divided by the ground-truth width and height, their distance; a frame whose normalised
+ground-truth centre is not positive in x and y counts as a hit at every threshold (pysot's
+distance -1); thresholds 0..0.5 in steps of 0.01, score at 0.2), the same per-sequence then
+overall averaging. A one-frame sequence is refused (got10k's report cannot read a one-row result
+file, and OPE replaces frame 0 by the ground truth: nothing would be measured).
+Output: performance.json, success_plots.png and precision_plots.png (one curve per tracker,
+score in the legend) in <report>/<first tracker>/.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -60,15 +64,30 @@ class GroundTruth(object):
 
 
 def normalized_precision_curve(boxes, anno):
-    """Fraction of frames whose centre error, divided by the ground truth's width and height, is
-    <= each of NORM_PRECISION_THRESHOLDS (pysot-toolkit's normalised precision)."""
+    """pysot-toolkit's normalised precision: the fraction of frames whose distance between the
+    centres divided by the ground truth's (width, height) + 1e-16 is <= each of
+    NORM_PRECISION_THRESHOLDS. A frame whose normalised ground-truth centre is not positive in
+    both x and y has distance -1 there (a hit at every threshold), as in pysot."""
     boxes, anno = np.asarray(boxes, np.float64), np.asarray(anno, np.float64)
-
-    def centre(b):
-        return b[:, :2] + (b[:, 2:] - 1) / 2.0
     scale = anno[:, 2:] + 1e-16
-    error = np.sqrt(np.sum(((centre(boxes) - centre(anno)) / scale) ** 2, axis=1))
+
+    def normalised_centre(b):
+        return (b[:, :2] + (b[:, 2:] - 1) / 2.0) / scale
+    truth, tracked = normalised_centre(anno), normalised_centre(boxes)
+    valid = np.all(truth > 0, axis=1)
+    error = np.full(len(anno), -1.0)
+    error[valid] = np.sqrt(np.sum((truth[valid] - tracked[valid]) ** 2, axis=1))
     return np.mean(error[:, None] <= NORM_PRECISION_THRESHOLDS[None, :], axis=0)
+
+
+def check_sequences(sequences):
+    """EvaluationError for sequences OPE cannot score: one frame (frame 0 is replaced by the
+    ground truth, and got10k's report reads a one-row result file as one 1-D box and fails)."""
+    short = [s.name for s in sequences if len(s.boxes) < 2]
+    if short:
+        raise EvaluationError('%d sequence(s) with a single frame (%s): OPE scores frames after '
+                              'the first; leave them out (a --list file)' % (
+                                  len(short), ', '.join(short[:5])))
 
 
 def load_result(results_dir, tracker, sequence):
@@ -96,6 +115,7 @@ def evaluate(results_dir, sequences, trackers, report_dir):
     if not trackers:
         raise EvaluationError('no tracker to evaluate')
     sequences = list(sequences)
+    check_sequences(sequences)
     results = {t: [load_result(results_dir, t, s) for s in sequences] for t in trackers}
     experiment = ExperimentOTB.__new__(ExperimentOTB)   # skip the constructor's OTB download
     experiment.dataset = GroundTruth(sequences)
@@ -142,11 +162,9 @@ def table(performance):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='python -m evaluation.otb',
                                      description=__doc__.split('\n\n')[0])
+    from trackers import sequences as seq_lib
     parser.add_argument('--results', required=True, help='folder of <tracker>/<seq>.txt')
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
-    source.add_argument('--vid', help='ILSVRC2015 root (its val tracks)')
-    parser.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line')
+    seq_lib.add_source_arguments(parser)
     parser.add_argument('--trackers', nargs='+', required=True)
     parser.add_argument('--report', help='report folder (default: <results>/../reports)')
     return parser.parse_args(argv)
@@ -158,8 +176,7 @@ def main(argv=None):
     report = args.report or os.path.join(os.path.dirname(os.path.abspath(args.results)),
                                          'reports')
     try:
-        sequences = (seq_lib.load_otb(args.otb, args.list) if args.otb
-                     else seq_lib.load_vid(args.vid))
+        sequences = seq_lib.load_source(args)
         performance = evaluate(args.results, sequences, args.trackers, report)
     except (EvaluationError, seq_lib.SequenceError) as err:
         sys.stderr.write('error: %s\n' % err)

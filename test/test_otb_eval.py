@@ -110,3 +110,42 @@ def test_cli_reports_bad_input_in_one_line(tmpdir, capsys):
     assert otb.main(['--results', str(tmpdir), '--otb', str(tmpdir.join('none')),
                      '--trackers', 'x']) == 1
     assert capsys.readouterr().err.startswith('error: ')
+
+
+def test_normalised_precision_is_pysots_where_the_gt_centre_is_not_positive():
+    # pysot-toolkit gives distance -1 (a hit at every threshold) to frames whose normalised
+    # ground-truth centre is <= 0 in x or y; frames 1-3 here, whatever the prediction
+    gt = np.array([[0, 0, 10, 10],        # centre (4.5, 4.5)
+                   [-10, 5, 10, 10],      # centre x -5.5
+                   [5, -4.5, 10, 1],      # centre y -4.5
+                   [-4.5, 3, 10, 4],      # centre x exactly 0
+                   [20, 20, 10, 10]], float)
+    pred = np.array([[0, 0, 10, 10], [90, 90, 10, 10], [90, 90, 10, 10], [90, 90, 10, 10],
+                     [23, 20, 10, 10]], float)   # last: 3 px right, 0.3 of the width
+    curve = otb.normalized_precision_curve(pred, gt)
+    assert curve[0] == pytest.approx(0.8) and curve[29] == pytest.approx(0.8)
+    assert curve[31] == 1.0 and curve[otb.NORM_PRECISION_AT] == pytest.approx(0.8)
+
+
+def _one_frame_otb(root):
+    folder = os.path.join(root, 'Single')
+    os.makedirs(os.path.join(folder, 'img'))
+    open(os.path.join(folder, 'img', '0001.jpg'), 'w').close()
+    with open(os.path.join(folder, 'groundtruth_rect.txt'), 'w') as f:
+        f.write('1,1,5,5\n')
+
+
+def test_one_frame_sequences_are_refused_in_one_line(tmpdir, capsys):
+    # got10k's report would read the one-row result file as a 1-D box and raise ValueError
+    sequences = _sequences() + [Sequence('Single', ['s0.jpg'], np.array([[1, 1, 5, 5]], float),
+                                         1)]
+    results = str(tmpdir.join('results'))
+    for sequence in sequences:
+        _write(results, 'mine', sequence.name, sequence.boxes)
+    with pytest.raises(otb.EvaluationError, match=r'single frame \(Single\).*--list'):
+        otb.evaluate(results, sequences, ['mine'], str(tmpdir.join('reports')))
+    _one_frame_otb(str(tmpdir.join('otb')))
+    assert otb.main(['--results', results, '--otb', str(tmpdir.join('otb')),
+                     '--trackers', 'mine']) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: 1 sequence(s) with a single frame') and err.count('\n') == 1

@@ -20,8 +20,11 @@ Sequence = collections.namedtuple('Sequence', 'name frames boxes origin')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 # OTB sequences whose ground truth covers only part of img/ (first and last frame number,
-# inclusive), as in the OTB toolkit's sequence table (and got10k's OTB loader). A sequence list
-# file can give any other sequence's range; a count mismatch without a range is an error.
+# inclusive), as in the OTB toolkit's sequence table (and got10k's OTB loader, which, like this
+# table, matches the sequence name case-insensitively). It applies to an OTB root's folders of
+# these names unless switched off (load_otb(builtin_ranges=False), --no-otb-ranges); a sequence
+# list line `name first last` overrides it and gives any other sequence's range; a count
+# mismatch without a range is an error, never a guess.
 OTB_FRAME_RANGES = {
     'David': (300, 770),
     'Football1': (1, 74),
@@ -103,40 +106,87 @@ def read_sequence_list(path):
     return out
 
 
-def otb_sequence(seq_dir, frame_range=None, name=None):
-    """Sequences of one OTB folder (`img/0001.jpg ...`, `groundtruth_rect.txt`, or
-    `groundtruth_rect.<k>.txt` per target, named <seq>.<k>). frame_range = (first, last) frame
-    numbers the ground truth covers."""
-    base = name or os.path.basename(os.path.normpath(seq_dir))
+def _blank(path):
+    try:
+        with open(path) as f:
+            return not f.read().strip()
+    except (IOError, OSError) as err:
+        raise SequenceError('cannot read %s: %s' % (path, err))
+
+
+def ground_truth_files(seq_dir, base):
+    """[(sequence name, ground-truth file)] of one OTB folder, named as got10k's OTB names them
+    (so that results in its layout join): the folder's groundtruth*.txt in sorted order, empty
+    ones skipped (Human4's groundtruth_rect.1.txt); one file left is the sequence `base`,
+    several are `base.1`, `base.2`, ... in that order (Jogging.1, Jogging.2)."""
+    files = [p for p in sorted(glob.glob(os.path.join(seq_dir, 'groundtruth*.txt')))
+             if not _blank(p)]
+    if len(files) == 1:
+        return [(base, files[0])]
+    return [('%s.%d' % (base, k), path) for k, path in enumerate(files, 1)]
+
+
+def builtin_frame_range(name):
+    """OTB_FRAME_RANGES' (first, last) of a sequence name (case-insensitive, as got10k), or None."""
+    return {k.lower(): v for k, v in OTB_FRAME_RANGES.items()}.get(name.lower())
+
+
+def otb_sequence(seq_dir, frame_range=None, name=None, builtin_ranges=True):
+    """Sequences of one OTB folder (`img/0001.jpg ...` and its ground-truth files, see
+    ground_truth_files). frame_range = (first, last) frame numbers the ground truth covers;
+    without it, OTB_FRAME_RANGES' entry of the folder's name if builtin_ranges."""
+    base = name or os.path.basename(os.path.abspath(seq_dir))
     images = list_images(os.path.join(seq_dir, 'img'))
     if not images:
         raise SequenceError('%s: no images in img/' % seq_dir)
-    frame_range = frame_range or OTB_FRAME_RANGES.get(base)
+    builtin = builtin_frame_range(base) if builtin_ranges and not frame_range else None
+    frame_range = frame_range or builtin
     if frame_range:
         first, last = frame_range
         images = [p for p in images if _frame_number(p) is not None and
                   first <= _frame_number(p) <= last]
-    single = os.path.join(seq_dir, 'groundtruth_rect.txt')
-    targets = [(base, single)] if os.path.isfile(single) else [
-        ('%s.%s' % (base, path.split('.')[-2]), path)
-        for path in sorted(glob.glob(os.path.join(seq_dir, 'groundtruth_rect.*.txt')))]
+    targets = ground_truth_files(seq_dir, base)
     if not targets:
-        raise SequenceError('%s: no groundtruth_rect.txt' % seq_dir)
+        raise SequenceError('%s: no ground truth (groundtruth_rect.txt, or a non-empty '
+                            'groundtruth*.txt)' % seq_dir)
     out = []
     for seq_name, path in targets:
         boxes = read_boxes(path)
         if len(boxes) != len(images):
+            where = ''
+            if frame_range:
+                where = ' in %d..%d%s' % (frame_range + (
+                    ' (the built-in OTB range of %s; --no-otb-ranges turns it off)' % base
+                    if builtin else '',))
             raise SequenceError(
                 '%s: %d boxes but %d images%s; give the frame range of the ground truth in a '
                 'sequence list line `%s <first> <last>`' % (
-                    path, len(boxes), len(images),
-                    ' in %d..%d' % frame_range if frame_range else '', base))
+                    path, len(boxes), len(images), where, base))
         out.append(Sequence(seq_name, images, boxes, 1))
     return out
 
 
-def load_otb(root, list_file=None):
-    """Every OTB sequence under root (folders holding img/), or those of a sequence list file."""
+def _listed(root, name, frame_range, builtin_ranges):
+    """The sequences of a list file's line: a folder (all its targets), or one target of a
+    folder with several, by its got10k name (`Jogging.1`)."""
+    seq_dir = os.path.join(root, name)
+    if os.path.isdir(seq_dir):
+        return otb_sequence(seq_dir, frame_range, name, builtin_ranges)
+    folder, dot, number = name.rpartition('.')
+    if dot and number.isdigit() and os.path.isdir(os.path.join(root, folder)):
+        found = otb_sequence(os.path.join(root, folder), frame_range, folder, builtin_ranges)
+        chosen = [s for s in found if s.name == name]
+        if chosen:
+            return chosen
+        raise SequenceError('%s: listed sequence %s not found; %s holds %s' % (
+            root, name, folder, ', '.join(s.name for s in found)))
+    raise SequenceError('%s: listed sequence %s not found' % (root, name))
+
+
+def load_otb(root, list_file=None, builtin_ranges=True):
+    """Every OTB sequence under root (folders holding img/), or those of a sequence list file
+    (folder names, or got10k names of single targets like Jogging.1). builtin_ranges: apply
+    OTB_FRAME_RANGES to folders without a range of their own."""
     if not os.path.isdir(root):
         raise SequenceError('%s is not a directory' % root)
     if list_file:
@@ -150,10 +200,7 @@ def load_otb(root, list_file=None):
                             % root)
     out = []
     for name, frame_range in wanted.items():
-        seq_dir = os.path.join(root, name)
-        if not os.path.isdir(seq_dir):
-            raise SequenceError('%s: listed sequence %s not found' % (root, name))
-        out.extend(otb_sequence(seq_dir, frame_range, name))
+        out.extend(_listed(root, name, frame_range, builtin_ranges))
     return out
 
 
@@ -197,12 +244,16 @@ def load_vid(root, subset='val'):
 
 
 def load_folder(folder, init_box):
-    """A folder of frames and the first box (0-based x, y, w, h)."""
+    """A folder of frames and the first box (0-based x, y, w, h), named after the folder (the
+    sequence folder for an OTB-style img/)."""
     images = list_images(folder)
     if not images:
         raise SequenceError('%s holds no images (%s)' % (folder, ', '.join(IMAGE_EXTENSIONS)))
-    return Sequence(os.path.basename(os.path.normpath(folder)), images,
-                    np.asarray(init_box, np.float64)[None], 0)
+    path = os.path.abspath(folder)
+    name = os.path.basename(path)
+    if name == 'img':
+        name = os.path.basename(os.path.dirname(path))
+    return Sequence(name, images, np.asarray(init_box, np.float64)[None], 0)
 
 
 def load_sequence(path, init_box=None):
@@ -215,6 +266,38 @@ def load_sequence(path, init_box=None):
                             'first box with --init x,y,w,h' % path)
     folder = os.path.join(path, 'img') if os.path.isdir(os.path.join(path, 'img')) else path
     return [load_folder(folder, init_box)]
+
+
+def select(sequences, name, source):
+    """The sequence of that name among sequences (loaded from source), or a one-line error."""
+    found = [s for s in sequences if s.name == name]
+    if not found:
+        names = [s.name for s in sequences]
+        raise SequenceError('%s has no sequence %s (%d sequences: %s%s)' % (
+            source, name, len(names), ', '.join(names[:5]), ', ...' if len(names) > 5 else ''))
+    return found
+
+
+def add_source_arguments(parser):
+    """--otb / --vid (one of them), --list and --no-otb-ranges, for load_source."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
+    source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
+    parser.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line '
+                                       '(name: a folder, or one target such as Jogging.1)')
+    parser.add_argument('--no-otb-ranges', action='store_true',
+                        help="don't apply the OTB toolkit's built-in frame ranges (David "
+                             "300-770, Football1, Freeman3, Freeman4, Diving) to folders of "
+                             "those names")
+
+
+def load_source(args):
+    """The sequences of add_source_arguments' options."""
+    if args.vid and (args.list or args.no_otb_ranges):
+        raise SequenceError('--list and --no-otb-ranges apply to --otb, not to --vid')
+    if args.otb:
+        return load_otb(args.otb, args.list, not args.no_otb_ranges)
+    return load_vid(args.vid)
 
 
 def read_frame(path):
