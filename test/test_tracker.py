@@ -1,5 +1,6 @@
 """SA-Siam tracker: update rule and crop geometry against hand-computed cases (sa-siam.md 7.2,
-7.4), the mechanics end to end with a non-learned embedding, combined-model restore."""
+7.4), the mechanics end to end with a non-learned embedding, combined-model restore, the device
+graph against the NPU op review, tracker names, and a run directory of the real trainer."""
 from __future__ import absolute_import, division, print_function
 
 import json
@@ -11,8 +12,10 @@ import pytest
 import tensorflow as tf
 
 from evaluation import otb
+from record_files import sample_vid_records
 from trackers import __main__ as cli
 from trackers import sasiam
+from trainers import device
 from trainers.sasiam import model, train
 
 CFG = dict(sasiam.TRACK_DEFAULTS)
@@ -75,12 +78,67 @@ def test_size_is_clamped_relative_to_the_first_box():
     new, best = sasiam.update(small, _responses([(0, 135, 135, 1.0)]), 50.0, CFG,
                               sasiam.hann_window(272))
     assert best == 0 and new.h == pytest.approx(8.0) and new.w == pytest.approx(12.0)
+    # the upper clamp: 5 * (0.41 + 0.59 * 1.0375) > 5 stays 5 x the first box
+    large = STATE._replace(h=40.0 * 5, w=60.0 * 5)
+    new, best = sasiam.update(large, _responses([(2, 135, 135, 1.0)]), 900.0, CFG,
+                              sasiam.hann_window(272))
+    assert best == 2 and new.h == pytest.approx(200.0) and new.w == pytest.approx(300.0)
+    # just below it, the damped growth itself: 4.9 * (0.41 + 0.59 * 1.0375) = 5.008 -> 5
+    nearly = STATE._replace(h=40.0 * 4.8, w=60.0 * 4.8)
+    new, _ = sasiam.update(nearly, _responses([(2, 135, 135, 1.0)]), 900.0, CFG,
+                           sasiam.hann_window(272))
+    assert new.h == pytest.approx(40 * 4.8 * (0.41 + 0.59 * 1.0375))
 
 
 def test_hann_window_blends_with_weight_0176():
+    """Two cells of a map: (135, 135) on the window's crest with value 1, (135, 145) 10 cells
+    off it with 1 + e. After the normalisation (sum 2 + e) the blend picks the second while
+    (1 - w) * e / (2 + e) > w * (H[135, 135] - H[135, 145]); e is chosen so the two tie at
+    w = 0.1755: 0.176 keeps the crest, 0.175 moves."""
+    window = sasiam.hann_window(272)
+    assert window.dtype == np.float64 and CFG['window_influence'] == 0.176
+    k = 0.1755 / (1 - 0.1755) * (window[135, 135] - window[135, 145])
+    e = 2 * k / (1 - k)
+    up = _responses([(1, 135, 135, 1.0), (1, 135, 145, 1.0 + e)])
+    moved = 10 / 16.0 * 8 * 200 / 255.0      # 10 upsampled cells in frame pixels at s_x 200
+    crest = 200 + (135 - 135.5) / 16 * 8 * 200 / 255.0
+    new, _ = sasiam.update(STATE, up, 200.0, CFG, window)
+    assert new.cx == pytest.approx(crest)
+    new, _ = sasiam.update(STATE, up, 200.0, dict(CFG, window_influence=0.175), window)
+    assert new.cx == pytest.approx(crest + moved)
     # a flat response carries no evidence: the window alone picks the centre
-    new, _ = sasiam.update(STATE, np.ones((3, 272, 272)), 200.0, CFG, sasiam.hann_window(272))
+    new, _ = sasiam.update(STATE, np.ones((3, 272, 272)), 200.0, CFG, window)
     assert abs(new.cy - 100) < 200 / 255.0 and abs(new.cx - 200) < 200 / 255.0
+
+
+def test_response_is_shifted_by_its_minimum_then_divided_by_its_sum():
+    """A map of 1000 everywhere and 1000 + 1e-6 at one cell 10 cells off the centre. Minimum
+    first, then the sum: that cell becomes 1 and wins against the window (0.824 against at
+    most 0.176 * 5.4e-5). Without the shift, or with the sum taken first, it would be ~1e-11
+    above a flat map and the window would keep the centre; without the division, 8e-7 would
+    lose against the window's 9.5e-6 as well."""
+    up = np.full((3, 272, 272), 1000.0)
+    up[1, 145, 135] += 1e-6
+    new, best = sasiam.update(STATE, up, 200.0, CFG, sasiam.hann_window(272))
+    assert best == 1
+    assert new.cy == pytest.approx(100 + (145 - 135.5) / 16 * 8 * 200 / 255.0)
+    assert new.cx == pytest.approx(200 + (135 - 135.5) / 16 * 8 * 200 / 255.0)
+
+
+def test_upsampling_is_tensorflows_bicubic_in_float64():
+    rng = np.random.RandomState(0)
+    responses = rng.randn(3, 17, 17).astype(np.float32)
+    host = sasiam.HostGraph(CFG, 17)
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        reference = sess.run(tf.compat.v1.image.resize_bicubic(
+            responses[..., None], [272, 272], align_corners=True))[..., 0]
+    host.close()
+    upsampled = sasiam.upsample(responses, host.upsample_matrix)
+    assert upsampled.dtype == np.float64 and upsampled.shape == (3, 272, 272)
+    np.testing.assert_allclose(upsampled, reference, atol=2e-6)
+    corners = np.ix_(range(3), [0, 271], [0, 271])                 # align_corners
+    np.testing.assert_allclose(upsampled[corners], responses[np.ix_(range(3), [0, 16], [0, 16])],
+                               atol=1e-6)
 
 
 def test_boxes_round_trip_centre_convention():
@@ -103,31 +161,31 @@ def test_search_boxes_hand_computed():
 def test_search_crop_maps_pixel_to_pixel_and_pads_with_the_frame_mean():
     rng = np.random.RandomState(0)
     frame = rng.randint(0, 256, (300, 280, 3)).astype(np.uint8)
-    with tf.Graph().as_default():
-        image = tf.compat.v1.placeholder(tf.uint8, [None, None, 3])
-        boxes = tf.compat.v1.placeholder(tf.float32, [2, 4])
-        mean = sasiam.frame_mean(frame)
-        crops = sasiam.search_crops(image, boxes, 255, mean)
-        with tf.compat.v1.Session() as sess:
-            # a 255 px window maps pixel to pixel (up to float32 box coordinates); the second
-            # one hangs 27 px off the left edge
-            inside, outside = sess.run(crops, {image: frame, boxes: np.concatenate([
-                sasiam.search_boxes(150.0, 140.0, 255.0, [1.0], 300, 280),
-                sasiam.search_boxes(150.0, 100.0, 255.0, [1.0], 300, 280)])})
-            # the reference's way: crop frame - mean, add the mean back
-            as_float = tf.cast(image, tf.float32) - mean
-            reference = sess.run(tf.image.crop_and_resize(
-                as_float[None], boxes, crop_size=[255, 255], box_indices=[0, 0]) + mean, {
-                    image: frame, boxes: sasiam.search_boxes(40.0, 250.0, 170.0, [0.9, 1.1],
-                                                             300, 280)})
-            ours = sess.run(crops, {image: frame, boxes: sasiam.search_boxes(
-                40.0, 250.0, 170.0, [0.9, 1.1], 300, 280)})
+    mean = sasiam.frame_mean(frame)
+    host = sasiam.HostGraph(dict(CFG, num_scales=2), 17)
+    try:
+        # a 255 px window maps pixel to pixel (up to float32 box coordinates); the second one
+        # hangs 27 px off the left edge
+        inside, outside = host.search_crops(frame, np.concatenate([
+            sasiam.search_boxes(150.0, 140.0, 255.0, [1.0], 300, 280),
+            sasiam.search_boxes(150.0, 100.0, 255.0, [1.0], 300, 280)]))
+        boxes = sasiam.search_boxes(40.0, 250.0, 170.0, [0.9, 1.1], 300, 280)
+        ours = host.search_crops(frame, boxes)
+    finally:
+        host.close()
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        # the reference's way: crop frame - mean, add the mean back
+        reference = sess.run(tf.image.crop_and_resize(
+            (frame - mean)[None].astype(np.float32), boxes, crop_size=[255, 255],
+            box_indices=[0, 0]) + mean)
+    assert ours.dtype == np.float32 and ours.shape == (2, 255, 255, 3)
     np.testing.assert_allclose(ours, reference, atol=0.01)
     np.testing.assert_allclose(mean, frame.reshape(-1, 3).mean(axis=0), rtol=1e-9)
-    np.testing.assert_allclose(inside, frame[23:278, 13:268], atol=0.05)  # float32 box coordinates
-    np.testing.assert_allclose(outside[:, 27:], frame[23:278, 0:228], atol=0.05)  # float32 box coordinates
+    # float32 box coordinates: up to 0.05 grey levels
+    np.testing.assert_allclose(inside, frame[23:278, 13:268], atol=0.05)
+    np.testing.assert_allclose(outside[:, 27:], frame[23:278, 0:228], atol=0.05)
     np.testing.assert_allclose(outside[:, :27], np.broadcast_to(
-        frame.reshape(-1, 3).mean(axis=0), (255, 27, 3)), atol=0.05)  # float32 box coordinates
+        frame.reshape(-1, 3).mean(axis=0), (255, 27, 3)), atol=0.05)
 
 
 # -- end to end with the non-learned embedding ---------------------------------------------------
@@ -191,10 +249,10 @@ def test_track_command_on_a_frame_folder_writes_boxes_and_a_strip(tmpdir):
     assert cli.main(['track', '--run', 'pixel_pool', '--seq', os.path.join(root, 'img'),
                      '--init', ','.join('%d' % v for v in first), '--out', out,
                      '--device', 'cpu']) == 0
-    boxes = np.loadtxt(os.path.join(out, 'results', 'pixel_pool', 'img.txt'), delimiter=',')
+    boxes = np.loadtxt(os.path.join(out, 'results', 'pixel_pool', 'seq.txt'), delimiter=',')
     assert boxes.shape == (6, 4)
     np.testing.assert_allclose(boxes[0], first)
-    strip = cv2.imread(os.path.join(out, 'pixel_pool_img.png'))
+    strip = cv2.imread(os.path.join(out, 'pixel_pool_seq.png'))
     assert strip.shape[0] == 180 and strip.shape[1] > 6 * 200
 
 
@@ -208,6 +266,9 @@ def test_bad_inputs_give_one_line_errors(tmpdir, capsys):
     assert cli.main(['track', '--run', 'pixel_pool', '--seq', str(tmpdir), '--init',
                      '1,1,0,5']) == 1
     assert 'positive width' in capsys.readouterr().err
+    assert cli.main(['eval', '--run', 'pixel_pool', '--vid', str(tmpdir), '--list', 'x']) == 1
+    assert capsys.readouterr().err == (
+        'error: --list and --no-otb-ranges apply to --otb, not to --vid\n')
 
 
 # -- combined model restore from two branch runs -------------------------------------------------
@@ -239,25 +300,48 @@ def test_combined_tracker_restores_both_branch_runs_by_name(tmpdir):
     frame = np.random.RandomState(0).randint(0, 256, (240, 320, 3)).astype(np.uint8)
     boxes = sasiam.search_boxes(120.0, 160.0, 150.0, sasiam.scale_factors(3, 1.0375), 240, 320)
 
-    def upsampled(runs):
-        tracker, sess = sasiam.open_tracker(sasiam.branches_from_runs(runs, CFG), CFG, 'cpu')
-        with sess:
-            feed = {tracker.graph.frame: frame, tracker.graph.boxes: boxes,
-                    tracker.graph.mean: sasiam.frame_mean(frame)}
-            sess.run(tracker.graph.init_op, feed)
-            values = {v.op.name: sess.run(v) for v in tf.compat.v1.global_variables(
-                ) if v.op.name.startswith('detection/') or v.op.name.endswith('conv1/BatchNorm/moving_mean')}
-            return sess.run(tracker.graph.upsampled, feed), values, tracker.name
+    def responses(runs):
+        with sasiam.open_tracker(sasiam.branches_from_runs(runs, CFG), CFG, 'cpu') as tracker:
+            feed = {tracker.graph.crops: tracker.host.search_crops(frame, boxes)}
+            tracker.sess.run(tracker.graph.init_op, feed)
+            with tracker.sess.graph.as_default():
+                values = {v.op.name: tracker.sess.run(v) for v in tf.compat.v1.global_variables(
+                    ) if v.op.name.startswith('detection/') or
+                    v.op.name.endswith('conv1/BatchNorm/moving_mean')}
+            return tracker.sess.run(tracker.graph.response, feed), values, tracker.name
 
-    alone_a, values_a, _ = upsampled([appearance])
-    alone_s, _, _ = upsampled([semantic])
-    both, values, name = upsampled([semantic, appearance])
+    alone_a, values_a, _ = responses([appearance])
+    alone_s, _, _ = responses([semantic])
+    both, values, name = responses([semantic, appearance])
     assert name == 'app+sem'
     assert values['detection/biases_appearance'] == 0.25
     assert values['detection/biases_semantic'] == -0.5
     assert np.all(values['sa_siam/appearance_net/conv1/BatchNorm/moving_mean'] == 3.0)
     assert values_a['detection/biases_appearance'] == 0.25
     np.testing.assert_allclose(both, 0.3 * alone_a + 0.7 * alone_s, rtol=1e-4, atol=1e-5)
+
+
+def test_tracker_names_are_unique_and_stable(tmpdir, capsys):
+    first, other = str(tmpdir.mkdir('runs').mkdir('a')), str(tmpdir.mkdir('old').mkdir('a'))
+    fake_branch_run(first, 'appearance', 0.0, 1)
+    fake_branch_run(other, 'appearance', 0.0, 1)
+    checkpoint = tf.train.latest_checkpoint(first)            # .../runs/a/model.ckpt-7
+    assert sasiam.load_branch(first).name == 'a'
+    assert sasiam.load_branch(checkpoint).name == 'a-7'
+    assert sasiam.load_branch(first + os.sep).name == 'a'
+    # a run and one of its checkpoints have different names; two runs called a do not
+    names = [sasiam.tracker_name(b) for b in cli.distinct_trackers([first, checkpoint], CFG)]
+    assert names == ['a', 'a-7']
+    with pytest.raises(sasiam.TrackerError, match=r'two trackers are named a \(.*runs.a and '
+                                                   r'.*old.a\).*results/a/'):
+        cli.distinct_trackers([first, other], CFG)
+    textured_sequence(str(tmpdir.join('otb', 'Moving')), n=2)
+    assert cli.main(['eval', '--run', first, '--compare', other, '--otb',
+                     str(tmpdir.join('otb')), '--out', str(tmpdir.join('out')),
+                     '--device', 'cpu']) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: two trackers are named a') and err.count('\n') == 1
+    assert not tmpdir.join('out', 'results').check()         # refused before tracking
 
 
 def test_two_runs_of_one_branch_or_another_width_are_refused(tmpdir):
@@ -284,19 +368,73 @@ def test_center_distance_error_of_the_response_peak():
     assert error == pytest.approx((0 + 0.48 + 1) / 3)
 
 
-def test_tracking_graph_is_static_after_the_frame():
-    """Only the frame (any size) has a free shape; crops, embeddings and responses are static,
-    so a device compiles the network once per frame size."""
-    cfg = dict(CFG)
-    branches = [sasiam.untrained_branch('appearance', 0.0625),
-                sasiam.untrained_branch('semantic', 0.0625)]
+def test_device_graph_is_static_and_its_ops_are_reviewed_for_the_npu():
+    """The combined tracker's device graph: one float32 input of a static shape (the crops),
+    every tensor of a static shape (a device compiles it once, whatever the frame size), every
+    op type plain or reviewed in trainers/device.py, as the training graphs' (test_sasiam).
+    The variable-size frame, crop_and_resize and the upsampling live in the host graph, on the
+    CPU."""
+    branches = [sasiam.untrained_branch('appearance', 0.0625)._replace(weight=0.3),
+                sasiam.untrained_branch('semantic', 0.0625)._replace(weight=0.7)]
     graph = tf.Graph()
     with graph.as_default():
-        tracker_graph = sasiam.TrackerGraph(branches, cfg)
-        free = {op for op in graph.get_operations() for i, t in enumerate(op.outputs)
-                if not t.shape.is_fully_defined() and (op.type, i) != ('FusedBatchNormV3', 5)}
-    frame = tracker_graph.frame.op      # (output 5 of a batch norm is bookkeeping, not data)
-    assert frame in free and all(op == frame or list(op.inputs) == [frame.outputs[0]] or (
-        op.type == 'StridedSlice' and op.inputs[0] == frame.outputs[0]) for op in free), free
-    assert len(free) == 2   # the frame and frame[None], the input of crop_and_resize
-    assert tracker_graph.upsampled.shape.as_list() == [3, 272, 272]
+        tracker_graph = sasiam.TrackerGraph(branches, CFG)
+    free = [(op.name, i) for op in graph.get_operations() for i, t in enumerate(op.outputs)
+            if not t.shape.is_fully_defined() and (op.type, i) != ('FusedBatchNormV3', 5)]
+    assert free == []      # (output 5 of a batch norm is bookkeeping, not data)
+    inputs = [op for op in graph.get_operations() if op.type == 'Placeholder']
+    assert [(op.outputs[0].dtype, op.outputs[0].shape.as_list()) for op in inputs] == [
+        (tf.float32, [3, 255, 255, 3])]
+    assert device.unreviewed_op_types(graph) == []
+    assert not {'CropAndResize', 'ResizeBicubic', 'BroadcastTo'} & set(device.op_types(graph))
+    assert tracker_graph.response.shape.as_list() == [3, 17, 17]
+    host = sasiam.HostGraph(CFG, 17)
+    host.close()
+    ops = host.graph.get_operations()
+    assert 'CropAndResize' in {op.type for op in ops}
+    assert all(op.device.lower().endswith('cpu:0') for op in ops)
+    assert host.crops.shape.as_list() == [3, 255, 255, 3] and host.crops.dtype == tf.float32
+
+
+# -- a run directory of the real trainer ---------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def trained_run(tmp_path_factory):
+    """A tiny appearance run of trainers.sasiam (4 steps, validation every 2) on sample records."""
+    root = tmp_path_factory.mktemp('trained')
+    records = sample_vid_records(root, 4, 2, 1, 6)
+    run_dir = str(root / 'sasiam-tiny')
+    assert train.main([
+        '--records', records, '--run-dir', run_dir, '--steps', '4', '--device', 'cpu',
+        '--branch', 'appearance', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
+        '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',
+        '--set', 'train.log_every=1', '--set', 'train.validate_every=2',
+        '--set', 'train.validation_batches=1']) == 0
+    return run_dir
+
+
+def test_validation_center_distance_error_reaches_the_train_log(trained_run):
+    with open(os.path.join(trained_run, 'train_log.jsonl')) as f:
+        log = [json.loads(line) for line in f]
+    validations = [r for r in log if 'validation_loss' in r]
+    assert [r['step'] for r in validations] == [2, 4]
+    for record in validations:
+        assert 0.0 <= record['validation_center_distance_error'] <= 1.0
+
+
+def test_tracks_a_run_directory_of_the_real_trainer(trained_run, tmpdir):
+    textured_sequence(str(tmpdir.join('otb', 'Moving')), n=5)
+    out = str(tmpdir.join('out'))
+    assert cli.main(['eval', '--run', trained_run, '--otb', str(tmpdir.join('otb')), '--out',
+                     out, '--device', 'cpu']) == 0
+    boxes = np.loadtxt(os.path.join(out, 'results', 'sasiam-tiny', 'Moving.txt'), delimiter=',')
+    gt = np.loadtxt(str(tmpdir.join('otb', 'Moving', 'groundtruth_rect.txt')))
+    assert boxes.shape == (5, 4) and np.all(np.isfinite(boxes))
+    np.testing.assert_allclose(boxes[0], gt[0])
+    # the damped size stays within the clamp; the box keeps the first box's aspect ratio
+    assert np.all(boxes[:, 2] >= 0.2 * gt[0, 2] - 1e-6) and np.all(boxes[:, 2] <= 5 * gt[0, 2])
+    np.testing.assert_allclose(boxes[:, 2] / boxes[:, 3], gt[0, 2] / gt[0, 3], rtol=1e-3)
+    with open(os.path.join(out, 'speed.json')) as f:
+        speed = json.load(f)['sasiam-tiny']
+    assert speed['frames'] == 4 and speed['fps'] > 0 and speed['fps_without_decode'] > 0
+    assert set(speed['per_frame_ms']) >= {'decode', 'network', 'host', 'crop'}

@@ -1,13 +1,16 @@
 """SA-Siam tracking and its OTB-style evaluation (`make track-sasiam`, `make eval-sasiam`).
 
 python -m trackers track --run RUN[,RUN] --seq DIR [--init x,y,w,h] [--out DIR]
+python -m trackers track --run RUN[,RUN] --vid ROOT --seq SNIPPET.TRACKID [--out DIR]
 python -m trackers eval  --run RUN[,RUN] (--otb DIR [--list FILE] | --vid ROOT) [--out DIR]
                          [--compare RUN[,RUN] ...]
 
 RUN is a training run directory of `make train-sasiam` (config.json + checkpoints; the newest
 checkpoint is used) or a checkpoint prefix inside one; `appearance_run,semantic_run` tracks with
 both branches combined (0.3 / 0.7). `--run pixel_pool` uses the non-learned pixel embedding (no
-weights; a mechanics check, not a tracker to report).
+weights; a mechanics check, not a tracker to report). A tracker is named after its run
+directory (`<run>-<step>` for a checkpoint prefix, `a+b` for a pair); results go to
+results/<name>/, so trackers of one evaluation must have different names (else: an error).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -33,13 +36,12 @@ def parse_args(argv):
                        help='override a tracking constant, e.g. --set window_influence=0.2')
         p.add_argument('--out', help='output folder (default out/tracking/%s)' % name)
     track = sub.choices['track']
-    track.add_argument('--seq', required=True, help='an OTB sequence folder or a folder of frames')
+    track.add_argument('--seq', required=True, help='an OTB sequence folder or a folder of frames '
+                                                    '(with --vid: a val track, SNIPPET.TRACKID)')
     track.add_argument('--init', help='first box x,y,w,h in 0-based pixels (frame folders)')
+    track.add_argument('--vid', help='ILSVRC2015 root: track its val track named by --seq')
     evaluate = sub.choices['eval']
-    source = evaluate.add_mutually_exclusive_group(required=True)
-    source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
-    source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
-    evaluate.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line')
+    seq_lib.add_source_arguments(evaluate)
     evaluate.add_argument('--compare', nargs='*', default=[], metavar='RUN[,RUN]',
                           help='more runs to track and plot beside --run')
     evaluate.add_argument('--limit', type=int, help='only the first N sequences (by name)')
@@ -68,10 +70,13 @@ def branches_of(spec, cfg):
 def speed_line(name, speed):
     if 'fps' not in speed:
         return '%s: too few frames to time' % name
-    without = speed['fps_without_decode']
-    return ('%s: %.1f frames/s (%s without decoding), host work %.1f %% of a frame, %d frames'
-            % (name, speed['fps'], '%.1f' % without if without else 'n/a',
-               100 * speed['host_fraction'], speed['frames']))
+
+    def rate(key):
+        return '%.1f' % speed[key] if speed.get(key) else 'n/a'
+    return ('%s: %.1f frames/s (network + host work alone %s, decoding inline %s), host work '
+            '%.1f %% of a frame, %d frames' % (name, speed['fps'], rate('fps_without_decode'),
+                                               rate('fps_decode_inline'),
+                                               100 * speed['host_fraction'], speed['frames']))
 
 
 def run_tracker(tracker, sequences, results_dir, strips_dir=None, skip_existing=False):
@@ -100,23 +105,43 @@ def run_tracker(tracker, sequences, results_dir, strips_dir=None, skip_existing=
     return run_lib.speed(stats)
 
 
+def distinct_trackers(specs, cfg):
+    """[branches] of each --run / --compare spec; refuses two trackers of one name (their
+    result files would overwrite each other) or one named as the static baseline."""
+    owners = {run_lib.STATIC_BASELINE: 'the static baseline'}
+    out = []
+    for spec in specs:
+        branches = branches_of(spec, cfg)
+        name = sasiam.tracker_name(branches)
+        if name in owners:
+            raise sasiam.TrackerError(
+                'two trackers are named %s (%s and %s): their results would overwrite each other '
+                'in results/%s/; rename a run directory' % (name, owners[name], spec, name))
+        owners[name] = spec
+        out.append(branches)
+    return out
+
+
 def _track_specs(specs, cfg, device, sequences, results_dir, strips_dir=None,
                  skip_existing=False):
     speeds = {}
-    for spec in specs:
-        tracker, sess = sasiam.open_tracker(branches_of(spec, cfg), cfg, device)
-        try:
+    for branches in distinct_trackers(specs, cfg):
+        with sasiam.open_tracker(branches, cfg, device) as tracker:
             speeds[tracker.name] = run_tracker(tracker, sequences, results_dir, strips_dir,
                                                skip_existing)
-        finally:
-            sess.close()
         print(speed_line(tracker.name, speeds[tracker.name]))
     return speeds
 
 
 def command_track(args, cfg):
-    init = seq_lib.parse_box(args.init) if args.init else None
-    sequences = seq_lib.load_sequence(args.seq, init)
+    if args.vid:
+        if args.init:
+            raise seq_lib.SequenceError('--init is for frame folders; a --vid track starts at '
+                                        'its annotated box')
+        sequences = seq_lib.select(seq_lib.load_vid(args.vid), args.seq, args.vid)
+    else:
+        init = seq_lib.parse_box(args.init) if args.init else None
+        sequences = seq_lib.load_sequence(args.seq, init)
     out = args.out or os.path.join('out', 'tracking', 'track')
     _track_specs([args.run], cfg, args.device, sequences, os.path.join(out, 'results'), out)
     print('results: %s' % os.path.join(out, 'results'))
@@ -125,10 +150,10 @@ def command_track(args, cfg):
 
 def command_eval(args, cfg):
     from evaluation import otb
-    sequences = (seq_lib.load_otb(args.otb, args.list) if args.otb
-                 else seq_lib.load_vid(args.vid))
+    sequences = seq_lib.load_source(args)
     if args.limit:
         sequences = sequences[:args.limit]
+    otb.check_sequences(sequences)      # before hours of tracking
     out = args.out or os.path.join('out', 'tracking', 'eval')
     results_dir = os.path.join(out, 'results')
     speeds = _track_specs([args.run] + list(args.compare), cfg, args.device, sequences,

@@ -22,7 +22,7 @@ class StaticTracker(object):
 
     def __init__(self):
         self.box = None
-        self.timing = {'network_s': 0.0, 'host_s': 0.0}
+        self.timing = {'network_s': 0.0, 'host_s': 0.0, 'crop_s': 0.0}
 
     def init(self, frame, box):
         self.box = np.asarray(box, np.float64)
@@ -40,15 +40,17 @@ def _timed_read(path):
 
 def track_sequence(tracker, sequence, keep_frames=()):
     """Boxes (N x 4, in the sequence's coordinates; frame 0 is the given box) and per-frame
-    seconds: 'times' (everything), 'decode' (time spent decoding, in a reader thread that decodes
-    the next frame while the network runs on this one: OpenCV and TensorFlow release the GIL),
-    'decode_wait' (what of it the tracker waited for), 'network' (sess.run), 'host' (search boxes
-    and update rule); plus 'frames': {i: RGB frame} for the indices in keep_frames."""
+    seconds: 'times' (everything), 'decode' (time spent decoding, measured in a reader thread
+    that decodes the next frame while the network runs on this one: OpenCV and TensorFlow
+    release the GIL), 'decode_wait' (what of it the tracker waited for), 'network' (the device's
+    sess.run), 'host' (search boxes, crops, upsampling, update rule), 'crop' (the crops alone);
+    plus 'frames': {i: RGB frame} for the indices in keep_frames."""
     from concurrent.futures import ThreadPoolExecutor
     origin = [sequence.origin, sequence.origin, 0, 0]
     n = len(sequence.frames)
     boxes = np.zeros((n, 4))
-    stats = {k: np.zeros(n) for k in ('times', 'decode', 'decode_wait', 'network', 'host')}
+    stats = {k: np.zeros(n) for k in ('times', 'decode', 'decode_wait', 'network', 'host',
+                                      'crop')}
     kept = {}
     with ThreadPoolExecutor(1) as reader:
         pending = reader.submit(_timed_read, sequence.frames[0])
@@ -65,8 +67,8 @@ def track_sequence(tracker, sequence, keep_frames=()):
                 box = tracker.update(frame)
             boxes[i] = np.asarray(box) + origin
             stats['times'][i] = time.time() - start
-            stats['network'][i] = tracker.timing['network_s'] - before['network_s']
-            stats['host'][i] = tracker.timing['host_s'] - before['host_s']
+            for key in ('network', 'host', 'crop'):
+                stats[key][i] = tracker.timing[key + '_s'] - before[key + '_s']
             if i in keep_frames:
                 kept[i] = frame
     boxes[0] = sequence.boxes[0]  # include_first False: frame 0 reports the given box
@@ -83,22 +85,32 @@ def write_results(results_dir, tracker, sequence_name, boxes, times):
 
 def speed(stats):
     """Over the frames after the first (which builds the template and warms the graph up):
-    frames/s; frames/s without decoding (the decode time the tracker waited for taken out);
-    the host fraction of the frame time (everything outside the network's sess.run: waiting for
-    decode, search boxes, update rule, Python); mean ms per frame of each part ('decode' is the
-    reader thread's work, mostly hidden behind the network)."""
+      fps                 frames / wall-clock time (decoding in the reader thread, overlapped);
+      fps_without_decode  frames / (network + host work): the tracker's own work, no decoding
+                          at all (neither waited for nor done);
+      fps_decode_inline   frames / (network + host work + decode time measured in the reader
+                          thread): as if every frame were decoded before it is tracked;
+      host_fraction       of the wall-clock frame time, everything outside the device's
+                          sess.run (waiting for decode, search boxes, crops, upsampling, update
+                          rule, Python);
+      per_frame_ms        mean ms per frame of each part ('decode' is the reader thread's work,
+                          mostly hidden behind the network; 'crop' is part of 'host').
+    Decoding competes with the network for the CPU cores, so on a CPU 'network' is measured a
+    little slower than it would be alone."""
     def after_first(key):
         return np.concatenate([s[key][1:] for s in stats]) if stats else np.zeros(0)
     times, network = after_first('times'), after_first('network')
     n, total = len(times), float(times.sum())
     if n == 0 or total <= 0:
         return {'frames': n}
-    without_decode = total - float(after_first('decode_wait').sum())
+    work = float(network.sum() + after_first('host').sum())
+    decode = float(after_first('decode').sum())
     return {'frames': n, 'fps': n / total,
-            'fps_without_decode': n / without_decode if without_decode > 1e-6 else None,
+            'fps_without_decode': n / work if work > 1e-6 else None,
+            'fps_decode_inline': n / (work + decode) if work + decode > 1e-6 else None,
             'host_fraction': max(0.0, 1.0 - float(network.sum()) / total),
             'per_frame_ms': {k: 1000.0 * float(after_first(k).mean()) for k in (
-                'decode', 'decode_wait', 'network', 'host', 'times')}}
+                'decode', 'decode_wait', 'network', 'host', 'crop', 'times')}}
 
 
 GROUND_TRUTH_COLOUR = (64, 255, 64)   # RGB

@@ -1,23 +1,29 @@
 """The SA-Siam tracker (../shared/spec/sa-siam.md section 7): inference graph and update rule.
 
-The graph reuses the trainer's one model definition (trainers.sasiam.model.embed / xcorr /
-adjust) with batch norm in inference mode, and the trainer's device layer for its session. It
-takes one decoded frame, its channel mean and the three search boxes of this frame, and returns
-the three 17x17 responses upsampled x16 (bicubic, align_corners). Everything after the frame has
-a static shape; the frame's own size is free (on an NPU each distinct frame size is compiled
-once; not verified, no NPU was available).
+Tracking runs in two parts, so that everything the device sees has a static shape:
 
+  * host (HostGraph, its own CPU session, every op on /cpu:0): the variable-size part. The
+    decoded uint8 frame (any size) and the three search boxes of this frame go in; the three
+    255x255 float32 search crops come out (bilinear crop_and_resize; numpy then puts the
+    frame's mean colour where samples fall outside);
+  * device (TrackerGraph, a session of the trainer's device layer): the float32 crops
+    [3, 255, 255, 3] go in, the three 17x17 responses come out. It reuses the trainer's one
+    model definition (trainers.sasiam.model.embed / xcorr / adjust) with batch norm in inference
+    mode; its op types are plain or reviewed in trainers.device.TRAINING_OP_REVIEW (a test);
   * init: the centre-scale search crop of the first frame is embedded as an exemplar (the whole
     255 crop; centre feature crop, semantic channel attention) into a non-trainable variable
     target_template/State/exemplar_<branch>; it is never updated afterwards;
   * later frames: 3 search crops (scale factors 1.0375^{-1,0,1}) are embedded, correlated with
     the template and adjusted (1e-3 * corr + bias); with both branches the response is
     c_appearance * appearance + (1 - c_appearance) * semantic (0.3 / 0.7), each branch restored
-    from its own training run by name mapping (model.branch_restore_map).
+    from its own training run by name mapping (model.branch_restore_map);
+  * then on the host, in float64 numpy: the x16 bicubic upsampling (align_corners; a matrix
+    product with the interpolation weights of TensorFlow's own resize_bicubic, taken once from
+    the host graph) and the update rule of section 7.4 (`update`).
 
 The reference pads the appearance maps by 1 px to the semantic size before correlating; a zero
 border around both maps leaves the valid correlation unchanged, so the branches are correlated at
-their own sizes here. The update rule (section 7.4) is plain numpy on the host (`update`).
+their own sizes here.
 
 A third, non-learned embedding 'pixel_pool' (per-crop mean-subtracted pixels through an 8x8,
 stride-8 average pool) needs no checkpoint; tests use it to prove the mechanics without weights.
@@ -97,15 +103,25 @@ def search_boxes(cy, cx, s_x, factors, frame_h, frame_w):
 
 
 def hann_window(size):
-    """Outer product of two np.hanning(size), normalised to sum 1."""
+    """Outer product of two np.hanning(size), normalised to sum 1 (float64)."""
     h = np.hanning(size)
     window = np.outer(h, h)
     return window / window.sum()
 
 
+def upsample(responses, matrix):
+    """[n, R, R] responses -> [n, U, U] float64: matrix [U, R] @ r @ matrix.T, i.e. separable
+    interpolation with the per-axis weights in matrix (HostGraph.upsample_matrix: TensorFlow's)."""
+    matrix = np.asarray(matrix, np.float64)
+    return np.matmul(np.matmul(matrix, np.asarray(responses, np.float64)), matrix.T)
+
+
 def update(state, upsampled, s_x, cfg, window, stride=model.STRIDE):
     """One step of section 7.4 from the upsampled responses [n_scales, U, U] of the search
-    regions of side factor * s_x: returns (new State, index of the chosen scale)."""
+    regions of side factor * s_x: returns (new State, index of the chosen scale). Computed in
+    float64 (as the reference's numpy), whatever the dtype of the responses."""
+    upsampled = np.asarray(upsampled, np.float64)
+    window = np.asarray(window, np.float64)
     n, size = upsampled.shape[0], upsampled.shape[1]
     factors = scale_factors(n, cfg['scale_step'])
     peaks = upsampled.reshape(n, -1).max(axis=1)
@@ -161,8 +177,20 @@ def load_branch(run, weight=1.0):
     if model_cfg.get('branch') not in BRANCHES:
         raise TrackerError('%s: model.branch %r is not one of %s' % (path, model_cfg.get('branch'),
                                                                      BRANCHES))
-    name = os.path.basename(os.path.normpath(run_dir))
-    return Branch(model_cfg['branch'], model_cfg, latest_checkpoint(run), weight, name)
+    return Branch(model_cfg['branch'], model_cfg, latest_checkpoint(run), weight, run_name(run))
+
+
+def run_name(run):
+    """The tracker name of a run: its directory's name, plus `-<step>` for a checkpoint prefix
+    (runs/a -> a, runs/a/model.ckpt-2000 -> a-2000), so that two checkpoints of one run write
+    to different results/<name>/ folders."""
+    path = os.path.abspath(run)
+    if os.path.isdir(path):
+        return os.path.basename(path)
+    checkpoint = os.path.basename(path)
+    step = checkpoint.rsplit('-', 1)[-1]
+    return '%s-%s' % (os.path.basename(os.path.dirname(path)),
+                      step if step.isdigit() else checkpoint)
 
 
 def branches_from_runs(runs, cfg):
@@ -213,43 +241,88 @@ def frame_mean(frame):
     return np.array(cv2.mean(frame)[:3])
 
 
-def search_crops(frame, boxes, size, mean):
-    """[n, size, size, 3] float crops of a uint8 frame, bilinear (crop_and_resize); samples
-    outside the frame take the frame's mean colour (float, as the reference at tracking time).
+def search_crops(frame, boxes, size):
+    """[n, size, size, 3] float32 crops of a uint8 frame, bilinear (crop_and_resize), with -1
+    where a sample falls outside the frame (fill_outside puts the frame's mean there). Host side
+    (HostGraph): the frame's size varies.
 
-    The reference crops frame - mean and adds the mean back; bilinear weights sum to 1, so that
-    equals cropping the uint8 frame directly and putting the mean where a sample falls outside,
-    which crop_and_resize marks with an impossible value (-1). It saves a float copy of the
-    whole frame per frame (4x faster on 720p here); the mean comes from the host (cv2.mean,
-    0.4 ms)."""
+    The reference crops frame - mean and adds the mean back, so outside samples take the frame's
+    mean colour (float, as the reference at tracking time); bilinear weights sum to 1, so that
+    equals cropping the uint8 frame directly and putting the mean where crop_and_resize marks a
+    sample as outside with an impossible value. It saves a float copy of the whole frame per
+    frame (4x faster on 720p here); the mean comes from cv2.mean (0.2-0.4 ms)."""
     import tensorflow as tf
     n = boxes.shape.as_list()[0]
-    raw = tf.image.crop_and_resize(frame[None], boxes, crop_size=[size, size],
-                                   box_indices=tf.zeros([n], tf.int32), extrapolation_value=-1.0)
-    outside = tf.broadcast_to(raw[..., :1] < 0, raw.shape)
-    return tf.compat.v1.where(outside, tf.broadcast_to(tf.cast(mean, tf.float32), raw.shape), raw)
+    return tf.image.crop_and_resize(frame[None], boxes, crop_size=[size, size],
+                                    box_indices=tf.zeros([n], tf.int32), extrapolation_value=-1.0)
+
+
+def fill_outside(crops, mean):
+    """search_crops' output with the mean colour where it marks samples outside the frame, in
+    place (numpy: only the outside pixels are written; 2-3 ms less than a select over the whole
+    crops in the graph on 720p frames)."""
+    outside = crops[..., 0] < 0
+    if outside.any():
+        crops[outside] = mean
+    return crops
+
+
+def bicubic_resize_basis(size, factor):
+    """The graph of [size * factor, size] interpolation weights of resize_bicubic (align_corners)
+    along one axis: the resized unit vectors. The 2-D resize is separable with these weights."""
+    import tensorflow as tf
+    basis = tf.eye(size)[:, :, None, None]                   # [k, size, 1, 1]: unit vector e_k
+    resized = tf.compat.v1.image.resize_bicubic(basis, [size * factor, 1], align_corners=True)
+    return tf.transpose(resized[:, :, 0, 0])
+
+
+class HostGraph(object):
+    """The variable-size part of tracking, on the host (/cpu:0, a plain CPU session): search
+    crops of a frame of any size, and once, the bicubic weights of the upsampling."""
+
+    def __init__(self, cfg, response_size):
+        import tensorflow as tf
+        from trainers import device as device_lib
+        self.graph = tf.Graph()
+        with self.graph.as_default(), tf.device('/cpu:0'):
+            self.frame = tf.compat.v1.placeholder(tf.uint8, [None, None, 3], name='frame')
+            self.boxes = tf.compat.v1.placeholder(tf.float32, [cfg['num_scales'], 4],
+                                                  name='search_boxes')
+            self.crops = search_crops(self.frame, self.boxes, cfg['x_size'])
+            basis = bicubic_resize_basis(response_size, cfg['upsample_factor'])
+        self.graph.finalize()
+        config = device_lib.session_config('cpu')
+        config.device_count['GPU'] = 0
+        self.sess = tf.compat.v1.Session(graph=self.graph, config=config)
+        self.upsample_matrix = self.sess.run(basis).astype(np.float64)
+
+    def search_crops(self, frame, boxes):
+        """[n, x_size, x_size, 3] float32 crops of an RGB uint8 frame at the boxes."""
+        crops = self.sess.run(self.crops, {self.frame: frame, self.boxes: boxes})
+        return fill_outside(crops, frame_mean(frame))
+
+    def close(self):
+        self.sess.close()
 
 
 class TrackerGraph(object):
-    """The inference graph of one or two branches in the current default graph."""
+    """The device part of one or two branches in the current default graph: float32 search
+    crops [num_scales, x_size, x_size, 3] in, responses [num_scales, R, R] out; static shapes."""
 
     def __init__(self, branches, cfg):
         import tensorflow as tf
         self.branches, self.cfg = list(branches), cfg
-        n = cfg['num_scales']
-        self.frame = tf.compat.v1.placeholder(tf.uint8, [None, None, 3], name='frame')
-        self.boxes = tf.compat.v1.placeholder(tf.float32, [n, 4], name='search_boxes')
-        self.mean = tf.compat.v1.placeholder(tf.float32, [3], name='frame_mean')
-        crops = search_crops(self.frame, self.boxes, cfg['x_size'], self.mean)
-        exemplar = crops[n // 2:n // 2 + 1]
+        n, size = cfg['num_scales'], cfg['x_size']
+        self.crops = tf.compat.v1.placeholder(tf.float32, [n, size, size, 3], name='search_crops')
+        exemplar = self.crops[n // 2:n // 2 + 1]
         assigns, responses, self.restore_maps = [], [], []
         for branch in self.branches:
             if branch.kind == PIXEL_POOL:
                 z = pixel_pool_features(exemplar, True)
-                x = pixel_pool_features(crops, False)
+                x = pixel_pool_features(self.crops, False)
             else:
                 z = model.embed(exemplar, branch.model, True, is_training=False)
-                x = model.embed(crops, branch.model, False, is_training=False, reuse=True)
+                x = model.embed(self.crops, branch.model, False, is_training=False, reuse=True)
             with tf.compat.v1.variable_scope('target_template/State'):
                 template = tf.compat.v1.get_variable(
                     'exemplar_' + branch.kind, z.shape, tf.float32, tf.zeros_initializer(),
@@ -266,11 +339,8 @@ class TrackerGraph(object):
                     branch.kind, bias, tf.compat.v1.global_variables())))
             responses.append(branch.weight * resp)
         self.response = tf.add_n(responses)                         # [n, 17, 17]
-        size = self.response.shape.as_list()[1] * cfg['upsample_factor']
-        self.upsampled = tf.compat.v1.image.resize_bicubic(
-            self.response[..., None], [size, size], align_corners=True)[..., 0]
+        self.response_size = self.response.shape.as_list()[1]
         self.init_op = tf.group(*assigns)
-        self.window = hann_window(size).astype(np.float32)  # the responses are float32
 
     def restore(self, sess):
         """Variables initialised, then each branch restored from its checkpoint by name."""
@@ -303,22 +373,27 @@ class TrackerGraph(object):
 
 class SiamTracker(object):
     """init(frame, box) / update(frame) -> box on decoded RGB uint8 frames, 0-based boxes.
-    `timing` accumulates seconds spent in the network (sess.run) and on the host."""
+    `timing` accumulates seconds spent in the network (the device's sess.run) and on the host
+    (search boxes, crops, upsampling, update rule), and of the latter in the crops alone.
+    close() (or a with block) ends both sessions."""
 
-    def __init__(self, graph, sess, name):
-        self.graph, self.sess, self.name = graph, sess, name
+    def __init__(self, graph, sess, host, name):
+        self.graph, self.sess, self.host, self.name = graph, sess, host, name
         self.cfg = graph.cfg
         self.factors = scale_factors(self.cfg['num_scales'], self.cfg['scale_step'])
+        self.window = hann_window(graph.response_size * self.cfg['upsample_factor'])
         self.state = None
-        self.timing = {'network_s': 0.0, 'host_s': 0.0}
+        self.timing = {'network_s': 0.0, 'host_s': 0.0, 'crop_s': 0.0}
 
-    def _feed(self, frame):
-        """(s_x, feed dict) of this frame's search regions around the current state."""
+    def _crops(self, frame):
+        """(s_x, feed dict of the device graph) of this frame's search regions."""
         s_x = search_side(self.state.h, self.state.w, self.cfg)
         boxes = search_boxes(self.state.cy, self.state.cx, s_x, self.factors, frame.shape[0],
                              frame.shape[1])
-        return s_x, {self.graph.frame: frame, self.graph.boxes: boxes,
-                     self.graph.mean: frame_mean(frame)}
+        start = time.time()
+        crops = self.host.search_crops(frame, boxes)
+        self.timing['crop_s'] += time.time() - start
+        return s_x, {self.graph.crops: crops}
 
     def _run(self, fetch, feed):
         start = time.time()
@@ -329,26 +404,45 @@ class SiamTracker(object):
     def init(self, frame, box):
         start = time.time()
         self.state = initial_state(box)
-        _, feed = self._feed(frame)
+        _, feed = self._crops(frame)
         self.timing['host_s'] += time.time() - start
         self._run(self.graph.init_op, feed)
         return box_of(self.state)
 
-    def update(self, frame):
+    def responses(self, frame):
+        """(s_x, upsampled float64 responses [n, U, U]) of a frame around the current state."""
         start = time.time()
-        s_x, feed = self._feed(frame)
+        s_x, feed = self._crops(frame)
         host = time.time() - start
-        upsampled = self._run(self.graph.upsampled, feed)
+        response = self._run(self.graph.response, feed)
         start = time.time()
-        self.state, _ = update(self.state, upsampled, s_x, self.cfg, self.graph.window)
-        box = box_of(self.state)
+        upsampled = upsample(response, self.host.upsample_matrix)
         self.timing['host_s'] += host + time.time() - start
+        return s_x, upsampled
+
+    def update(self, frame):
+        s_x, upsampled = self.responses(frame)
+        start = time.time()
+        self.state, _ = update(self.state, upsampled, s_x, self.cfg, self.window)
+        box = box_of(self.state)
+        self.timing['host_s'] += time.time() - start
         return box
+
+    def close(self):
+        self.sess.close()
+        self.host.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def open_tracker(branches, cfg, device='cpu'):
-    """(SiamTracker, session) for branches on a device of trainers.device (auto|npu|gpu|cpu),
-    in a new graph with restored weights. The caller closes the session."""
+    """SiamTracker for branches: the device part on a device of trainers.device
+    (auto|npu|gpu|cpu) in a new graph with restored weights, the host part on the CPU. The
+    caller closes it (tracker.close() or a with block)."""
     import tensorflow as tf
     from trainers import device as device_lib
     resolved = device_lib.resolve(device)
@@ -358,8 +452,9 @@ def open_tracker(branches, cfg, device='cpu'):
         sess = tf.compat.v1.Session(graph=graph, config=device_lib.session_config(resolved))
         try:
             tracker_graph.restore(sess)
+            graph.finalize()
+            host = HostGraph(cfg, tracker_graph.response_size)
         except Exception:
             sess.close()
             raise
-        graph.finalize()
-    return SiamTracker(tracker_graph, sess, tracker_name(branches)), sess
+    return SiamTracker(tracker_graph, sess, host, tracker_name(branches))
