@@ -132,6 +132,7 @@ train-sasiam: $(STAMP) $(if $(sample_records),$(SAMPLE_RECORDS)/vid/dataset_info
 	  --run-dir $(RUN_DIR) $(if $(STEPS),--steps $(STEPS)) $(TRAIN_ARGS)
 
 # make track-sasiam RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h]
+#                   (or VID=<ILSVRC2015 root> SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
 # make eval-sasiam RUN=... (OTB=<OTB root> [OTB_LIST=<list>] | VID=<ILSVRC2015 root>) [OUT=<dir>]
 #                  [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
 #                  (default output: out/tracking/{track,eval})
@@ -147,7 +148,7 @@ TRACK_ARGS ?=
 tracking_out = $(if $(filter command line,$(origin OUT)),$(OUT),$(OUT)/tracking/$(1))
 track-sasiam: $(STAMP)
 	@test -n "$(RUN)" -a -n "$(SEQ)" || { echo "usage: make track-sasiam RUN=<run dir>[,<run dir>] SEQ=<sequence dir> [INIT=x,y,w,h]"; exit 2; }
-	$(PY) -m trackers track --run $(RUN) --seq $(SEQ) $(if $(INIT),--init $(INIT)) \
+	$(PY) -m trackers track --run $(RUN) --seq $(SEQ) $(if $(INIT),--init $(INIT)) $(if $(VID),--vid $(VID)) \
 	  --device $(DEVICE) --out $(call tracking_out,track) $(TRACK_ARGS)
 
 eval-sasiam: $(STAMP)
@@ -224,6 +225,8 @@ demo: sample-data
 	rm -rf $(DEMO_OUT)/tracking
 	$(PY) -m trackers eval --run $(DEMO_OUT)/runs/sasiam-appearance --vid $(SAMPLE)/ILSVRC2015 \
 	  --device $(DEVICE) --out $(DEMO_OUT)/tracking --strips
+	$(PY) -m trackers track --run $(DEMO_OUT)/runs/sasiam-appearance --vid $(SAMPLE)/ILSVRC2015 \
+	  --seq ILSVRC2015_val_00000000.0 --device $(DEVICE) --out $(DEMO_OUT)/tracking/track
 	rm -rf $(DEMO_OUT)/runs/osmn-coco
 	$(PY) -m trainers.osmn --stage coco --records $(DEMO_OUT)/coco --device $(DEVICE) \
 	  --run-dir $(DEMO_OUT)/runs/osmn-coco --steps 40 --random-init-for-tests \
@@ -243,6 +246,7 @@ demo: sample-data
 	@echo "demo: its J&F, CSVs and overlay strips in $(DEMO_OUT)/segment/davis2017-val-eval."
 	@echo "demo: SA-Siam tracks the sample VID val tracks: $(DEMO_OUT)/tracking/{results,reports,strips}"
 	@echo "demo: (success / precision plots and performance.json against the static-first-box baseline)."
+	@echo "demo: and one of them with make track-sasiam's command: $(DEMO_OUT)/tracking/track (boxes, strip PNG)"
 	@echo "demo: record schemas: $(PY) -m schemas."
 
 bench: bench-vid bench-coco bench-vos bench-sasiam bench-osmn bench-parallel bench-track bench-segment
