@@ -32,8 +32,7 @@ COUNTS = {
 }
 
 
-def _write_all(out_dir, seed, size, corrupt, datasets, counts):
-    sizes = SIZES[size]
+def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
     faults = Faults() if corrupt else None
     manifest = {'seed': seed, 'size': size, 'corrupt': corrupt, 'datasets': {}}
     for name in datasets:
@@ -57,8 +56,9 @@ def _write_all(out_dir, seed, size, corrupt, datasets, counts):
 
 
 def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, counts=None,
-             overwrite=False):
+             overwrite=False, frame_sizes=None):
     """Write the sample datasets to out_dir atomically (a temporary sibling renamed at the end).
+    `frame_sizes` ({dataset: (width, height)}, vid / davis / ytvos) overrides `size`'s.
 
     Returns the manifest (also written to out_dir/sample_manifest.json): per-dataset roots and
     clean counts, and with corrupt=True the list of injected bad inputs (dataset, kind, path
@@ -69,6 +69,11 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         raise ValueError('unknown dataset(s) %s; choose from %s' % (unknown, DATASETS))
     if size not in SIZES:
         raise ValueError('size must be one of %s' % sorted(SIZES))
+    sizes = dict(SIZES[size])
+    for name, wh in (frame_sizes or {}).items():
+        if name not in ('vid', 'davis', 'ytvos'):
+            raise ValueError('frame sizes are for vid, davis and ytvos, not %r' % name)
+        sizes[name] = tuple(int(v) for v in wh)
     merged = {k: dict(v) for k, v in COUNTS.items()}
     for name, override in (counts or {}).items():
         merged[name].update(override)
@@ -81,7 +86,7 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         os.makedirs(parent)
     tmp = tempfile.mkdtemp(prefix='.%s.tmp-' % os.path.basename(out_dir), dir=parent)
     try:
-        manifest = _write_all(tmp, seed, size, corrupt, tuple(datasets), merged)
+        manifest = _write_all(tmp, seed, size, sizes, corrupt, tuple(datasets), merged)
         if os.path.exists(out_dir):
             shutil.rmtree(out_dir)
         os.rename(tmp, out_dir)

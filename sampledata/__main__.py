@@ -19,6 +19,9 @@ def main(argv=None):
     parser.add_argument('--datasets', default=','.join(DATASETS),
                         help='comma-separated subset of %s' % ','.join(DATASETS))
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --out')
+    parser.add_argument('--frame-size', action='append', default=[], metavar='DATASET=WxH',
+                        help='frame size of vid, davis or ytvos instead of --size\'s, e.g. '
+                             'vid=854x480 (ILSVRC2015-VID has both); repeatable')
     for dataset, counts in sorted(COUNTS.items()):
         for key, default in sorted(counts.items()):
             parser.add_argument('--%s-%s' % (dataset, key.replace('_', '-')), type=int,
@@ -29,9 +32,22 @@ def main(argv=None):
     counts = {}
     for dataset, defaults in COUNTS.items():
         counts[dataset] = {k: getattr(args, '%s__%s' % (dataset, k)) for k in defaults}
+    frame_sizes = {}
+    for item in args.frame_size:
+        try:
+            name, wh = item.split('=')
+            frame_sizes[name] = tuple(int(v) for v in wh.lower().split('x'))
+            assert len(frame_sizes[name]) == 2
+        except (ValueError, AssertionError):
+            parser.error('--frame-size %s: expected DATASET=WIDTHxHEIGHT, e.g. vid=854x480'
+                         % item)
     start = time.time()
-    manifest = generate(args.out, args.seed, args.size, args.corrupt,
-                        [d for d in args.datasets.split(',') if d], counts, args.overwrite)
+    try:
+        manifest = generate(args.out, args.seed, args.size, args.corrupt,
+                            [d for d in args.datasets.split(',') if d], counts, args.overwrite,
+                            frame_sizes)
+    except (ValueError, FileExistsError) as err:
+        parser.error(str(err))
     for name, entry in sorted(manifest['datasets'].items()):
         print('%-6s %-12s %s' % (name, entry['root'], json.dumps(entry['clean'], sort_keys=True)))
     if manifest['faults']:

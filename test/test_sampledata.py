@@ -98,6 +98,20 @@ def test_cli_writes_requested_subset(tmpdir):
                + glob.glob(os.path.join(out, 'ILSVRC2015', 'Data', 'VID', 'val', '*', '*.JPEG'))) == 6
 
 
+def test_frame_size_overrides_the_size_preset(tmpdir):
+    """e.g. ILSVRC2015-VID snippets at 854x480 (the issue's end-to-end comparison)."""
+    out = str(tmpdir.join('s'))
+    manifest = sampledata.generate(out, size='small', datasets=['vid'],
+                                   counts={'vid': {'train_snippets': 1, 'val_snippets': 0,
+                                                   'frames': 1}}, frame_sizes={'vid': (96, 64)})
+    assert manifest['datasets']['vid']['frame_size'] == [96, 64]
+    frame = glob.glob(os.path.join(out, 'ILSVRC2015', 'Data', 'VID', '*', '*', '*', '*.JPEG'))[0]
+    assert _decodes(frame).shape == (64, 96, 3)
+    with pytest.raises(ValueError, match='not .coco.'):
+        sampledata.generate(str(tmpdir.join('t')), datasets=['coco'],
+                            frame_sizes={'coco': (96, 64)})
+
+
 # -- ILSVRC2015-VID ---------------------------------------------------------------------------
 
 def _vid_xmls(root):
