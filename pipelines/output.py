@@ -24,6 +24,7 @@ import errno
 import glob as local_glob
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -110,7 +111,7 @@ class Lock(object):
             with os.fdopen(fd, 'wb') as f:
                 f.write(data)
         finally:
-            os.remove(private)
+            _remove_quietly(private)
 
     def _owner(self):
         """(raw bytes, owner dict or None) of the existing lock; (None, None) if it is gone."""
@@ -173,6 +174,16 @@ class Lock(object):
         os.remove(aside)
         return True
 
+    def _private_files(self):
+        """Private lock files (_create, _remove_if_unchanged) of runs that were killed:
+        (path, pid) of `.<name>.lock.<pid>-<hex>` and `.<name>.lock.stale-<pid>`."""
+        found = []
+        for path in sorted(local_glob.glob(local_glob.escape(self.path) + '.*')):
+            match = re.match(r'(?:stale-)?(\d+)(?:-[0-9a-f]+)?$', path[len(self.path) + 1:])
+            if match:
+                found.append((path, int(match.group(1))))
+        return found
+
     def _clean_leftovers(self):
         work = work_dir(self.out_root, self.name)
         if fileio.exists(work):
@@ -183,6 +194,10 @@ class Lock(object):
                                                            '.%s.tmp-*' % self.name))):
                 shutil.rmtree(old, ignore_errors=True)
                 self.notes.append('removed the unfinished output of an interrupted run: %s' % old)
+            for path, pid in self._private_files():
+                if not _pid_alive(pid):
+                    _remove_quietly(path)
+                    self.notes.append('removed the lock file of a killed run: %s' % path)
 
     def release(self):
         if self.held:
@@ -191,6 +206,13 @@ class Lock(object):
                 fileio.remove(self.path)
             except Exception:  # already gone: nothing to release
                 pass
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:  # cleaned by the run that holds the lock
+        pass
 
 
 def _mtime(path):

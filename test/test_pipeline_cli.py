@@ -119,9 +119,10 @@ def test_busy_output_is_refused_and_stale_state_is_cleaned(davis, capsys, tmpdir
         json.dump({'pid': finished.pid, 'host': __import__('socket').gethostname()}, f)
     os.makedirs(os.path.join(output.work_dir(out, 'davis2017'), 'train'))
     os.makedirs(os.path.join(out, '.davis2017.tmp-0123abcd'))
+    open('%s.%d-0123abcd' % (lock, finished.pid), 'w').close()  # killed while taking the lock
     assert run(data, out) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith('note: ')]
-    assert len(notes) == 3 and 'stale lock' in notes[0]
+    assert len(notes) == 4 and 'stale lock' in notes[0] and 'killed run' in notes[3]
     assert sorted(os.listdir(out)) == ['davis2017']
     assert dataset_info.read(os.path.join(out, 'davis2017'))['counts']['videos'] == 3
 
