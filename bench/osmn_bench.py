@@ -23,6 +23,7 @@ import sys
 from bench.common import (ROOT, cpu_step_seconds, machine, median_rate, one_value_each,
                           write_result)
 from bench.convert_bench import ensure_sample
+from schemas import dataset_info
 
 DEVICE_DEMAND = 500.0  # samples/s an Ascend 910 at half its fp16 peak would consume
 
@@ -30,7 +31,7 @@ DEVICE_DEMAND = 500.0  # samples/s an Ascend 910 at half its fp16 peak would con
 def ensure_records(workdir, dataset):
     name = 'coco' if dataset == 'coco' else 'davis2017'
     records = os.path.join(workdir, 'records', name)
-    if not os.path.isfile(os.path.join(records, 'dataset_info.json')):
+    if not os.path.isfile(dataset_info.info_path(records)):
         if dataset == 'coco':
             counts = {'coco': {'train_images': 300, 'val_images': 15}}
         else:

@@ -24,13 +24,14 @@ import sys
 from bench.common import (ROOT, cpu_step_seconds, machine, median_rate, one_value_each,
                           write_result)
 from bench.vid_bench import FRAMES, SNIPPETS, ensure_sample
+from schemas import dataset_info
 
 
 def ensure_records(workdir, snippets=SNIPPETS, frames=FRAMES):
     """vid_track records of the VID benchmark sample (one directory per sample size)."""
     out = os.path.join(workdir, 'records-%dx%d' % (snippets, frames))
     records = os.path.join(out, 'vid')
-    if not os.path.isfile(os.path.join(records, 'dataset_info.json')):
+    if not os.path.isfile(dataset_info.info_path(records)):
         data, _ = ensure_sample(os.path.join(ROOT, 'data', 'bench-vid'), snippets, frames, 0)
         subprocess.check_call([sys.executable, '-m', 'pipelines', 'vid', '--data',
                                os.path.join(data, 'ILSVRC2015'), '--out', out, '--overwrite'],

@@ -16,7 +16,7 @@ from sampledata.common import palette_png_bytes
 from pipelines import coco as coco_pipeline
 from pipelines import images
 from pipelines import vos as vos_pipeline
-from schemas import vos_video
+from schemas import dataset_info, vos_video
 from trainers import reader
 from trainers.osmn import data, train
 
@@ -188,7 +188,7 @@ def test_video_labels_equal_the_palette_masks(records):
                 np.testing.assert_array_equal(sample['label'][..., 0], expected)
                 assert sample['guide'].shape == (224, 224, 3) and sample['heatmap'].max() <= 1
                 checked += 1
-    davis = json.load(open(os.path.join(out, 'davis2017', 'dataset_info.json')))
+    davis = dataset_info.read(os.path.join(out, 'davis2017'))
     assert checked > davis['splits']['train']['records']  # several pairs per video
 
 
@@ -278,27 +278,47 @@ def test_read_index_png_helper_is_what_the_trainer_sees():
     np.testing.assert_array_equal(index_decoded[..., 0], labels)
 
 
-def test_npu_loop_runs_every_scale_in_one_iteration_op_and_resumes_exactly(records, tmpdir):
-    """Through the npu_bridge double with iterations_per_loop 4 and 25 % overflowing iterations:
-    one IterationOp (the double refuses a second), steps = applied updates, and a run resumed
-    after skipped steps repeats the uninterrupted one exactly, scales included."""
+@pytest.mark.parametrize('n', [1, 4])
+def test_npu_loop_runs_every_scale_in_one_iteration_op_and_resumes_exactly(records, tmpdir, n):
+    """Through the npu_bridge double with iterations_per_loop 1 and 4 and 25 % overflowing
+    iterations: one IterationOp (the double refuses a second), steps = applied updates, and a
+    run resumed after skipped steps repeats the uninterrupted one exactly, scales and dropout
+    masks included."""
     _, out = records
     args = ['--stage', 'coco', '--records', os.path.join(out, 'coco'), '--device', 'npu',
-            '--iterations-per-loop', '4', '--set', 'input.scales=[0.8, 1.2]',
+            '--iterations-per-loop', str(n), '--set', 'input.scales=[0.8, 1.2]',
             '--set', 'train.checkpoint_every=3'] + TINY[2:]
     whole, parts = str(tmpdir.join('whole')), str(tmpdir.join('parts'))
     with fake_npu(period=4, phase=1) as fake:
         assert train.main(args + ['--run-dir', whole, '--steps', '6']) == 0
-        assert [n for _, n in fake.SESSIONS] == [4]
+        assert [k for _, k in fake.SESSIONS] == [n]
         assert train.main(args + ['--run-dir', parts, '--steps', '3']) == 0
         assert train.main(args + ['--run-dir', parts, '--steps', '6']) == 0
     log = _log(whole)
-    assert [r['step'] for r in log] == [3, 6]
+    assert [r['step'] for r in log] == {1: [1, 2, 3, 4, 5, 6], 4: [3, 6]}[n]
     assert [(r['step'], r['loss'], r['scale']) for r in _log(parts)] == [
         (r['step'], r['loss'], r['scale']) for r in log]
+    assert len(set(r['scale'] for r in log)) == 2 or n == 4
     assert json.load(open(os.path.join(whole, 'summary.json')))['iterations_this_run'] == 8
     assert sorted(f for f in os.listdir(parts) if f.endswith('.index')) == [
         'model.ckpt-3.index', 'model.ckpt-6.index']
+
+
+def test_npu_divergence_stops_and_keeps_the_last_good_checkpoint(records, tmpdir, capsys):
+    _, out = records
+    run_dir = str(tmpdir.join('run'))
+    with fake_npu(from_iteration=3):  # every iteration from the 4th overflows
+        assert train.main(['--stage', 'coco', '--records', os.path.join(out, 'coco'),
+                           '--run-dir', run_dir, '--steps', '40', '--single-scale',
+                           '--device', 'npu', '--set', 'train.checkpoint_every=1',
+                           '--set', 'device.loss_scale.init=4',
+                           '--set', 'device.loss_scale.decr_every_n_nan_or_inf=1'] +
+                          TINY[2:]) == 1
+    err = capsys.readouterr().err
+    assert 'training diverged: loss scale collapsed to 0.5 at step 3' in err
+    assert 'last good checkpoint is %s' % os.path.join(run_dir, 'model.ckpt-3') in err
+    summary = json.load(open(os.path.join(run_dir, 'summary.json')))
+    assert summary['status'] == 'diverged' and 'loss scale collapsed' in summary['error']
 
 
 def test_frames_larger_than_max_frame_size_are_refused_before_training(records, tmpdir, capsys):

@@ -69,7 +69,7 @@ def step_worker(name, out_dir, argv):
     before and after. Ranks read their batches from their input; the single process is fed the
     concatenation of both ranks' batches (the graph's input tensors are fed directly)."""
     import tensorflow as tf
-    from trainers import cli, loop
+    from trainers import cli, loop, ranks
     from trainers import device as device_lib
     train = _trainer(name)
     topology = parallel.from_env()
@@ -77,14 +77,14 @@ def step_worker(name, out_dir, argv):
     session_config = parallel.cluster_session_config(device_lib.session_config('cpu'), topology)
     server = parallel.start_server(topology, session_config)
     with tf.Graph().as_default() as graph:
-        dp = loop.DataParallel(topology, cli._collectives(topology, cfg['parallel']),
+        dp = ranks.DataParallel(topology, cli._collectives(topology, cfg['parallel']),
                                cfg['parallel'], server.target if server else '')
         # the single process normalises with the same batch-norm code on one rank (slim's
         # fused kernel updates a layer applied twice per step in either order; test_parallel
         # checks parallel.batch_norm against slim's on one application)
         with parallel.synced_batch_norm(OneRank()):
             trainable, cfg = train.build(cfg, 'cpu', dp)
-        cluster = loop._Cluster(dp, trainable, cfg)
+        cluster = ranks.Cluster(dp, trainable, cfg)
         # the training iterator is the first one each trainer builds
         get_next = [op for op in graph.get_operations() if op.type == 'IteratorGetNext'][0]
         sess = tf.compat.v1.Session(dp.target, config=session_config)

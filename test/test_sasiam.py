@@ -345,7 +345,7 @@ def test_loss_falls_and_summary_is_written(records, tmpdir):
             scalars[value.tag].append(event.step)
     assert graphs == 1
     for tag in ('train/loss', 'train/total_loss', 'train/lr', 'train/examples_per_s',
-                'train/step_time_s'):
+                'train/step_time_s', 'train/input_wait_s'):
         assert scalars[tag] == list(range(1, 101)), tag
     assert scalars['validation/loss'] == [50, 100]
 
@@ -371,6 +371,8 @@ def test_read_error_names_the_shard_after_a_checkpoint(records, tmpdir, capsys):
     steps = [r['step'] for r in _log(run_dir) if 'loss' in r]
     assert steps and 'checkpoint model.ckpt-%d written' % steps[-1] in err
     assert tf.train.load_checkpoint(run_dir).get_tensor('global_step') == steps[-1]
+    summary = json.load(open(os.path.join(run_dir, 'summary.json')))
+    assert summary['status'] == 'failed' and shard in summary['error']
 
 
 def test_resume_continues_at_exactly_the_saved_step(records, tmpdir):

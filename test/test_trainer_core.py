@@ -4,7 +4,6 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 
-import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf.rewriter_config_pb2 import RewriterConfig
@@ -175,6 +174,16 @@ def test_divergence_guard_rules():
         guard.DivergenceGuard({}).observe(3, 0.5, weight_norm=1e19)  # finite, saturated
     with pytest.raises(guard.TrainingDiverged, match='loss scale collapsed to 0.5 at step 4'):
         guard.DivergenceGuard({}).observe(4, 0.5, 1.0, loss_scale=0.5)
+    # global_step standing still while iterations run (4 per run): stuck after 3 runs of 4
+    stuck = guard.DivergenceGuard({'max_skipped_iterations': 12})
+    for _ in range(3):
+        stuck.observe(7, 0.5, 1.0, iterations=4)
+    with pytest.raises(guard.TrainingDiverged, match='no update applied in the last 12 '
+                                                     'iterations .global_step stuck at 7'):
+        stuck.observe(7, 0.5, 1.0, iterations=4)
+    stuck = guard.DivergenceGuard({'max_skipped_iterations': 12})
+    for step in (7, 7, 7, 8, 8, 8):  # an applied update resets the count
+        stuck.observe(step, 0.5, 1.0, iterations=4)
 
 
 def test_checkpoints_keep_the_newest_across_runs_with_relative_state(tmpdir):

@@ -7,7 +7,7 @@ import sys
 
 from trainers import config as config_lib
 from trainers import device as device_lib
-from trainers import loop, parallel, reader
+from trainers import loop, parallel, ranks, reader
 
 
 def add_common_args(parser):
@@ -55,7 +55,7 @@ def run(build, cfg, process_ends=False, topology=None):
         server = parallel.start_server(topology, session_config)
         graph = tf.Graph()
         with graph.as_default():
-            dp = loop.DataParallel(topology, _collectives(topology, cfg['parallel']),
+            dp = ranks.DataParallel(topology, _collectives(topology, cfg['parallel']),
                                    cfg['parallel'], server.target if server else '')
             if topology.distributed:
                 sys.stderr.write('rank %d of %d (%s engine)\n'

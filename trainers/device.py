@@ -174,12 +174,13 @@ def loss_scaling(device):
 
 
 def prepare_train_op(sess, train_op, device, iterations_per_loop):
-    """On the NPU with iterations_per_loop > 1, the op that runs that many steps per sess.run.
+    """On the NPU, the op that runs iterations_per_loop steps per sess.run (the adapter returns
+    the op itself for 1).
 
     The adapter loops only the op named exactly `IterationOp`, so a graph gets at most one: call
     this once per graph, with the single op of one training step (trainers select what varies
     per step, e.g. OSMN's scale, inside that op)."""
-    if device != 'npu' or iterations_per_loop <= 1:
+    if device != 'npu':
         return train_op
     return _npu_bridge()['util'].set_iteration_per_loop(sess, train_op, iterations_per_loop)
 
@@ -203,15 +204,18 @@ TRAINING_OP_REVIEW = {
               'statistic); the SA-Siam validation metric\'s response peak (float32, 17x17)',
     'Sin': 'device, one value per sample (the guide rotation); float32, a [B] vector',
     'Cos': 'device, one value per sample (the guide rotation); float32, a [B] vector',
-    'StatelessRandomUniform': 'device, float32 (OSMN scale of the iteration from the run seed '
-                              'and the input position; a scalar)',
-    'RandomUniform': 'device, float32 (per-batch augmentation draws)',
-    'RandomStandardNormal': 'device, float32 (per-batch augmentation draws)',
+    'StatelessRandomUniform': 'device, float32 (OSMN: the scale of the iteration and the '
+                              'dropout masks, from the run seed and the input position)',
+    'RandomUniform': 'device, float32: variable initialisers (run once at the start) and the '
+                     'dropout of OSMN\'s variable-creating tower, which never runs',
+    'RandomStandardNormal': 'device, float32: variable initialisers (run once at the start)',
     'DynamicStitch': 'device (gradient bookkeeping of reductions), int32 indices',
     'Switch': 'device (OSMN: the scale switch inside the one looped training op)',
     'Merge': 'device (OSMN: the scale switch inside the one looped training op)',
     'RefSwitch': 'device (OSMN: the scale switch inside the one looped training op)',
     'LRN': 'device (the frozen CaffeNet of the SA-Siam semantic branch, forward only)',
+    'Timestamp': 'host, CPU/GPU runs only: around the input\'s GetNext (input_wait_s); not '
+                 'built on the NPU, where GetNext sinks into the device graph',
 }
 
 PLAIN_OP_TYPES = frozenset('''

@@ -8,7 +8,15 @@ Training is declared diverged when any of these holds:
   can sit on exploded weights; a checkpoint is only written after this passed);
 * the loss scale fell below `min_loss_scale` (every step keeps overflowing);
 * the loss was non-finite, or above `loss_factor` x the median of the last `window` accepted
-  losses, for `patience` runs in a row (a single spike, or one overflowing step, is tolerated).
+  losses, for `patience` runs in a row (a single spike, or one overflowing step, is tolerated);
+  a run is one session.run (iterations_per_loop steps on the NPU, of which the loop sees the
+  last), so on the NPU the patience spans patience x iterations_per_loop iterations;
+* no update was applied in the last `max_skipped_iterations` iterations: global_step stands still
+  while batches are consumed (every step overflows under a scale that does not fall, or an
+  optimizer that does not count global_step), and training would never end.
+
+The history is per process: a resumed run starts the median rule afresh after `min_history`
+runs.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -22,6 +30,9 @@ DEFAULTS = {
     'min_history': 10,        # accepted losses needed before the median rule applies
     'min_loss_scale': 1.0,
     'max_weight_norm': 1e8,
+    # well above the ~64 iterations the default NPU loss scale (2**32, halved every second
+    # overflow) needs to settle
+    'max_skipped_iterations': 1000,
 }
 
 
@@ -40,15 +51,25 @@ class DivergenceGuard(object):
         self.settings = dict(DEFAULTS, **settings)
         self.history = collections.deque(maxlen=int(self.settings['window']))
         self.bad_runs = 0
+        self.last_step = None
+        self.skipped = 0  # iterations since global_step last moved
 
     @property
     def healthy(self):
         """True when the last observed run passed every rule (checkpoints are written only then)."""
         return self.bad_runs == 0
 
-    def observe(self, step, loss, weight_norm, loss_scale=None):
-        """Record one run's values; raise TrainingDiverged naming the step and the rule."""
+    def observe(self, step, loss, weight_norm, loss_scale=None, iterations=1):
+        """Record one run's values (`iterations` iterations ending at global_step `step`); raise
+        TrainingDiverged naming the step and the rule."""
         s = self.settings
+        self.skipped = self.skipped + iterations if step == self.last_step else 0
+        self.last_step = step
+        if self.skipped >= s['max_skipped_iterations']:
+            raise TrainingDiverged(
+                'no update applied in the last %d iterations (global_step stuck at %d): every '
+                'step overflows or the optimizer does not count global_step' % (self.skipped,
+                                                                                  step))
         if not math.isfinite(weight_norm) or weight_norm > s['max_weight_norm']:
             raise TrainingDiverged('weights exploded at step %d (global norm %s > %g)'
                                    % (step, weight_norm, s['max_weight_norm']))

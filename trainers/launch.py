@@ -32,10 +32,11 @@ from trainers import parallel
 HCCN_CONF = '/etc/hccn.conf'
 DEFAULT_JOB_ID = '10087'
 RANK_TABLE_HELP = (
-    'Write one with the NPUs\' integrated NIC addresses (`cat /etc/hccn.conf` lists address_<N>=<ip> '
-    'per device; `hccn_tool -i <N> -ip -g` shows one): {"status": "completed", "version": "1.0", '
-    '"server_count": "1", "server_list": [{"server_id": "<host ip>", "device": [{"device_id": "0", '
-    '"device_ip": "<ip>", "rank_id": "0"}, ...]}]}, and pass it with --rank-table.')
+    'Write one with the NPUs\' integrated NIC addresses (`cat /etc/hccn.conf` lists '
+    'address_<N>=<ip> per device; `hccn_tool -i <N> -ip -g` shows one): {"status": '
+    '"completed", "version": "1.0", "server_count": "1", "server_list": [{"server_id": '
+    '"<host ip>", "device": [{"device_id": "0", "device_ip": "<ip>", "rank_id": "0"}, ...]}]}, '
+    'and pass it with --rank-table.')
 
 
 class LaunchError(ValueError):

@@ -39,7 +39,7 @@ from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers import guard as guard_lib
-from trainers import parallel, reader
+from trainers import ranks, reader
 
 TrainingDiverged = guard_lib.TrainingDiverged
 
@@ -101,77 +101,6 @@ def count_iterations(update_op):
     position = input_position()
     with tf.control_dependencies([update_op]):
         return position.assign_add(1).op
-
-
-class DataParallel(object):
-    """The data-parallel side of one run, as a trainer's graph and the loop see it: the topology,
-    the collectives of its engine (parallel.Collectives on CPU/GPU, the device layer's HCCL ones
-    on Ascend; None for one process), the `parallel` config section and the session target.
-    DataParallel() is the single-device run, where every method leaves things as they are."""
-
-    def __init__(self, topology=parallel.SINGLE, collectives=None, cfg=None, target=''):
-        self.topology = topology
-        self.collectives = collectives
-        self.cfg = dict(parallel.PARALLEL, **(cfg or {}))
-        self.target = target
-        self.reduction = 'mean'  # how the ranks' losses combine; set by optimizer()
-        if topology.distributed and collectives is None:
-            raise parallel.ParallelError('%d ranks need collectives' % topology.size)
-
-    @property
-    def distributed(self):
-        return self.topology.distributed
-
-    @property
-    def is_chief(self):
-        return self.topology.is_chief
-
-    @property
-    def shard(self):
-        """(rank, ranks) for the training input (reader.record_passes)."""
-        return self.topology.rank, self.topology.size
-
-    def global_batch(self, batch_size):
-        return batch_size * self.topology.size
-
-    def learning_rate(self, lr, global_step):
-        """The run's learning rate: the single-card schedule unless parallel.lr_scaling says
-        'linear' (parallel.scaled_learning_rate)."""
-        return parallel.scaled_learning_rate(lr, global_step, self.topology.size,
-                                             self.cfg['lr_scaling'], self.cfg['warmup_steps'])
-
-    def optimizer(self, optimizer, device, loss_scale, reduction='mean'):
-        """The optimizer with loss scaling (NPU) and, when distributed, gradients all-reduced
-        across the ranks: 'mean' when each rank's loss is a mean over its batch, 'sum' when the
-        ranks' losses are parts that add up to the global batch's loss."""
-        self.reduction = reduction
-        return device_lib.wrap_optimizer(
-            optimizer, device, loss_scale,
-            collectives=self.collectives if self.distributed else None, reduction=reduction,
-            pack_mb=self.cfg['pack_mb'])
-
-    def regularizer_share(self, reduction):
-        """Factor of the regularisation loss in each rank's objective: summed gradients ('sum')
-        would count it once per rank, so each rank takes 1/ranks of it."""
-        return 1.0 / self.topology.size if reduction == 'sum' else 1.0
-
-    def batch_norm(self):
-        """Context for building training towers: batch normalisation over the global batch when
-        distributed (parallel.synced_batch_norm), else slim's own."""
-        if not self.distributed:
-            return contextlib.contextmanager(lambda: (yield))()
-        return parallel.synced_batch_norm(self.collectives)
-
-    def total(self, tensor):
-        """`tensor` summed over the ranks."""
-        return self.collectives.all_reduce(tensor, 'sum') if self.distributed else tensor
-
-    def global_loss(self, loss):
-        """The loss of the global batch from the ranks' losses (what the divergence guard and
-        the log see): their mean or their sum, as optimizer() was told."""
-        if not self.distributed:
-            return loss
-        return self.collectives.all_reduce(loss, self.reduction)
 
 
 # -- small parts of the loop -------------------------------------------------------------------
@@ -251,20 +180,29 @@ def _boundary_crossed(before, after, every):
 
 
 def _read_error(err, trainable, saved):
+    """The RecordsError a failed training read becomes: the corrupt file named (searched for
+    after the fact), or, for an input that ran out, what that means (the stream is endless)."""
+    import tensorflow as tf
+    first_line = err.message.split('\n')[0]
     files = trainable.input_files or []
+    if isinstance(err, tf.errors.OutOfRangeError):
+        return reader.RecordsError(
+            'the training input of %d record files ran out (%s): the stream repeats forever, so '
+            'no record yielded a training example (every track or video filtered out?); %s'
+            % (len(files), first_line, saved))
     bad = reader.find_corrupt_file(files)
     where = ('%s (record %d: %s)' % bad) if bad else 'one of %d record files' % len(files)
     return reader.RecordsError(
         'reading the training records failed in %s: %s; %s. Rebuild the records (or remove the '
-        'shard from dataset_info.json) and resume.' % (where, err.message.split('\n')[0], saved))
+        'shard from dataset_info.json) and resume.' % (where, first_line, saved))
 
 
-def _check_divergence(divergence, step, out, run_dir):
+def _check_divergence(divergence, step, out, run_dir, iterations=1):
     """The guard on one run's values; its verdict as a TrainingDiverged naming the last good
     checkpoint (nothing is saved after a failed check)."""
     try:
         divergence.observe(step, float(out['loss']), float(out['weight_norm']),
-                           float(out['loss_scale']) if 'loss_scale' in out else None)
+                           float(out['loss_scale']) if 'loss_scale' in out else None, iterations)
     except TrainingDiverged as err:
         good = checkpoints.latest(run_dir)
         raise TrainingDiverged(
@@ -304,58 +242,6 @@ def _session(session_config, close, target=''):
             sess.close()
 
 
-class _Cluster(object):
-    """The collective ops the loop of a distributed run adds to the graph, built before the
-    session and in the same order on every rank (collective instance keys follow build order):
-    the start-up agreement check, the broadcast of rank 0's variables, the stop agreement and the
-    rank-averaged loss. For one process: nothing, and every method is a pass-through."""
-
-    def __init__(self, dp, trainable, config):
-        import tensorflow as tf
-        self.dp = dp
-        self.watchdog = parallel.Watchdog(dp.topology)
-        self.steps_run = 0
-        if not dp.distributed:
-            return
-        coll = dp.collectives
-        variables = tf.compat.v1.global_variables()
-        what = json.dumps(config, sort_keys=True) + ''.join(
-            '%s%s' % (v.op.name, v.shape.as_list()) for v in variables)
-        self.agree = parallel.agreement_check(coll, parallel.fingerprint(what))
-        self.broadcast = parallel.broadcast_variables(variables, coll)
-        self.stop_flag, self.stop_agreed = parallel.stop_agreement(coll)
-        self.global_loss = dp.global_loss(trainable.loss)
-
-    def run(self, sess, fetches, label, feed_dict=None):
-        """sess.run under the watchdog: a rank whose peer died stops within the timeout."""
-        timeout = self.dp.cfg['startup_timeout_s' if self.steps_run == 0 else 'step_timeout_s']
-        with self.watchdog.watch(label, timeout):
-            out = sess.run(fetches, feed_dict=feed_dict)
-        self.steps_run += 1
-        return out
-
-    def start(self, sess):
-        """Every rank must run the same configuration; then all take rank 0's variables."""
-        if not self.dp.distributed:
-            return
-        parallel.check_agreement(int(round(self.run(sess, self.agree, 'the start-up check'))),
-                                 'a configuration or model')
-        self.run(sess, self.broadcast, 'the broadcast of rank 0\'s variables')
-
-    def step_fetches(self, fetches):
-        if self.dp.distributed:
-            fetches = dict(fetches, global_loss=self.global_loss, stop=self.stop_agreed)
-        return fetches
-
-    def step_feed(self, stop_requested):
-        if not self.dp.distributed:
-            return None
-        return {self.stop_flag: 1.0 if stop_requested else 0.0}
-
-    def close(self):
-        self.watchdog.close()
-
-
 def train(trainable, config, device, session_config, close_session=True, dp=None):
     """Run training as configured (config['train'] uses TRAIN_DEFAULTS keys); returns summary.
 
@@ -364,125 +250,169 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
     teardown race of TF 1.x can turn a finished run into a crash (the one found, in tf.data's
     autotuning model, is fixed at its source: reader.without_autotune_model).
 
-    dp (DataParallel) for a data-parallel run: every rank runs this loop in step with the others
-    (the same global_step after every run); rank 0 alone restores, writes checkpoints, logs,
-    TensorBoard and summary.json and validates; the loss the guard and the log see is the mean
-    over the ranks, so every rank takes the same decisions; a stop request (SIGTERM) on any rank
-    stops all after the same step."""
-    import tensorflow as tf
-    dp = dp or DataParallel()
-    chief = dp.is_chief
-    cfg = config['train']
-    run_dir = cfg['run_dir']
-    if chief:
-        os.makedirs(run_dir, exist_ok=True)
-        config_lib.dump(config, os.path.join(run_dir, 'config.json'))
-    per_run = device_lib.steps_per_run(device, config['device']['iterations_per_loop'])
-    cluster = _Cluster(dp, trainable, config)
-    fetches = cluster.step_fetches(_step_fetches(trainable))
-    after_run = {'step': trainable.global_step,
-                 'weight_norm': tf.linalg.global_norm(tf.compat.v1.trainable_variables())}
-    if trainable.loss_scale is not None:
-        after_run['loss_scale'] = trainable.loss_scale
-    position = input_position()
-    saver = tf.compat.v1.train.Saver(max_to_keep=None)
-    divergence = guard_lib.DivergenceGuard(cfg['divergence'])
-    validating = chief and trainable.validation_loss is not None and cfg['validation_batches']
-    stats = {'loss': None, 'validation': None, 'seconds': 0.0, 'iterations': 0,
-             'recent': collections.deque(maxlen=20), 'status': 'completed',
-             'validated_at': None}
-    with _session(session_config, close_session, dp.target) as sess:
-        latest = _restore_or_init(sess, saver, trainable, run_dir, chief)
-        cluster.start(sess)
-        start, skip = (int(v) for v in sess.run([trainable.global_step, position]))
-        fetches['train'] = device_lib.prepare_train_op(
-            sess, fetches['train'], device, config['device']['iterations_per_loop'])
-        writer = (tf.compat.v1.summary.FileWriter(os.path.join(run_dir, 'tensorboard'),
-                                                  graph=sess.graph) if chief else None)
-        log = _Log(run_dir if chief else None, writer)
-        feed = {trainable.input_skip: skip} if trainable.input_skip is not None else None
-        sess.run(trainable.train_init, feed_dict=feed)
+    dp (ranks.DataParallel) for a data-parallel run: every rank runs this loop in step with the
+    others (the same global_step after every run); rank 0 alone restores, writes checkpoints,
+    logs, TensorBoard and summary.json and validates; the loss the guard and the log see is the
+    global batch's, so every rank takes the same decisions; a stop request (SIGTERM) on any rank
+    stops all after the same step.
+
+    A run that fails (divergence, a read error) writes summary.json with status 'diverged' or
+    'failed' and the message, then raises."""
+    run = _Run(trainable, config, device, dp or ranks.DataParallel())
+    with _session(session_config, close_session, run.dp.target) as sess:
+        try:
+            run.open(sess)
+            with _StopRequest() as stop:
+                run.steps(stop)
+                run.end(stop)
+        except (TrainingDiverged, reader.RecordsError) as err:
+            run.close()
+            run.summary(failure=err)
+            raise
+        run.close()
+    return run.summary()
+
+
+class _Run(object):
+    """One call of train(): the loop's graph parts (built before the session), then its state."""
+
+    def __init__(self, trainable, config, device, dp):
+        import tensorflow as tf
+        self.trainable, self.config, self.device, self.dp = trainable, config, device, dp
+        self.cfg = cfg = config['train']
+        self.run_dir = cfg['run_dir']
+        self.chief = dp.is_chief
+        if self.chief:
+            os.makedirs(self.run_dir, exist_ok=True)
+            config_lib.dump(config, os.path.join(self.run_dir, 'config.json'))
+        self.per_run = device_lib.steps_per_run(device, config['device']['iterations_per_loop'])
+        self.cluster = ranks.Cluster(dp, trainable, config)
+        self.fetches = _step_fetches(trainable)
+        # read after a run: the values it left (fetched beside the train op they would race
+        # with its updates)
+        self.after_run = {'step': trainable.global_step, 'weight_norm': tf.linalg.global_norm(
+            tf.compat.v1.trainable_variables())}
+        if trainable.loss_scale is not None:
+            self.after_run['loss_scale'] = trainable.loss_scale
+        self.saver = tf.compat.v1.train.Saver(max_to_keep=None)
+        self.guard = guard_lib.DivergenceGuard(cfg['divergence'])
+        self.validating = bool(self.chief and trainable.validation_loss is not None and
+                               cfg['validation_batches'])
+        self.stats = {'loss': None, 'validation': None, 'seconds': 0.0, 'iterations': 0,
+                      'recent': collections.deque(maxlen=20), 'status': 'completed',
+                      'validated_at': None, 'variables_sha1': None}
+        self.sess = self.writer = self.log = None
+        self.start = self.step = self.last_saved = 0
+        self.wall0 = time.time()
+
+    def open(self, sess):
+        """Restore or initialise, agree with the other ranks, start the input where it was."""
+        import tensorflow as tf
+        t = self.trainable
+        self.sess = sess
+        latest = _restore_or_init(sess, self.saver, t, self.run_dir, self.chief)
+        self.cluster.start(sess)
+        self.start, skip = (int(v) for v in sess.run([t.global_step, input_position()]))
+        self.fetches['train'] = device_lib.prepare_train_op(
+            sess, self.fetches['train'], self.device, self.config['device']['iterations_per_loop'])
+        if self.chief:
+            self.writer = tf.compat.v1.summary.FileWriter(
+                os.path.join(self.run_dir, 'tensorboard'), graph=sess.graph)
+        self.log = _Log(self.run_dir if self.chief else None, self.writer)
+        sess.run(t.train_init, feed_dict={t.input_skip: skip} if t.input_skip is not None
+                 else None)
         if latest:
             sys.stderr.write('resumed from %s at step %d (input position %d)\n'
-                             % (latest, start, skip))
-        step, last_saved, wall0 = start, start, time.time()
-        window = {'iterations': 0, 'seconds': 0.0}
+                             % (latest, self.start, skip))
+        self.step = self.last_saved = self.start
+        self.window = {'iterations': 0, 'seconds': 0.0}
+        self.wall0 = time.time()
 
-        def save(reason):
-            if not chief:
-                return 'rank 0 writes the checkpoints'
-            checkpoints.save(saver, sess, run_dir, step, cfg['keep_checkpoints'])
-            return 'checkpoint %s written (%s)' % (checkpoints.name(step), reason)
+    def save(self, reason):
+        """A checkpoint named by the session's global_step (after a failed run it can be past
+        the loop's last reading)."""
+        if not self.chief:
+            return 'rank 0 writes the checkpoints'
+        step = int(self.sess.run(self.trainable.global_step))
+        checkpoints.save(self.saver, self.sess, self.run_dir, step, self.cfg['keep_checkpoints'])
+        self.last_saved = step
+        return 'checkpoint %s written (%s)' % (checkpoints.name(step), reason)
 
-        with _StopRequest() as stop:
-            while step < cfg['steps']:
-                t0 = time.time()
-                try:
-                    out = cluster.run(sess, fetches, 'step %d' % (step + 1),
-                                      cluster.step_feed(stop.signal is not None))
-                except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
-                    saved = (save('before stopping on a read error')
-                             if step > last_saved and divergence.healthy
-                             else 'the last checkpoint is %s' % checkpoints.latest(run_dir))
-                    raise _read_error(err, trainable, saved)
-                seconds = time.time() - t0
-                if 'global_loss' in out:  # the loss of the global batch
-                    out['loss'] = out['global_loss']
-                # read after the run: the values the run left (fetching them beside the train
-                # op would race with its updates)
-                out.update(sess.run(after_run))
-                before, step = step, int(out['step'])
-                _check_divergence(divergence, step, out, run_dir)
-                window['iterations'] += per_run
-                window['seconds'] += seconds
-                stats['iterations'] += per_run
-                stats['seconds'] += seconds
-                stats['loss'] = float(out['loss'])
-                stats['recent'].append(stats['loss'])
-                if _boundary_crossed(before, step, cfg['log_every']):
-                    _log_step(log, cfg, out, step, window, trainable.examples_per_step)
-                    window = {'iterations': 0, 'seconds': 0.0}
-                if validating and _boundary_crossed(before, step, cfg['validate_every']):
-                    stats['validation'] = _log_validation(log, sess, trainable, cfg, step)
-                    stats['validated_at'] = step
-                if divergence.healthy and _boundary_crossed(last_saved, step,
-                                                            cfg['checkpoint_every']):
-                    save('schedule')
-                    last_saved = step
-                if stop.signal is not None or out.get('stop', 0) > 0:
-                    break
-            if step >= cfg['steps']:
-                stats['status'] = 'completed'
-            else:
-                stats['status'] = 'interrupted by signal %s' % (
-                    stop.signal if stop.signal is not None else 'on another rank')
-            if step > last_saved and divergence.healthy:
-                save('end of run')
-            if (stats['status'] == 'completed' and validating and
-                    stats['validated_at'] != step):
-                stats['validation'] = _log_validation(log, sess, trainable, cfg, step)
-        if writer is not None:
-            writer.close()
-        cluster.close()
-        stats['variables_sha1'] = variables_digest(sess)
-        if dp.distributed:  # equal on every rank, or the ranks drifted apart
-            sys.stderr.write('rank %d: variables sha1 %s\n'
-                             % (dp.topology.rank, stats['variables_sha1']))
-    return _finish(run_dir, cfg, trainable, device, start, step, stats, time.time() - wall0,
-                   dp.topology.size, write=chief)
+    def _saved_or_latest(self):
+        if self.step > self.last_saved and self.guard.healthy:
+            return self.save('before stopping on a read error')
+        return 'the last checkpoint is %s' % checkpoints.latest(self.run_dir)
 
+    def run_once(self, stop):
+        """One session.run (iterations_per_loop iterations on the NPU), its values checked."""
+        import tensorflow as tf
+        t0 = time.time()
+        try:
+            out = self.cluster.step(self.sess, self.fetches, 'step %d' % (self.step + 1),
+                                    stop.signal is not None)
+        except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
+            raise _read_error(err, self.trainable, self._saved_or_latest())
+        seconds = time.time() - t0
+        out.update(self.sess.run(self.after_run))
+        self.step = int(out['step'])
+        _check_divergence(self.guard, self.step, out, self.run_dir, self.per_run)
+        for totals in (self.window, self.stats):
+            totals['iterations'] += self.per_run
+            totals['seconds'] += seconds
+        self.stats['loss'] = float(out['loss'])
+        self.stats['recent'].append(self.stats['loss'])
+        return out
 
-def variables_digest(sess):
-    """SHA-1 of every global variable's name and bytes: ranks of a data-parallel run must agree
-    on it after every step (the log shows it per rank; the tests compare it)."""
-    import hashlib
-    import tensorflow as tf
-    variables = sorted(tf.compat.v1.global_variables(), key=lambda v: v.op.name)
-    digest = hashlib.sha1()
-    for variable, value in zip(variables, sess.run(variables)):
-        digest.update(variable.op.name.encode('utf-8'))
-        digest.update(value.tobytes())
-    return digest.hexdigest()
+    def steps(self, stop):
+        cfg = self.cfg
+        while self.step < cfg['steps']:
+            before = self.step
+            out = self.run_once(stop)
+            if _boundary_crossed(before, self.step, cfg['log_every']):
+                _log_step(self.log, cfg, out, self.step, self.window,
+                          self.trainable.examples_per_step)
+                self.window = {'iterations': 0, 'seconds': 0.0}
+            if self.validating and _boundary_crossed(before, self.step, cfg['validate_every']):
+                self.validate()
+            if self.guard.healthy and _boundary_crossed(self.last_saved, self.step,
+                                                        cfg['checkpoint_every']):
+                self.save('schedule')
+            if stop.signal is not None or out.get('stop', 0) > 0:
+                return
+
+    def validate(self):
+        self.stats['validation'] = _log_validation(self.log, self.sess, self.trainable,
+                                                   self.cfg, self.step)
+        self.stats['validated_at'] = self.step
+
+    def end(self, stop):
+        """Status, the last checkpoint, the final validation."""
+        if self.step >= self.cfg['steps']:
+            self.stats['status'] = 'completed'
+        else:
+            self.stats['status'] = 'interrupted by signal %s' % (
+                stop.signal if stop.signal is not None else 'on another rank')
+        if self.step > self.last_saved and self.guard.healthy:
+            self.save('end of run')
+        if (self.stats['status'] == 'completed' and self.validating and
+                self.stats['validated_at'] != self.step):
+            self.validate()
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.cluster.close()
+        if self.sess is not None:
+            self.stats['variables_sha1'] = self.cluster.report_digest(self.sess)
+
+    def summary(self, failure=None):
+        if failure is not None:
+            self.stats['status'] = ('diverged' if isinstance(failure, TrainingDiverged)
+                                    else 'failed')
+            self.stats['error'] = str(failure)
+        return _finish(self.run_dir, self.cfg, self.trainable, self.device, self.start,
+                       self.step, self.stats, time.time() - self.wall0, self.dp.topology.size,
+                       write=self.chief)
 
 
 def _log_step(log, cfg, out, step, window, examples_per_step):
@@ -501,7 +431,13 @@ def _log_step(log, cfg, out, step, window, examples_per_step):
 
 
 def _log_validation(log, sess, trainable, cfg, step):
-    values = validate(sess, trainable, cfg['validation_batches'])
+    import tensorflow as tf
+    try:
+        values = validate(sess, trainable, cfg['validation_batches'])
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
+        raise reader.RecordsError(
+            'reading the validation records failed at step %d: %s; rebuild them, or resume with '
+            '--set train.validation_batches=0' % (step, err.message.split('\n')[0]))
     record = {'step': step, 'validation_loss': values['loss']}
     record.update({'validation_' + k: v for k, v in values.items() if k != 'loss'})
     log.write(record, 'step %d  validation (mean of %d batches): %s' % (
@@ -510,7 +446,8 @@ def _log_validation(log, sess, trainable, cfg, step):
     return values
 
 
-def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, ranks=1, write=True):
+def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, rank_count=1,
+            write=True):
     validation = stats['validation'] or {}
     recent = stats['recent']
     latest = checkpoints.latest(run_dir)
@@ -526,9 +463,11 @@ def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, ranks=1, 
         'final_validation_metrics': {k: v for k, v in validation.items() if k != 'loss'},
         'device': device,
         'checkpoint': os.path.basename(latest) if latest else None,
-        'ranks': ranks,
+        'ranks': rank_count,
         'variables_sha1': stats['variables_sha1'],
     }
+    if 'error' in stats:
+        summary['error'] = stats['error']
     if write:
         with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
             json.dump(summary, f, indent=1, sort_keys=True)

@@ -201,7 +201,8 @@ RANK_SEED_STRIDE = 1 << 32
 def rank_seed(seed, rank):
     """A per-rank seed (int or int64 tensor) for element randomness: ranks draw different
     augmentations, rank 0 keeps the single-device seed (a one-rank run is the single-device run),
-    and the stride keeps rank r's seeds away from the seed + start-step of a resumed run."""
+    and the 2**32 stride keeps every rank's seeds apart from the 31-bit named seeds
+    (reader.derive_seed) and from the other ranks'."""
     return seed + rank * RANK_SEED_STRIDE
 
 

@@ -97,6 +97,20 @@ def resumable_iterator(dataset):
     return iterator, skip
 
 
+def next_batch(iterator, timed):
+    """iterator.get_next() and, when `timed`, the seconds the step waited for it (timestamps on
+    the host before and after GetNext: the input wait, logged as input_wait_s); else None. Not on
+    the NPU, where GetNext sinks into the device graph and host timestamps would split it."""
+    import tensorflow as tf
+    if not timed:
+        return iterator.get_next(), None
+    start = tf.timestamp()
+    with tf.control_dependencies([start]):
+        batch = iterator.get_next()
+    with tf.control_dependencies(tf.nest.flatten(batch)):
+        return batch, tf.cast(tf.timestamp() - start, tf.float32)
+
+
 def pass_seed(seed, pass_index):
     """An int64 seed per (run seed, pass): files are reshuffled differently every pass."""
     import tensorflow as tf
@@ -151,8 +165,8 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     if not by_file:  # deterministic interleave: every rank sees the same record order
         records = records.shard(ranks, rank)
     if shuffle and record_shuffle > 1:
-        records = records.shuffle(record_shuffle,
-                                  seed=parallel.rank_seed(derive_seed(seed, 'record_shuffle'), rank))
+        records = records.shuffle(record_shuffle, seed=parallel.rank_seed(
+            derive_seed(seed, 'record_shuffle'), rank))
     return without_autotune_model(records)
 
 

@@ -35,7 +35,18 @@ from trainers import parallel, reader
 MEAN_BGR = (104.0, 117.0, 123.0)
 GUIDE_SIZE = 224
 MIN_SIGMA = 5.0
-UNIFORMS = 11  # per sample: guide jitter x4, angle, guide flip, heatmap x4, main flip
+# A sample's augmentation draws: one row of UNIFORMS uniforms, columns named here (draws()).
+UNIFORM_COLUMNS = (('guide_jitter', 4), ('guide_angle', 1), ('guide_flip', 1), ('heatmap', 4),
+                   ('flip', 1))
+UNIFORMS = sum(width for _, width in UNIFORM_COLUMNS)
+_UNIFORM_START = dict((name, sum(w for _, w in UNIFORM_COLUMNS[:k]))
+                      for k, (name, _) in enumerate(UNIFORM_COLUMNS))
+
+
+def draws(uniforms, name):
+    """The named columns of a batch of draws [B, UNIFORMS]: [B, width], or [B] for width 1."""
+    start, width = _UNIFORM_START[name], dict(UNIFORM_COLUMNS)[name]
+    return uniforms[:, start] if width == 1 else uniforms[:, start:start + width]
 
 
 # -- batched primitives (graph side) -----------------------------------------------------------
@@ -180,13 +191,13 @@ def _crop_and_resize(images, boxes, index, size, method='bilinear'):
 
 
 def visual_guides(images, masks, boxes, uniforms, cfg, training):
-    """Padded uint8 images [B, H, W, 3], masks [B, H, W], tight boxes [B, 4], uniforms [B, >=6]
+    """Padded uint8 images [B, H, W, 3], masks [B, H, W], tight boxes [B, 4], uniforms [B, UNIFORMS]
     -> guides [B, 224, 224, 3], BGR minus the mean, background 0."""
     import tensorflow as tf
     batch, height, width = images.shape.as_list()[:3]
     boxes = tf.cast(boxes, tf.float32)
     if training:
-        regions = guide_regions(boxes, uniforms[:, :4], cfg['guide_jitter'])
+        regions = guide_regions(boxes, draws(uniforms, 'guide_jitter'), cfg['guide_jitter'])
     else:
         regions = guide_regions(boxes, tf.fill([batch, 4], 0.5), 0.0, pad=cfg['guide_test_pad'])
     crop = pil_boxes(regions, height, width, GUIDE_SIZE, GUIDE_SIZE)
@@ -205,8 +216,9 @@ def visual_guides(images, masks, boxes, uniforms, cfg, training):
     mask = tf.cast(tf.logical_and(ok[..., None], mask > 0), tf.float32)
     both = tf.concat([guide, mask], -1)
     if training:
-        angles = (2.0 * uniforms[:, 4] - 1.0) * cfg['guide_rotation'] * math.pi / 180.0
-        both = _flip_where(uniforms[:, 5] > 0.5, rotate_nearest(both, angles))
+        angles = ((2.0 * draws(uniforms, 'guide_angle') - 1.0) * cfg['guide_rotation'] *
+                  math.pi / 180.0)
+        both = _flip_where(draws(uniforms, 'guide_flip') > 0.5, rotate_nearest(both, angles))
     return to_network_input(both[..., :3]) * both[..., 3:]
 
 
@@ -238,10 +250,10 @@ def assemble(batch, size, cfg, training):
         flip = None
     else:
         source = label[..., 0]
-        flip = u[:, 10] > 0.5 if training else None
+        flip = draws(u, 'flip') > 0.5 if training else None
         if flip is not None:
             main, label = _flip_where(flip, main), _flip_where(flip, label)
-    heat = heatmaps(source, u[:, 6:10] if training else None, cfg['heatmap_shift'],
+    heat = heatmaps(source, draws(u, 'heatmap') if training else None, cfg['heatmap_shift'],
                     cfg['heatmap_spread'], flip=flip)
     guide_images = batch['guide_image'] if video else images
     guide_masks = batch['guide_mask'] if video else batch['mask']

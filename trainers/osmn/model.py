@@ -53,8 +53,23 @@ def _arg_scope(cfg):
         weights_regularizer=slim.l2_regularizer(cfg['weight_decay']))
 
 
-def visual_modulator(guide, cfg, is_training):
-    """[B, 224, 224, 3] guide -> [B, modulation_size] channel scales (1 at initialisation)."""
+def stateless_dropout(net, keep_prob, seed, part=(0, 1)):
+    """Dropout whose mask is a function of `seed` (an int64 [2] tensor) alone, so replaying a step
+    (an exactly resumed run) draws the same mask. part=(rank, ranks): this rank's rows of the mask
+    drawn for the global batch, so R ranks together drop what one device would on the
+    concatenation of their batches."""
+    import tensorflow as tf
+    rank, ranks = part
+    rows = tf.shape(net)[0]
+    u = tf.random.stateless_uniform(tf.concat([[rows * ranks], tf.shape(net)[1:]], 0), seed=seed)
+    keep = tf.cast(u[rank * rows:(rank + 1) * rows] < keep_prob, net.dtype)
+    return net * keep / keep_prob
+
+
+def visual_modulator(guide, cfg, is_training, dropout=None):
+    """[B, 224, 224, 3] guide -> [B, modulation_size] channel scales (1 at initialisation).
+    dropout=(seed, part) in training makes the dropout masks stateless (stateless_dropout);
+    without it, TF's stateful dropout (fine-tuning at inference, model tests)."""
     import tensorflow as tf
     slim = _slim()
     w = cfg['width']
@@ -66,9 +81,14 @@ def visual_modulator(guide, cfg, is_training):
             net = slim.max_pool2d(net, [2, 2], padding='SAME', scope='pool%d' % block)
         fc = width_channels(4096, w)
         net = slim.conv2d(net, fc, net.shape.as_list()[1:3], padding='VALID', scope='fc6')
-        net = slim.dropout(net, 0.5, is_training=is_training, scope='dropout6')
+        def drop(net, layer):
+            if not is_training or dropout is None:
+                return slim.dropout(net, 0.5, is_training=is_training, scope='dropout%d' % layer)
+            seed, part = dropout
+            return stateless_dropout(net, 0.5, seed + tf.constant([0, layer], tf.int64), part)
+        net = drop(net, 6)
         net = slim.conv2d(net, fc, [1, 1], scope='fc7')
-        net = slim.dropout(net, 0.5, is_training=is_training, scope='dropout7')
+        net = drop(net, 7)
         net = slim.conv2d(net, modulation_size(w), [1, 1], activation_fn=None,
                           weights_initializer=tf.zeros_initializer(),
                           biases_initializer=tf.ones_initializer(), scope='fc8')
@@ -149,11 +169,11 @@ def segmentation(image, scales, biases, cfg):
                            scope='upscore-fuse')
 
 
-def modulator_scales(guide, cfg, is_training):
+def modulator_scales(guide, cfg, is_training, dropout=None):
     """The visual modulator under scope osmn (inference runs it once per object)."""
     import tensorflow as tf
     with tf.compat.v1.variable_scope('osmn', reuse=tf.compat.v1.AUTO_REUSE):
-        return visual_modulator(guide, cfg, is_training)
+        return visual_modulator(guide, cfg, is_training, dropout)
 
 
 def modulated_logits(image, scales, heatmap, cfg, is_training):
@@ -165,10 +185,10 @@ def modulated_logits(image, scales, heatmap, cfg, is_training):
         return segmentation(image, scales, biases, cfg)
 
 
-def logits(image, guide, heatmap, cfg, is_training):
-    """The full OSMN forward pass under scope osmn."""
-    return modulated_logits(image, modulator_scales(guide, cfg, is_training), heatmap, cfg,
-                            is_training)
+def logits(image, guide, heatmap, cfg, is_training, dropout=None):
+    """The full OSMN forward pass under scope osmn (dropout: see visual_modulator)."""
+    return modulated_logits(image, modulator_scales(guide, cfg, is_training, dropout), heatmap,
+                            cfg, is_training)
 
 
 def interp_surgery_ops():

@@ -18,20 +18,23 @@ import argparse
 import copy
 import sys
 
-from trainers import cli, loop, parallel, reader
+from trainers import cli, loop, parallel, ranks, reader
 from trainers import config as config_lib
 from trainers import device as device_lib
+from schemas import dataset_info
 from trainers.osmn import data, model
 
-# max_frame_size: [height, width] frames are padded to on the host (static shapes)
+# Every size in the config is [height, width]: size, the network input before scaling (the
+# reference's 854x480 DAVIS and 448x256 YouTube-VOS are width x height), and max_frame_size, the
+# frames padded to on the host (static shapes).
 STAGES = {
     'coco': {'size': [400, 400], 'scales': [0.8, 1.0, 1.2], 'batch_size': 8, 'lr': 1e-5,
              'fix_bn': False, 'split': 'train2017', 'validation_split': 'val2017',
              'max_frame_size': [640, 640]},
-    'davis': {'size': [854, 480], 'scales': [0.5, 0.8, 1.0], 'batch_size': 4, 'lr': 1e-6,
+    'davis': {'size': [480, 854], 'scales': [0.5, 0.8, 1.0], 'batch_size': 4, 'lr': 1e-6,
               'fix_bn': True, 'split': 'train', 'validation_split': 'val',
               'max_frame_size': [480, 854]},
-    'ytvos': {'size': [448, 256], 'scales': [1.0], 'batch_size': 8, 'lr': 1e-5, 'fix_bn': False,
+    'ytvos': {'size': [256, 448], 'scales': [1.0], 'batch_size': 8, 'lr': 1e-5, 'fix_bn': False,
               'split': 'train', 'validation_split': None, 'max_frame_size': [720, 1280]},
 }
 
@@ -50,7 +53,7 @@ DEFAULTS = {
         'records': None,              # default: out/coco, out/davis2017, out/ytvos2018
         'train_split': None,          # None: the stage's default
         'validation_split': None,
-        'size': None,                 # [width, height] before scaling; None: the stage's
+        'size': None,                 # [height, width] before scaling; None: the stage's
         'scales': None,
         'input_scale': 1.0,           # multiplies every size (tests run small images)
         'max_frame_size': None,       # [height, width] of the host's padded frames
@@ -114,7 +117,7 @@ def resolved(cfg):
 
 def batch_sizes(cfg):
     """Static (height, width) per scale: int(size * scale * input_scale), as the reference."""
-    width, height = cfg['input']['size']
+    height, width = cfg['input']['size']
     k = cfg['input']['input_scale']
     return [(int(height * s * k), int(width * s * k)) for s in cfg['input']['scales']]
 
@@ -163,13 +166,15 @@ def _restore_assignments(cfg, ckpt):
     return model.vgg16_assignments(ckpt, m)
 
 
-def tower(batch, size, cfg, training, count_total=None):
+def tower(batch, size, cfg, training, count_total=None, dropout=None):
     """The model on one batch at one static size: (loss, pixel-mean loss); count_total for a
-    data-parallel training tower (model.balanced_loss)."""
+    data-parallel training tower (model.balanced_loss), dropout=(seed, part) for stateless
+    dropout masks (model.visual_modulator)."""
     import tensorflow as tf
     i, m = cfg['input'], cfg['model']
     inputs = data.assemble(batch, size, i, training=training)
-    logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m, training)
+    logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m, training,
+                             dropout)
     summed, mean = model.balanced_loss(logit_map, inputs['label'], count_total)
     return (summed if m['loss'] == 'sum' else mean), tf.identity(mean)
 
@@ -179,17 +184,25 @@ def scale_index(seed, count):
     position (iterations run), uniformly like the reference's per-step choice: the same sequence on
     every device, within one device loop of iterations_per_loop steps, and after a resume."""
     import tensorflow as tf
-    u = tf.random.stateless_uniform([], seed=tf.stack([
-        tf.constant(reader.derive_seed(seed, 'scale'), tf.int64), loop.input_position()]))
+    u = tf.random.stateless_uniform([], seed=iteration_seed(seed, 'scale'))
     return tf.minimum(tf.cast(u * count, tf.int32), count - 1)
 
 
-def _scale_step(batch, size, cfg, optimizer, variables, dp):
+def iteration_seed(seed, purpose):
+    """An int64 [2] stateless seed of this training iteration: (named run seed, input position),
+    the same however often the iteration is replayed (an exact resume)."""
+    import tensorflow as tf
+    return tf.stack([tf.constant(reader.derive_seed(seed, purpose), tf.int64),
+                     loop.input_position()])
+
+
+def _scale_step(batch, size, cfg, optimizer, variables, dp, seed):
     """One scale's loss, total loss, pixel loss and gradients, BN updates done first. A rank's
     loss is its part of the global batch's loss, and it takes its share of the weight decay."""
     import tensorflow as tf
     updates_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
-    loss, mean = tower(batch, size, cfg, True, dp.total if dp.distributed else None)
+    loss, mean = tower(batch, size, cfg, True, dp.total if dp.distributed else None,
+                       (iteration_seed(seed, 'dropout'), dp.shard))
     regularization = tf.compat.v1.losses.get_regularization_loss()
     total = loss + regularization
     share = dp.regularizer_share(LOSS_REDUCTION)
@@ -218,14 +231,14 @@ def train_step(batch, cfg, optimizer, global_step, seed, dp):
     if len(sizes) == 1:
         index = tf.constant(0)
         with tf.name_scope('train_%dx%d' % sizes[0]):
-            outputs = _scale_step(batch, sizes[0], cfg, optimizer, variables, dp)
+            outputs = _scale_step(batch, sizes[0], cfg, optimizer, variables, dp, seed)
     else:
         index = scale_index(seed, len(sizes))
 
         def branch(k):
             def build():
                 with tf.name_scope('train_%dx%d' % sizes[k]):
-                    return _scale_step(batch, sizes[k], cfg, optimizer, variables, dp)
+                    return _scale_step(batch, sizes[k], cfg, optimizer, variables, dp, seed)
             return build
 
         def select(k):
@@ -239,11 +252,11 @@ def train_step(batch, cfg, optimizer, global_step, seed, dp):
 
 
 def build(cfg, device, dp=None):
-    """The training graph: (Trainable, resolved config). dp (loop.DataParallel): one rank of a
+    """The training graph: (Trainable, resolved config). dp (ranks.DataParallel): one rank of a
     data-parallel run (its part of the input, batch norm and class balance over the global batch,
     gradients summed over the ranks)."""
     import tensorflow as tf
-    dp = dp or loop.DataParallel()
+    dp = dp or ranks.DataParallel()
     cfg = resolved(cfg)
     i, t = cfg['input'], cfg['train']
     ckpt = _init_checkpoint(cfg)
@@ -260,7 +273,7 @@ def build(cfg, device, dp=None):
     with tf.device('/cpu:0'):
         iterator, input_skip = reader.resumable_iterator(
             data.batches(i['records'], i['train_split'], i['stage'], i, seed, True, dp.shard))
-        batch = iterator.get_next()
+        batch, wait = reader.next_batch(iterator, device != 'npu')
     with dp.batch_norm():
         train_op, loss, total, mean, scale = train_step(batch, cfg, optimizer, global_step, seed,
                                                         dp)
@@ -292,18 +305,15 @@ def build(cfg, device, dp=None):
     return loop.Trainable(train_op, loss, total, lr, global_step,
                           dp.global_batch(i['batch_size']), iterator.initializer, validation_loss,
                           validation_init,
-                          init_fn, input_skip, {'pixel_loss': mean, 'scale': scale},
+                          init_fn, input_skip, dict({'pixel_loss': mean, 'scale': scale}, **(
+                              {} if wait is None else {'input_wait_s': wait})),
                           validation_metrics, device_lib.loss_scale(optimizer), files), cfg
 
 
 def check_frame_size(info, cfg):
     """Frames larger than input.max_frame_size would fail a TF assertion on the first step:
     refuse them before training, saying which --set fixes it."""
-    if info.get('max_frame_size') is None:
-        sys.stderr.write('note: %s records no max_frame_size (older pipelines); frame sizes are '
-                         'checked only when a frame is read\n' % cfg['input']['records'])
-        return
-    height, width = (int(v) for v in info['max_frame_size'])
+    height, width = dataset_info.max_frame_size(info)
     limit = cfg['input']['max_frame_size']
     if height > limit[0] or width > limit[1]:
         raise config_lib.ConfigError(

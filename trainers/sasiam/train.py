@@ -15,7 +15,7 @@ import copy
 import os
 import sys
 
-from trainers import cli, loop, parallel, reader
+from trainers import cli, loop, parallel, ranks, reader
 from trainers import config as config_lib
 from trainers import device as device_lib
 from schemas import vid_track
@@ -72,9 +72,10 @@ DEFAULTS = {
 }
 
 
-def _inputs(cfg, training, seed, shard=(0, 1)):
-    """(exemplars, instances, iterator initializer, skip placeholder or None) of one split;
-    shard=(rank, ranks): this rank's part of the training input."""
+def _inputs(cfg, training, seed, shard=(0, 1), timed=False):
+    """(exemplars, instances, iterator initializer, skip placeholder or None, input wait or None)
+    of one split; shard=(rank, ranks): this rank's part of the training input; timed: measure
+    the input wait (reader.next_batch)."""
     import tensorflow as tf
     with tf.device('/cpu:0'):
         dataset = data.batches(cfg['input']['records'], cfg['input'][
@@ -84,11 +85,11 @@ def _inputs(cfg, training, seed, shard=(0, 1)):
             iterator, skip = reader.resumable_iterator(dataset)
         else:
             iterator, skip = tf.compat.v1.data.make_initializable_iterator(dataset), None
-        batch = iterator.get_next()
+        batch, wait = reader.next_batch(iterator, timed)
     if training and cfg['input']['augment_in_graph']:
         batch = data.augmented(batch)  # one batched crop_and_resize, on the training device
     return (tf.cast(batch['exemplar'], tf.float32), tf.cast(batch['instance'], tf.float32),
-            iterator.initializer, skip)
+            iterator.initializer, skip, wait)
 
 
 def tower(z, x, cfg, training):
@@ -114,14 +115,14 @@ def check_model_config(cfg):
 
 def build(cfg, device, dp=None):
     """The training graph (train + validation models sharing variables): (Trainable, config).
-    dp (loop.DataParallel) for one rank of a data-parallel run: its part of the input, batch
+    dp (ranks.DataParallel) for one rank of a data-parallel run: its part of the input, batch
     norm over the global batch, gradients averaged over the ranks (the loss is a batch mean)."""
     import tensorflow as tf
-    dp = dp or loop.DataParallel()
+    dp = dp or ranks.DataParallel()
     check_model_config(cfg)
     seed = int(cfg['train']['seed'])
     tf.compat.v1.set_random_seed(seed)
-    z, x, train_init, input_skip = _inputs(cfg, True, seed, dp.shard)
+    z, x, train_init, input_skip, wait = _inputs(cfg, True, seed, dp.shard, device != 'npu')
     with tf.name_scope('train'), dp.batch_norm():
         loss, _ = tower(z, x, cfg, True)
         total = loss + tf.compat.v1.losses.get_regularization_loss()
@@ -129,17 +130,18 @@ def build(cfg, device, dp=None):
     validation_metrics = {}
     if cfg['train']['validation_batches']:
         try:
-            vz, vx, validation_init, _ = _inputs(cfg, False, reader.derive_seed(seed, 'validation'))
+            vz, vx, validation_init, _, _ = _inputs(cfg, False,
+                                                    reader.derive_seed(seed, 'validation'))
         except reader.RecordsError as err:
             sys.stderr.write('validation disabled: %s\n' % err)
         else:
             with tf.name_scope('validation'):
                 validation_loss, response = tower(vz, vx, cfg, False)
                 # section 6.3: does the response peak sit on the target (the centre cell)? A
-                # scalar per validation batch, computed on the host: no ArgMax on the device
-                with tf.device('/cpu:0'):
-                    validation_metrics['center_distance_error'] = model.center_distance_error(
-                        response)
+                # scalar per validation batch, on the device with the response (its ArgMax is
+                # reviewed in device.TRAINING_OP_REVIEW)
+                validation_metrics['center_distance_error'] = model.center_distance_error(
+                    response)
     t = cfg['train']
     global_step = tf.compat.v1.train.get_or_create_global_step()
     # the schedule reads global_step = applied updates (loop.py), so it is continuous across
@@ -167,7 +169,8 @@ def build(cfg, device, dp=None):
     return loop.Trainable(train_op, loss, total, lr, global_step,
                           dp.global_batch(cfg['input']['batch_size']),
                           train_init, validation_loss, validation_init, init_fn, input_skip,
-                          metrics=None, validation_metrics=validation_metrics,
+                          metrics=None if wait is None else {'input_wait_s': wait},
+                          validation_metrics=validation_metrics,
                           loss_scale=device_lib.loss_scale(optimizer), input_files=files), cfg
 
 

@@ -1,4 +1,5 @@
-"""set_iteration_per_loop of the double: one looped `IterationOp` per graph."""
+"""set_iteration_per_loop of the double: one looped `IterationOp` per graph, in a session whose
+config runs on the NPU (recorded in fake.SESSIONS for every call, N = 1 included)."""
 from __future__ import absolute_import, division, print_function
 
 import tensorflow as tf
@@ -15,12 +16,21 @@ def _config_iterations(config):
     return 1
 
 
+def _is_npu_config(config):
+    return config is not None and any(
+        c.name == 'NpuOptimizer' and c.parameter_map['use_off_line'].b
+        for c in config.graph_options.rewrite_options.custom_optimizers)
+
+
 def set_iteration_per_loop(sess, train_op, iterations_per_loop=1):
-    if iterations_per_loop == 1:
-        return train_op
     config = getattr(sess, '_config', None)
     fake.SESSIONS.append((config, iterations_per_loop))
-    if config is None or _config_iterations(config) != iterations_per_loop:
+    if not _is_npu_config(config):
+        raise AssertionError('the session does not run on the NPU: its config lacks the '
+                             'NpuOptimizer custom optimizer with use_off_line')
+    if iterations_per_loop == 1:
+        return train_op
+    if _config_iterations(config) != iterations_per_loop:
         raise AssertionError('the session config must set NpuOptimizer iterations_per_loop=%d '
                              '(it has %s)' % (iterations_per_loop,
                                               config and _config_iterations(config)))
