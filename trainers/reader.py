@@ -88,12 +88,14 @@ def derive_seed(seed, purpose):
     return int.from_bytes(digest[:4], 'big') & 0x7FFFFFFF
 
 
-def resumable_iterator(dataset):
+def resumable_iterator(make_dataset):
     """(initializable iterator, int64 placeholder of batches to skip when it is initialised):
-    the loop feeds the saved input position, so a resumed run continues the same stream."""
+    the loop feeds the saved input position, so a resumed run continues the same stream.
+    make_dataset(skip) builds the stream with `skip` batches dropped as early as it can (before
+    any decoding: a resume still reads and samples the records it skips, but decodes nothing)."""
     import tensorflow as tf
     skip = tf.compat.v1.placeholder_with_default(tf.constant(0, tf.int64), [], name='input_skip')
-    iterator = tf.compat.v1.data.make_initializable_iterator(dataset.skip(skip))
+    iterator = tf.compat.v1.data.make_initializable_iterator(make_dataset(skip))
     return iterator, skip
 
 

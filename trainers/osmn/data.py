@@ -384,9 +384,10 @@ def schema_of(stage):
     return coco_instances.SCHEMA if stage == 'coco' else vos_video.SCHEMA
 
 
-def samples(records_dir, split, stage, cfg, seed, training, shard=(0, 1)):
+def samples(records_dir, split, stage, cfg, seed, training, shard=(0, 1), skip=None):
     """Endless dataset of host samples (not batched); shard=(rank, ranks): this rank's part of
-    every pass (reader.record_passes), shuffled and augmented with the rank's own seed."""
+    every pass (reader.record_passes), shuffled and augmented with the rank's own seed; skip:
+    samples to drop (a resume), before their frames are decoded."""
     import tensorflow as tf
     info = reader.load_info(records_dir, schema_of(stage))
     files, _ = reader.shard_files(records_dir, info, split)
@@ -411,9 +412,14 @@ def samples(records_dir, split, stage, cfg, seed, training, shard=(0, 1)):
             reader.derive_seed(seed, 'sample_shuffle'), shard[0]))
     items = tf.data.Dataset.zip((items, reader.element_seeds(parallel.rank_seed(
         reader.derive_seed(seed, 'sample'), shard[0]))))
+    if skip is not None:
+        items = items.skip(skip)
     return items.map(build, num_parallel_calls=cfg['num_parallel_calls'])
 
 
-def batches(records_dir, split, stage, cfg, seed, training, shard=(0, 1)):
-    return samples(records_dir, split, stage, cfg, seed, training, shard).batch(
-        cfg['batch_size'], drop_remainder=True).prefetch(cfg['prefetch'])
+def batches(records_dir, split, stage, cfg, seed, training, shard=(0, 1), skip=None):
+    """Batches of host samples, `skip` batches dropped (a resume: reader.resumable_iterator)."""
+    size = cfg['batch_size']
+    return samples(records_dir, split, stage, cfg, seed, training, shard,
+                   None if skip is None else skip * size).batch(
+        size, drop_remainder=True).prefetch(cfg['prefetch'])

@@ -271,8 +271,8 @@ def build(cfg, device, dp=None):
                              cfg['device']['loss_scale'], LOSS_REDUCTION)
     # one host pipeline (decoded, padded frames): every scale's tower augments the same batch
     with tf.device('/cpu:0'):
-        iterator, input_skip = reader.resumable_iterator(
-            data.batches(i['records'], i['train_split'], i['stage'], i, seed, True, dp.shard))
+        iterator, input_skip = reader.resumable_iterator(lambda skip: data.batches(
+            i['records'], i['train_split'], i['stage'], i, seed, True, dp.shard, skip))
         batch, wait = reader.next_batch(iterator, device != 'npu')
     with dp.batch_norm():
         train_op, loss, total, mean, scale = train_step(batch, cfg, optimizer, global_step, seed,

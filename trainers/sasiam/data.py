@@ -134,12 +134,13 @@ def _decode(jpeg):
     return image
 
 
-def pairs(files, cfg, seed, training, shard=(0, 1)):
+def pairs(files, cfg, seed, training, shard=(0, 1), skip=None):
     """Endless dataset of dicts: exemplar, instance (uint8 [255, 255, 3]).
 
     shard=(rank, ranks): this rank's part of every pass (reader.record_passes). The pairs a track
     yields depend on (run seed, pass, track) only, so R ranks together draw exactly the pairs of
-    a single device; shuffles use the rank's own seed."""
+    a single device; shuffles use the rank's own seed. skip: pairs to drop (a resume), before
+    their JPEGs are decoded."""
     import tensorflow as tf
     k = int(cfg['pairs_per_track'])
     # validation: the same pairs every time it is re-initialised (no shuffling, fixed seed),
@@ -158,6 +159,8 @@ def pairs(files, cfg, seed, training, shard=(0, 1)):
     if training and cfg['pair_shuffle'] > 1:
         drawn = drawn.shuffle(cfg['pair_shuffle'], seed=parallel.rank_seed(
             reader.derive_seed(seed, 'pair_shuffle'), shard[0]))
+    if skip is not None:
+        drawn = drawn.skip(skip)
     return drawn.map(lambda z, x, owned: {'exemplar': _decode(z), 'instance': _decode(x)},
                      num_parallel_calls=cfg['num_parallel_calls'])
 
@@ -174,9 +177,9 @@ def add_augment_boxes(batch, seeds, max_stretch):
     return out
 
 
-def batches(records_dir, split, cfg, seed, training, shard=(0, 1)):
+def batches(records_dir, split, cfg, seed, training, shard=(0, 1), skip=None):
     """Batched, prefetched dataset for one split of a vid_track output directory (this rank's
-    part of it: see pairs)."""
+    part of it: see pairs), `skip` batches dropped (a resume: reader.resumable_iterator)."""
     import tensorflow as tf
     info = reader.load_info(records_dir, vid_track.SCHEMA)
     written = int(info.get('options', {}).get('max_frame_dist', vid_track.MAX_FRAME_DIST))
@@ -186,11 +189,13 @@ def batches(records_dir, split, cfg, seed, training, shard=(0, 1)):
             'span two chunks (rebuild with --max-frame-dist %d)'
             % (cfg['max_frame_dist'], written, cfg['max_frame_dist']))
     files, _ = reader.shard_files(records_dir, info, split)
-    dataset = pairs(files, cfg, seed, training, shard).batch(cfg['batch_size'],
-                                                             drop_remainder=True)
+    batch = cfg['batch_size']
+    dataset = pairs(files, cfg, seed, training, shard, None if skip is None else skip * batch)
+    dataset = dataset.batch(batch, drop_remainder=True)
     if training:
-        dataset = tf.data.Dataset.zip((dataset, reader.element_seeds(
-            parallel.rank_seed(reader.derive_seed(seed, 'augment'), shard[0])))).map(
+        seeds = reader.element_seeds(parallel.rank_seed(reader.derive_seed(seed, 'augment'),
+                                                        shard[0]))
+        dataset = tf.data.Dataset.zip((dataset, seeds if skip is None else seeds.skip(skip))).map(
             lambda batch, seeds: add_augment_boxes(batch, seeds, cfg['max_stretch']))
         if not cfg['augment_in_graph']:
             dataset = dataset.map(augmented, num_parallel_calls=cfg['num_parallel_calls'])

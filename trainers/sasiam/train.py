@@ -78,13 +78,14 @@ def _inputs(cfg, training, seed, shard=(0, 1), timed=False):
     the input wait (reader.next_batch)."""
     import tensorflow as tf
     with tf.device('/cpu:0'):
-        dataset = data.batches(cfg['input']['records'], cfg['input'][
-            'train_split' if training else 'validation_split'], cfg['input'], seed, training,
-            shard)
+        def dataset(skip=None):
+            return data.batches(cfg['input']['records'], cfg['input'][
+                'train_split' if training else 'validation_split'], cfg['input'], seed, training,
+                shard, skip)
         if training:
             iterator, skip = reader.resumable_iterator(dataset)
         else:
-            iterator, skip = tf.compat.v1.data.make_initializable_iterator(dataset), None
+            iterator, skip = tf.compat.v1.data.make_initializable_iterator(dataset()), None
         batch, wait = reader.next_batch(iterator, timed)
     if training and cfg['input']['augment_in_graph']:
         batch = data.augmented(batch)  # one batched crop_and_resize, on the training device
