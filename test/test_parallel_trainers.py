@@ -67,7 +67,9 @@ def _values(sess):
 def step_worker(name, out_dir, argv):
     """One training step of the trainer's own graph; writes the batch it read, the variables
     before and after. Ranks read their batches from their input; the single process is fed the
-    concatenation of both ranks' batches (the graph's input tensors are fed directly)."""
+    concatenation of both ranks' batches (the graph's input tensors are fed directly), once in
+    rank order ('single') and once with rank 1's half first ('swapped'), both from rank 0's
+    initial variables."""
     import tensorflow as tf
     from trainers import cli, loop, ranks
     from trainers import device as device_lib
@@ -90,25 +92,27 @@ def step_worker(name, out_dir, argv):
         sess = tf.compat.v1.Session(dp.target, config=session_config)
         loop._restore_or_init(sess, None, trainable, cfg['train']['run_dir'], dp.is_chief)
         cluster.start(sess)
+        def step(tag, batch):
+            before = _values(sess)
+            sess.run(trainable.train_op, dict(zip(get_next.outputs, batch)))
+            after = _values(sess)
+            arrays = {'init/' + k: v for k, v in before.items()}
+            arrays.update({'final/' + k: v for k, v in after.items()})
+            np.savez(os.path.join(out_dir, tag + '.npz'), **arrays)
+
         if topology.distributed:
             sess.run(trainable.train_init)
             batch = sess.run(get_next.outputs)
-            np.savez(os.path.join(out_dir, 'batch-%d.npz' % topology.rank),
-                     *batch)
-        else:  # the concatenation of both ranks' batches, from rank 0's initial variables
+            np.savez(os.path.join(out_dir, 'batch-%d.npz' % topology.rank), *batch)
+            step('rank-%d' % topology.rank, batch)
+        else:
             parts = [np.load(os.path.join(out_dir, 'batch-%d.npz' % r)) for r in range(2)]
-            batch = [np.concatenate([p['arr_%d' % i] for p in parts])
-                     for i in range(len(get_next.outputs))]
             init = np.load(os.path.join(out_dir, 'rank-0.npz'))
-            for variable in tf.compat.v1.global_variables():
-                variable.load(init['init/' + variable.op.name], sess)
-        before = _values(sess)
-        sess.run(trainable.train_op, dict(zip(get_next.outputs, batch)))
-        after = _values(sess)
-        tag = 'rank-%d' % topology.rank if topology.distributed else 'single'
-        arrays = {'init/' + k: v for k, v in before.items()}
-        arrays.update({'final/' + k: v for k, v in after.items()})
-        np.savez(os.path.join(out_dir, tag + '.npz'), **arrays)
+            for tag, order in (('single', (0, 1)), ('swapped', (1, 0))):
+                for variable in tf.compat.v1.global_variables():
+                    variable.load(init['init/' + variable.op.name], sess)
+                step(tag, [np.concatenate([parts[r]['arr_%d' % i] for r in order])
+                           for i in range(len(get_next.outputs))])
     sys.stdout.flush()
     os._exit(0)  # the session of a cluster is not torn down (peers may already be gone)
 
@@ -141,16 +145,10 @@ def _check_step_equality(name, out_dir, argv):
     OSMN's last bias gradient by ~1 % (a sum over every pixel whose positive and negative parts
     nearly cancel): float32 rounding, not a difference of method."""
     _step_processes(name, out_dir, argv + ['--set', 'input.batch_size=2'], 2)
-    single_argv = argv + ['--set', 'input.batch_size=4']
-    _step_processes(name, out_dir, single_argv, 1)
-    swapped = out_dir / 'swapped'
-    swapped.mkdir()
-    for source, target in (('batch-0', 'batch-1'), ('batch-1', 'batch-0'), ('rank-0', 'rank-0')):
-        os.link(str(out_dir / (source + '.npz')), str(swapped / (target + '.npz')))
-    _step_processes(name, swapped, single_argv, 1)
+    _step_processes(name, out_dir, argv + ['--set', 'input.batch_size=4'], 1)
     ranks = [dict(np.load(str(out_dir / ('rank-%d.npz' % r)))) for r in range(2)]
     single = dict(np.load(str(out_dir / 'single.npz')))
-    reordered = dict(np.load(str(swapped / 'single.npz')))
+    reordered = dict(np.load(str(out_dir / 'swapped.npz')))
     batches = [np.load(str(out_dir / ('batch-%d.npz' % r))) for r in range(2)]
     assert any(not np.array_equal(batches[0][k], batches[1][k]) for k in batches[0].files)
     assert sorted(ranks[0]) == sorted(ranks[1]) == sorted(single)
