@@ -118,15 +118,14 @@ def _coerce(field, values):
         raise SchemaError('%s (%s): %s' % (field.name, field.dtype, err))
 
 
-def _feature(tf_train, field, values):
-    feature = tf_train.Feature()
-    if field.dtype == BYTES:
+def _fill(feature, dtype, values):
+    """Set a tf.train.Feature (a message in place: no temporary copied in) to `values`."""
+    if dtype == BYTES:
         feature.bytes_list.value.extend(values)
-    elif field.dtype == INT64:
+    elif dtype == INT64:
         feature.int64_list.value.extend(values)
     else:
         feature.float_list.value.extend(values)
-    return feature
 
 
 def _flatten(field, value, ref_lengths):
@@ -166,29 +165,28 @@ def _check_names(fields, values, what):
         raise SchemaError('%s: missing field(s) %s' % (what, ', '.join(missing)))
 
 
-def _fill_features(tf_train, feature_map, fields, values, ref_lengths):
+def _fill_features(feature_map, fields, values, ref_lengths):
     for field in _ordered_by_dependency(fields):
         flat, row_lengths = _flatten(field, values[field.name], ref_lengths)
         ref_lengths[field.name] = len(row_lengths) if field.ragged else len(flat) // field.per_ref
-        feature_map[field.key].CopyFrom(_feature(tf_train, field, flat))
+        _fill(feature_map[field.key], field.dtype, flat)
         if field.ragged:
-            feature_map[field.key + ROW_LENGTHS_SUFFIX].CopyFrom(
-                _feature(tf_train, Field('', '', INT64, (None,), ''), row_lengths))
+            _fill(feature_map[field.key + ROW_LENGTHS_SUFFIX], INT64, row_lengths)
 
 
 def encode_example(fields, values):
     """dict name -> value  ->  serialized tf.train.Example."""
-    from tensorflow.core.example import example_pb2, feature_pb2
+    from tensorflow.core.example import example_pb2
     _check_names(fields, values, 'example')
     example = example_pb2.Example()
-    _fill_features(feature_pb2, example.features.feature, fields, values, {})
+    _fill_features(example.features.feature, fields, values, {})
     # deterministic: map fields (features, feature lists) sorted by key -> byte-identical reruns
     return example.SerializeToString(deterministic=True)
 
 
 def encode_sequence_example(context_fields, sequence_fields, context, steps):
     """context: dict name -> value; steps: dict name -> list with one value per step."""
-    from tensorflow.core.example import example_pb2, feature_pb2
+    from tensorflow.core.example import example_pb2
     _check_names(context_fields, context, 'context')
     _check_names(sequence_fields, steps, 'sequence')
     lengths = set(len(v) for v in steps.values())
@@ -197,12 +195,12 @@ def encode_sequence_example(context_fields, sequence_fields, context, steps):
                           % {k: len(v) for k, v in sorted(steps.items())})
     example = example_pb2.SequenceExample()
     ref_lengths = {}
-    _fill_features(feature_pb2, example.context.feature, context_fields, context, ref_lengths)
+    _fill_features(example.context.feature, context_fields, context, ref_lengths)
     for field in sequence_fields:
         feature_list = example.feature_lists.feature_list[field.key]
         for step_value in steps[field.name]:
             flat, _ = _flatten(field, step_value, ref_lengths)
-            feature_list.feature.add().CopyFrom(_feature(feature_pb2, field, flat))
+            _fill(feature_list.feature.add(), field.dtype, flat)
     # deterministic: map fields (features, feature lists) sorted by key -> byte-identical reruns
     return example.SerializeToString(deterministic=True)
 
