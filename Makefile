@@ -27,7 +27,7 @@ overwrite_flag = $(if $(filter-out 0 no false off NO FALSE OFF No False Off,$(OV
 # Variables accepted on the command line (`make vid-records DATA=...`); any other, e.g. the typo
 # COCO_DAT=..., stops make with a suggestion instead of being ignored. Environment variables and
 # make's own are not checked. Add new variables to this one line.
-KNOWN_VARIABLES := VENV PYTHON37 SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
+KNOWN_VARIABLES := VENV PYTHON37 SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX PORT RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
 unknown_variables := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(if $(filter $(v),$(KNOWN_VARIABLES)),,$(v)))))
 # the known variable sharing the longest prefix (5, 4 or 3 letters, case-insensitive) with $(1)
 suggest_variable = $(firstword $(foreach n,5 4 3,$(filter $(shell printf '%s' '$(1)' | tr a-z A-Z | cut -c1-$(n))%,$(KNOWN_VARIABLES))))
@@ -104,18 +104,22 @@ $(SAMPLE_RECORDS)/vid/dataset_info.json: | $(SAMPLE)/sample_manifest.json
 	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(SAMPLE_RECORDS) --overwrite
 
 # Data-parallel training (README, Data-parallel training): WORKERS=N CPU/GPU processes on this
-# host (several hosts: HOSTS=h1,h2,... HOST_INDEX=k on each, WORKERS per host), or NPUS=N Ascend
-# NPUs (HCCL; RANK_TABLE=<file>, else one is written for this host from /etc/hccn.conf).
+# host (several hosts: HOSTS=h1,h2,... HOST_INDEX=k on each, WORKERS per host, gRPC ports from
+# PORT; with DEVICE=gpu each rank sees one GPU), or NPUS=N Ascend NPUs (HCCL; RANK_TABLE=<file>,
+# else one is written for this host from /etc/hccn.conf; several hosts: one table listing every
+# server and HOST_INDEX=k, this host's place in its server_list).
 # Every rank runs the same trainer command through python -m trainers.launch; per-rank logs go
 # to <run dir>/ranks.
 HOST_INDEX ?= 0
+PORT ?= 23456
 ifneq ($(and $(strip $(WORKERS)),$(strip $(NPUS))),)
 $(error give WORKERS (CPU/GPU) or NPUS (Ascend), not both)
 endif
 launch = $(if $(strip $(WORKERS)),$(PY) -m trainers.launch --workers $(WORKERS) \
-  $(if $(HOSTS),--hosts $(HOSTS) --host-index $(HOST_INDEX)) --log-dir $(1)/ranks --,$(if \
+  $(if $(HOSTS),--hosts $(HOSTS) --host-index $(HOST_INDEX) --port $(PORT)) \
+  $(if $(filter gpu,$(DEVICE)),--one-gpu-each) --log-dir $(1)/ranks --,$(if \
   $(strip $(NPUS)),$(PY) -m trainers.launch --npus $(NPUS) $(if $(RANK_TABLE),--rank-table \
-  $(RANK_TABLE)) --log-dir $(1)/ranks --))
+  $(RANK_TABLE) --server-index $(HOST_INDEX)) --log-dir $(1)/ranks --))
 
 # make train-sasiam [RECORDS=out/vid] [BRANCH=appearance|semantic] [STEPS=N] [DEVICE=auto|npu|gpu|cpu]
 #                   [RUN_DIR=runs/...] [TRAIN_ARGS="--caffenet caffenet.npy --set train.lr=0.01"]

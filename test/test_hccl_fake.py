@@ -27,7 +27,7 @@ SASIAM_TINY = ['--device', 'npu', '--set', 'model.width=0.0625', '--set', 'input
                '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',
                '--set', 'train.log_every=1', '--set', 'train.validation_batches=0',
                '--set', 'train.checkpoint_every=4']
-OSMN_TINY = ['--device', 'npu', '--random-init-for-tests', '--single-scale',
+OSMN_TINY = ['--device', 'npu', '--random-init-for-tests', '--set', 'input.scales=[0.8, 1.2]',
              '--set', 'model.width=0.0625', '--set', 'input.input_scale=0.25',
              '--set', 'input.batch_size=2', '--set', 'input.sample_shuffle=4',
              '--set', 'train.log_every=1', '--set', 'train.validation_batches=0']
@@ -100,7 +100,7 @@ def _calls(fake, name):
 
 @pytest.mark.parametrize('n', [1, 4])
 def test_sasiam_on_two_hccl_ranks_skips_together_broadcasts_and_rank0_writes(
-        vid_records, tmp_path, capfd, in_process_ranks, n):
+        vid_records, tmp_path, capfd, in_process_ranks, monkeypatch, n):
     from trainers.sasiam import train
     run_dir = str(tmp_path / 'run')
     argv = ['--records', vid_records, '--run-dir', run_dir, '--iterations-per-loop', str(n)]
@@ -148,9 +148,14 @@ def test_sasiam_on_two_hccl_ranks_skips_together_broadcasts_and_rank0_writes(
         assert again[0] == again[1] != first[0]
     resumed = json.load(open(os.path.join(run_dir, 'summary.json')))
     assert (resumed['start_step'], resumed['steps']) == (9, 13)
+    # the checkpoint remembers its rank count: one process may not resume it
+    monkeypatch.delenv('RANK_SIZE')
+    with fake_npu():
+        assert train.main(argv + ['--steps', '14'] + SASIAM_TINY) == 1
+    assert 'was written by a run of 2 rank(s); resume it with 2' in capfd.readouterr().err
 
 
-def test_osmn_on_two_hccl_ranks_sums_gradients_and_stays_identical(
+def test_osmn_on_two_hccl_ranks_over_the_scale_switch_stays_identical(
         coco_records, tmp_path, capfd, in_process_ranks):
     from trainers.osmn import train
     run_dir = str(tmp_path / 'run')
@@ -164,3 +169,6 @@ def test_osmn_on_two_hccl_ranks_sums_gradients_and_stays_identical(
     assert digests[0] == digests[1]
     summary = json.load(open(os.path.join(run_dir, 'summary.json')))
     assert summary['steps'] == 4 and summary['ranks'] == RANKS
+    with open(os.path.join(run_dir, 'train_log.jsonl')) as f:
+        scales = [json.loads(line)['scale'] for line in f]
+    assert len(set(scales)) == 2  # both branches of the scale switch ran on both ranks

@@ -369,7 +369,7 @@ def test_cluster_session_config_config_checks_and_rank_seeds():
                                                      r"configuration different from rank 0's"):
         parallel.check_agreement(1.0, 'a configuration')
     assert parallel.fingerprint('a') == parallel.fingerprint('a') != parallel.fingerprint('b')
-    assert parallel.fingerprint('a') < 2 ** 52
+    assert all(0 <= v < 2 ** 30 for v in parallel.fingerprint('a'))
     assert parallel.rank_seed(5, 0) == 5  # rank 0 draws what a single device draws
     assert len({parallel.rank_seed(5, r) for r in range(8)}) == 8
 

@@ -467,6 +467,19 @@ def test_npu_step_means_applied_updates_under_skipped_steps(records, tmpdir, n):
         'model.ckpt-8.index' if n == 1 else 'model.ckpt-6.index', 'model.ckpt-9.index']
 
 
+def test_a_cpu_checkpoint_resumes_on_the_npu(records, tmpdir, capsys):
+    """The loss-scale state a CPU run never had starts fresh; the model and step carry over."""
+    run_dir = str(tmpdir.join('run'))
+    assert train.main(['--records', records, '--run-dir', run_dir, '--steps', '2'] + TINY +
+                      ['--set', 'train.validation_batches=0']) == 0
+    with fake_npu():
+        assert _npu_run(records, run_dir, 3, 1) == 0
+    err = capsys.readouterr().err
+    assert 'has no fake_npu/iteration, loss_scale/bad_steps' in err and 'start fresh' in err
+    summary = json.load(open(os.path.join(run_dir, 'summary.json')))
+    assert (summary['start_step'], summary['steps']) == (2, 3)
+
+
 def test_npu_divergence_stops_and_keeps_the_last_good_checkpoint(records, tmpdir, capsys):
     run_dir = str(tmpdir.join('run'))
     with fake_npu(from_iteration=6):  # every iteration from the 7th overflows
@@ -474,6 +487,8 @@ def test_npu_divergence_stops_and_keeps_the_last_good_checkpoint(records, tmpdir
                         '--set', 'device.loss_scale.init=4',
                         '--set', 'device.loss_scale.decr_every_n_nan_or_inf=1') == 1
     err = capsys.readouterr().err
-    assert 'training diverged: loss scale collapsed to 0.5 at step 6' in err
+    # scale 4 -> 2 -> 1 (the floor) on iterations 7 and 8; iteration 9 overflows at the floor
+    assert 'training diverged: loss scale collapsed to its floor 1 and the steps still ' \
+        'overflow at step 6' in err
     assert 'last good checkpoint is %s' % os.path.join(run_dir, 'model.ckpt-6') in err
     assert tf.train.load_checkpoint(run_dir).get_tensor('global_step') == 6

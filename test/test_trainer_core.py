@@ -172,8 +172,14 @@ def test_divergence_guard_rules():
         guard.DivergenceGuard({}).observe(3, 0.5, weight_norm=float('inf'))
     with pytest.raises(guard.TrainingDiverged, match='weights exploded'):
         guard.DivergenceGuard({}).observe(3, 0.5, weight_norm=1e19)  # finite, saturated
-    with pytest.raises(guard.TrainingDiverged, match='loss scale collapsed to 0.5 at step 4'):
-        guard.DivergenceGuard({}).observe(4, 0.5, 1.0, loss_scale=0.5)
+    # the scale reaching the floor (1) is not divergence; a run at the floor without an update is
+    floor = guard.DivergenceGuard({})
+    floor.observe(4, 0.5, 1.0, loss_scale=2.0)
+    floor.observe(4, 0.5, 1.0, loss_scale=1.0)  # overflowed at 2: halved to the floor
+    floor.observe(5, 0.5, 1.0, loss_scale=1.0)  # an update at the floor: fine
+    with pytest.raises(guard.TrainingDiverged, match='loss scale collapsed to its floor 1 and '
+                                                     'the steps still overflow at step 5'):
+        floor.observe(5, 0.5, 1.0, loss_scale=1.0)
     # global_step standing still while iterations run (4 per run): stuck after 3 runs of 4
     stuck = guard.DivergenceGuard({'max_skipped_iterations': 12})
     for _ in range(3):

@@ -132,14 +132,17 @@ class HcclCollectives(object):
     def __init__(self, topology):
         self.topology = topology
 
-    def all_reduce(self, tensor, reduction='mean'):
+    def all_reduce(self, tensor, reduction='mean', reserved=False):
+        """Sum or mean over the ranks, unfused (fusion=0, as the adapter's own overflow flag):
+        these are the loop's and batch norm's small all-reduces, not gradients. `reserved` is
+        for the collective engine's instance keys; HCCL pairs ops by their order in the run."""
         if reduction not in ('mean', 'sum'):
             raise ValueError('reduction must be mean or sum, got %r' % reduction)
         hccl = _hccl_ops()
-        total = hccl.allreduce(tensor, 'sum')
+        total = hccl.allreduce(tensor, 'sum', fusion=0)
         return total / float(self.topology.size) if reduction == 'mean' else total
 
-    def broadcast(self, tensor):
+    def broadcast(self, tensor, reserved=False):
         return self.broadcast_list([tensor])[0]
 
     def broadcast_list(self, tensors):

@@ -6,7 +6,8 @@ Training is declared diverged when any of these holds:
 
 * the weights are no longer finite or their global norm exceeds `max_weight_norm` (a finite loss
   can sit on exploded weights; a checkpoint is only written after this passed);
-* the loss scale fell below `min_loss_scale` (every step keeps overflowing);
+* the loss scale is at `min_loss_scale` (1, the adapter's floor: it never halves below it) and
+  a run at that scale still applied no update (steps overflow without any scaling);
 * the loss was non-finite, or above `loss_factor` x the median of the last `window` accepted
   losses, for `patience` runs in a row (a single spike, or one overflowing step, is tolerated);
   a run is one session.run (iterations_per_loop steps on the NPU, of which the loop sees the
@@ -52,6 +53,7 @@ class DivergenceGuard(object):
         self.history = collections.deque(maxlen=int(self.settings['window']))
         self.bad_runs = 0
         self.last_step = None
+        self.last_scale = None
         self.skipped = 0  # iterations since global_step last moved
 
     @property
@@ -63,8 +65,10 @@ class DivergenceGuard(object):
         """Record one run's values (`iterations` iterations ending at global_step `step`); raise
         TrainingDiverged naming the step and the rule."""
         s = self.settings
-        self.skipped = self.skipped + iterations if step == self.last_step else 0
-        self.last_step = step
+        stalled = step == self.last_step
+        self.skipped = self.skipped + iterations if stalled else 0
+        floor_before = self.last_scale is not None and self.last_scale <= s['min_loss_scale']
+        self.last_step, self.last_scale = step, loss_scale
         if self.skipped >= s['max_skipped_iterations']:
             raise TrainingDiverged(
                 'no update applied in the last %d iterations (global_step stuck at %d): every '
@@ -73,9 +77,10 @@ class DivergenceGuard(object):
         if not math.isfinite(weight_norm) or weight_norm > s['max_weight_norm']:
             raise TrainingDiverged('weights exploded at step %d (global norm %s > %g)'
                                    % (step, weight_norm, s['max_weight_norm']))
-        if loss_scale is not None and loss_scale < s['min_loss_scale']:
-            raise TrainingDiverged('loss scale collapsed to %g at step %d (below %g: every step '
-                                   'overflows)' % (loss_scale, step, s['min_loss_scale']))
+        if loss_scale is not None and loss_scale <= s['min_loss_scale'] and floor_before and \
+                stalled:
+            raise TrainingDiverged('loss scale collapsed to its floor %g and the steps still '
+                                   'overflow at step %d' % (loss_scale, step))
         limit = (s['loss_factor'] * _median(self.history)
                  if len(self.history) >= s['min_history'] else None)
         if math.isfinite(loss) and (limit is None or loss <= limit):

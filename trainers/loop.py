@@ -219,7 +219,15 @@ def _restore_or_init(sess, saver, trainable, run_dir, chief=True):
     import tensorflow as tf
     latest = checkpoints.latest(run_dir) if chief else None
     if latest:
-        saver.restore(sess, latest)
+        missing = _missing_state(latest)
+        if missing:  # e.g. a CPU/GPU checkpoint resumed on the NPU: no loss-scale state yet
+            sess.run(tf.compat.v1.variables_initializer(missing))
+            present = [v for v in tf.compat.v1.global_variables() if v not in missing]
+            tf.compat.v1.train.Saver(var_list=present).restore(sess, latest)
+            sys.stderr.write('note: %s has no %s (written on another device?): they start '
+                             'fresh\n' % (latest, ', '.join(sorted(v.op.name for v in missing))))
+        else:
+            saver.restore(sess, latest)
         sess.run(tf.compat.v1.local_variables_initializer())
     else:
         sess.run([tf.compat.v1.global_variables_initializer(),
@@ -227,6 +235,25 @@ def _restore_or_init(sess, saver, trainable, run_dir, chief=True):
         if trainable.init_fn is not None and chief:
             trainable.init_fn(sess)
     return latest
+
+
+def _missing_state(checkpoint):
+    """The graph's variables `checkpoint` lacks. Only state outside the model may be missing
+    (the loss scale and its counters, the double's iteration counter, the saved rank count);
+    a missing trainable variable or optimizer slot means another model: ConfigError."""
+    import tensorflow as tf
+    saved = set(name for name, _ in tf.train.list_variables(checkpoint))
+    missing = [v for v in tf.compat.v1.global_variables() if v.op.name not in saved]
+    model = set(tf.compat.v1.trainable_variables())
+    wrong = sorted(v.op.name for v in missing if v in model or '/' + v.op.name.split('/')[-1]
+                   in ('/Momentum', '/Adam', '/Adam_1') or v.op.name in ('global_step',
+                                                                         POSITION))
+    if wrong:
+        raise config_lib.ConfigError(
+            '%s lacks %d variable(s) of this model (%s%s): it was written by another model '
+            'configuration; start a new --run-dir or restore the matching configuration'
+            % (checkpoint, len(wrong), ', '.join(wrong[:3]), ', ...' if len(wrong) > 3 else ''))
+    return missing
 
 
 @contextlib.contextmanager
@@ -258,14 +285,17 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
 
     A run that fails (divergence, a read error) writes summary.json with status 'diverged' or
     'failed' and the message, then raises."""
+    import tensorflow as tf
     run = _Run(trainable, config, device, dp or ranks.DataParallel())
+    if run.chief:
+        run.cluster.check_resume(checkpoints.latest(run.run_dir))
     with _session(session_config, close_session, run.dp.target) as sess:
         try:
             run.open(sess)
             with _StopRequest() as stop:
                 run.steps(stop)
                 run.end(stop)
-        except (TrainingDiverged, reader.RecordsError) as err:
+        except (TrainingDiverged, reader.RecordsError, tf.errors.OpError) as err:
             run.close()
             run.summary(failure=err)
             raise
@@ -372,13 +402,23 @@ class _Run(object):
                 _log_step(self.log, cfg, out, self.step, self.window,
                           self.trainable.examples_per_step)
                 self.window = {'iterations': 0, 'seconds': 0.0}
-            if self.validating and _boundary_crossed(before, self.step, cfg['validate_every']):
-                self.validate()
+            if self.validation_due(before):
+                # rank 0 validates (the first time compiling the validation graph): the other
+                # ranks' next step waits for it under the start-up timeout
+                self.cluster.warm = False
+                if self.validating:
+                    self.validate()
             if self.guard.healthy and _boundary_crossed(self.last_saved, self.step,
                                                         cfg['checkpoint_every']):
                 self.save('schedule')
             if stop.signal is not None or out.get('stop', 0) > 0:
                 return
+
+    def validation_due(self, before):
+        """On every rank: does rank 0 validate after the run that ended at self.step?"""
+        t = self.trainable
+        return bool(t.validation_loss is not None and self.cfg['validation_batches'] and
+                    _boundary_crossed(before, self.step, self.cfg['validate_every']))
 
     def validate(self):
         self.stats['validation'] = _log_validation(self.log, self.sess, self.trainable,
@@ -392,8 +432,15 @@ class _Run(object):
         else:
             self.stats['status'] = 'interrupted by signal %s' % (
                 stop.signal if stop.signal is not None else 'on another rank')
-        if self.step > self.last_saved and self.guard.healthy:
-            self.save('end of run')
+        if self.step > self.last_saved:
+            if self.guard.healthy:
+                self.save('end of run')
+            else:  # the last run was flagged (a spike within the guard's patience)
+                self.stats['unsaved_steps'] = self.step - self.last_saved
+                sys.stderr.write(
+                    'warning: no checkpoint for the last %d steps: the divergence guard flagged '
+                    'the last run; a resume continues from %s\n' % (
+                        self.step - self.last_saved, checkpoints.latest(self.run_dir)))
         if (self.stats['status'] == 'completed' and self.validating and
                 self.stats['validated_at'] != self.step):
             self.validate()
@@ -466,8 +513,9 @@ def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, rank_coun
         'ranks': rank_count,
         'variables_sha1': stats['variables_sha1'],
     }
-    if 'error' in stats:
-        summary['error'] = stats['error']
+    for key in ('error', 'unsaved_steps'):
+        if key in stats:
+            summary[key] = stats[key]
     if write:
         with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
             json.dump(summary, f, indent=1, sort_keys=True)

@@ -9,7 +9,8 @@ Engines (chosen from the environment by `from_env`):
     ASCEND_DEVICE_ID, JOB_ID in the environment (`python -m trainers.launch --npus 8` sets them);
     the all-reduce is the adapter's NPUDistributedOptimizer (HCCL, mean) with the loss-scale
     optimizer built with is_distributed=True, both the device layer's business (trainers/device.py,
-    still to be wired). Nothing NPU-specific lives here.
+    which also gives the HCCL collectives the helpers here run on). Nothing NPU-specific lives
+    here.
   * `collective`: CPU/GPU. TensorFlow 1.15's collective ops over gRPC, the runtime behind
     MultiWorkerMirroredStrategy: each rank runs a tf.distribute.Server of the cluster in TF_CONFIG,
     its session targets that server with rank 0 as the collective group leader, and
@@ -257,9 +258,17 @@ def start_server(topology, config):
                                 start=True)
 
 
+# Instance keys below this go to collectives that must pair up even between ranks whose graphs
+# differ (the start-up agreement check, which runs before anything else and is what detects such
+# ranks), in the order they are built; every other collective gets a key from here on.
+RESERVED_KEYS = 100
+
+
 class Collectives(object):
     """Builds the collective ops of one graph. Every rank builds the same graph in the same order,
-    so the instance keys handed out here agree across ranks without any exchange."""
+    so the instance keys handed out here agree across ranks without any exchange; the agreement
+    check takes reserved keys (below RESERVED_KEYS), so it pairs up whatever else the ranks
+    built."""
 
     def __init__(self, topology, communication='auto', group_key=1):
         if topology.engine != 'collective':
@@ -268,10 +277,14 @@ class Collectives(object):
         self.topology = topology
         self.group_key = group_key
         self.hint = {'auto': 'auto', 'ring': 'ring', 'nccl': 'nccl'}[communication]
-        self._next_key = 1
+        self._next_key = {False: RESERVED_KEYS, True: 1}
 
-    def _key(self):
-        key, self._next_key = self._next_key, self._next_key + 1
+    def _key(self, reserved=False):
+        key = self._next_key[reserved]
+        if reserved and key >= RESERVED_KEYS:
+            raise ParallelError('more than %d reserved collectives in one graph'
+                                % (RESERVED_KEYS - 1))
+        self._next_key[reserved] = key + 1
         return key
 
     def device(self, tensor):
@@ -284,9 +297,10 @@ class Collectives(object):
             spec.merge_from(tf.compat.v1.DeviceSpec.from_string('/device:CPU:0'))
         return spec.to_string()
 
-    def all_reduce(self, tensor, reduction='mean'):
+    def all_reduce(self, tensor, reduction='mean', reserved=False):
         """Sum or mean of `tensor` over the ranks; every rank gets the same bits (the ring's
-        final values are forwarded, not recomputed, and the division is local and exact-same)."""
+        final values are forwarded, not recomputed, and the division is local and exact-same).
+        reserved: take the next reserved instance key (see RESERVED_KEYS)."""
         import tensorflow as tf
         from tensorflow.python.ops import collective_ops
         if reduction not in ('mean', 'sum'):
@@ -294,14 +308,14 @@ class Collectives(object):
         with tf.device(self.device(tensor)):
             tensor = tf.identity(tensor)  # the op checks its input's device, not the scope
             return collective_ops.all_reduce(
-                tensor, self.topology.size, self.group_key, self._key(), 'Add',
+                tensor, self.topology.size, self.group_key, self._key(reserved), 'Add',
                 'Div' if reduction == 'mean' else 'Id', communication_hint=self.hint)
 
-    def broadcast(self, tensor):
-        """Rank 0's value of `tensor` on every rank."""
+    def broadcast(self, tensor, reserved=False):
+        """Rank 0's value of `tensor` on every rank (reserved: as in all_reduce)."""
         import tensorflow as tf
         from tensorflow.python.ops import collective_ops
-        key = self._key()
+        key = self._key(reserved)
         with tf.device(self.device(tensor)):
             tensor = tf.identity(tensor)
             if self.topology.rank == 0:
@@ -450,20 +464,25 @@ def synced_moments(x, axes, collectives):
 
 
 def fingerprint(text):
-    """A float64-exact number (< 2**52) standing for `text`, e.g. the resolved config less the
-    per-rank keys, or the names and shapes of the trainable variables."""
+    """Two int32 values (30 bits each) standing for `text`, e.g. the resolved config and the
+    names and shapes of the variables: int32 because HCCL all-reduces and broadcasts no float64
+    on a 910 (int8/int32/int64/fp16/fp32), and both engines move int32."""
     import hashlib
-    return float(int(hashlib.sha1(text.encode('utf-8')).hexdigest()[:13], 16))
+    digest = int(hashlib.sha1(text.encode('utf-8')).hexdigest()[:15], 16)
+    return [digest >> 30, digest & ((1 << 30) - 1)]
 
 
 def agreement_check(collectives, value):
-    """Op giving the number of ranks whose `value` (a fingerprint) differs from rank 0's. Built
-    first and run before anything else: ranks started with different settings build different
-    graphs, whose collectives would never match and hang instead of failing."""
+    """Op giving the number of ranks whose `value` (a fingerprint) differs from rank 0's, run
+    before anything else: ranks started with different settings build different graphs, whose
+    collectives would never match and hang instead of failing. Its own collectives pair up
+    whatever else the ranks built (reserved instance keys on CPU/GPU; on HCCL the run holds only
+    these two ops)."""
     import tensorflow as tf
-    local = tf.constant(value, tf.float64)
-    differs = tf.cast(tf.not_equal(collectives.broadcast(local), local), tf.float64)
-    return collectives.all_reduce(differs, 'sum')
+    local = tf.constant(value, tf.int32)
+    differs = tf.cast(tf.reduce_any(tf.not_equal(
+        collectives.broadcast(local, reserved=True), local)), tf.float32)
+    return collectives.all_reduce(differs, 'sum', reserved=True)
 
 
 def check_agreement(differing, what):
@@ -671,11 +690,20 @@ def synced_batch_norm(collectives):
         stack.pop()
 
 
+@contextlib.contextmanager
+def plain_batch_norm():
+    """Within this context normalizer() gives slim's own batch norm even inside
+    synced_batch_norm: for towers whose ops never run (OSMN's variable-creating tower), whose
+    updates must not join the chain of the towers that do (_ordered_update)."""
+    with synced_batch_norm(None):
+        yield
+
+
 def normalizer(default):
     """The normaliser a model passes to slim.conv2d: `default` (slim.batch_norm), or inside
     synced_batch_norm(collectives) the global-batch batch_norm below."""
     stack = getattr(_SYNC, 'stack', None)
-    if not stack:
+    if not stack or stack[-1] is None:
         return default
     return functools.partial(batch_norm, collectives=stack[-1])
 
@@ -724,10 +752,13 @@ def batch_norm(inputs, collectives, decay=0.999, center=True, scale=False, epsil
 
 def _ordered_update(moving, value, decay):
     """moving -= (1 - decay) * (moving - value), after this variable's earlier updates in the
-    graph. A layer applied twice per step (SA-Siam's exemplar and instance) updates its
-    statistics twice; unordered, the two updates land in either order and ranks drift apart."""
+    same control-flow context. A layer applied twice per step (SA-Siam's exemplar and instance)
+    updates its statistics twice; unordered, the two updates land in either order and ranks
+    drift apart. Updates in different branches of a cond (OSMN's scales) are not chained: only
+    one branch runs, and a dependency on another would pull it in (or fail on its dead output)."""
     import tensorflow as tf
-    key = 'synced_batch_norm_updates/' + moving.op.name
+    context = tf.compat.v1.get_default_graph()._get_control_flow_context()  # TF 1.x: no public API
+    key = 'synced_batch_norm_updates/%s/%s' % (moving.op.name, id(context) if context else 'top')
     earlier = tf.compat.v1.get_collection(key)
     with tf.control_dependencies(earlier[-1:]):
         update = tf.compat.v1.assign_sub(moving, (moving - tf.stop_gradient(value)) *

@@ -17,6 +17,8 @@ import sys
 from trainers import device as device_lib
 from trainers import parallel
 
+RANKS_VARIABLE = 'data_parallel_ranks'
+
 
 class DataParallel(object):
     """The data-parallel side of one run, as a trainer's graph and the loop see it: the topology,
@@ -100,6 +102,10 @@ class Cluster(object):
         self.dp = dp
         self.watchdog = parallel.Watchdog(dp.topology)
         self.warm = False  # a training step has finished (graph compiled, every rank running)
+        # saved with every checkpoint: a run resumes with the rank count that wrote it (the
+        # input position counts each rank's batches)
+        self.ranks_variable = tf.compat.v1.Variable(
+            dp.topology.size, dtype=tf.int64, trainable=False, name=RANKS_VARIABLE)
         if not dp.distributed:
             return
         coll = dp.collectives
@@ -141,6 +147,22 @@ class Cluster(object):
 
     def close(self):
         self.watchdog.close()
+
+    def check_resume(self, checkpoint):
+        """Refuse to resume `checkpoint` with another rank count than the one that wrote it
+        (checked by rank 0 before any session, so no rank waits on a broken start)."""
+        if not checkpoint:
+            return
+        import tensorflow as tf
+        reader = tf.train.load_checkpoint(checkpoint)
+        if not reader.has_tensor(RANKS_VARIABLE):
+            return  # written before the rank count was saved
+        saved = int(reader.get_tensor(RANKS_VARIABLE))
+        if saved != self.dp.topology.size:
+            raise parallel.ParallelError(
+                '%s was written by a run of %d rank(s); resume it with %d (the saved input '
+                'position counts each rank\'s batches), or start a new --run-dir'
+                % (checkpoint, saved, saved))
 
     def report_digest(self, sess):
         """Ranks print the digest of their variables at the end: equal on every rank, or they

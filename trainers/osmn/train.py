@@ -222,12 +222,21 @@ def train_step(batch, cfg, optimizer, global_step, seed, dp):
     graph holds every scale (compiled once); each iteration runs only its own scale."""
     import tensorflow as tf
     sizes = batch_sizes(cfg)
-    with tf.name_scope('variables'):
+    with tf.name_scope('variables'), parallel.plain_batch_norm():
         # variables are created here, outside control flow (initialisers must not sit in a
-        # branch); this tower's ops never run
+        # branch); this tower's ops never run (plain batch norm: its updates must not join the
+        # data-parallel batch norm's, see parallel._ordered_update)
         tower(batch, sizes[0], cfg, True)
     variables = tf.compat.v1.trainable_variables()
     scales = tf.constant(cfg['input']['scales'], tf.float32)
+    with dp.batch_norm():
+        return _scale_steps(batch, cfg, optimizer, global_step, seed, dp, sizes, variables,
+                            scales)
+
+
+def _scale_steps(batch, cfg, optimizer, global_step, seed, dp, sizes, variables, scales):
+    """train_step's update over the scale switch (every tower after the variables exist)."""
+    import tensorflow as tf
     if len(sizes) == 1:
         index = tf.constant(0)
         with tf.name_scope('train_%dx%d' % sizes[0]):
@@ -274,9 +283,7 @@ def build(cfg, device, dp=None):
         iterator, input_skip = reader.resumable_iterator(lambda skip: data.batches(
             i['records'], i['train_split'], i['stage'], i, seed, True, dp.shard, skip))
         batch, wait = reader.next_batch(iterator, device != 'npu')
-    with dp.batch_norm():
-        train_op, loss, total, mean, scale = train_step(batch, cfg, optimizer, global_step, seed,
-                                                        dp)
+    train_op, loss, total, mean, scale = train_step(batch, cfg, optimizer, global_step, seed, dp)
     validation_loss = validation_init = None
     validation_metrics = {}
     if i['validation_split'] and t['validation_batches']:

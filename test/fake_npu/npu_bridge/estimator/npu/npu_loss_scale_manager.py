@@ -16,8 +16,9 @@ class FixedLossScaleManager(object):
 
 
 class ExponentialUpdateLossScaleManager(object):
-    """x2 after incr_every_n_steps finite steps in a row; x decr_ratio after
-    decr_every_n_nan_or_inf overflowing steps (counted since the last change)."""
+    """x2 after incr_every_n_steps finite steps in a row (not past 3.4e38 / incr_ratio); x
+    decr_ratio after decr_every_n_nan_or_inf overflowing steps (counted since the last change),
+    never below 1: the adapter's floor, so a scale that keeps overflowing settles at 1."""
 
     def __init__(self, init_loss_scale, incr_every_n_steps, decr_every_n_nan_or_inf=2,
                  incr_ratio=2, decr_ratio=0.8):
@@ -36,12 +37,14 @@ class ExponentialUpdateLossScaleManager(object):
         def on_finite():
             grow = self._good + 1 >= self._incr_every
             return tf.group(
-                self._scale.assign(tf.where(grow, self._scale * self._incr, self._scale)),
+                self._scale.assign(tf.where(tf.logical_and(grow, self._scale < 3.4e38 / self._incr),
+                                            self._scale * self._incr, self._scale)),
                 self._good.assign(tf.where(grow, 0, self._good + 1)), self._bad.assign(0))
 
         def on_overflow():
             shrink = self._bad + 1 >= self._decr_every
             return tf.group(
-                self._scale.assign(tf.where(shrink, self._scale * self._decr, self._scale)),
+                self._scale.assign(tf.where(shrink, tf.maximum(1.0, self._scale * self._decr),
+                                            self._scale)),
                 self._bad.assign(tf.where(shrink, 0, self._bad + 1)), self._good.assign(0))
         return tf.cond(finite_grads, on_finite, on_overflow)
