@@ -480,6 +480,18 @@ def test_a_cpu_checkpoint_resumes_on_the_npu(records, tmpdir, capsys):
     assert (summary['start_step'], summary['steps']) == (2, 3)
 
 
+def test_a_run_directory_of_another_model_is_refused_in_one_line(records, tmpdir, capsys):
+    run_dir = str(tmpdir.join('run'))
+    assert train.main(['--records', records, '--run-dir', run_dir, '--steps', '1'] + TINY +
+                      ['--set', 'train.validation_batches=0']) == 0
+    assert train.main(['--records', records, '--run-dir', run_dir, '--steps', '2'] + TINY +
+                      ['--set', 'train.validation_batches=0', '--set', 'model.width=0.125']) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith('error: %s does not fit this model' % os.path.join(run_dir,
+                                                                            'model.ckpt-1'))
+    assert 'of another shape' in err and 'start a new --run-dir' in err
+
+
 def test_npu_divergence_stops_and_keeps_the_last_good_checkpoint(records, tmpdir, capsys):
     run_dir = str(tmpdir.join('run'))
     with fake_npu(from_iteration=6):  # every iteration from the 7th overflows

@@ -240,18 +240,24 @@ def _restore_or_init(sess, saver, trainable, run_dir, chief=True):
 def _missing_state(checkpoint):
     """The graph's variables `checkpoint` lacks. Only state outside the model may be missing
     (the loss scale and its counters, the double's iteration counter, the saved rank count);
-    a missing trainable variable or optimizer slot means another model: ConfigError."""
+    a missing trainable variable or optimizer slot, or a variable of another shape, means
+    another model: ConfigError."""
     import tensorflow as tf
-    saved = set(name for name, _ in tf.train.list_variables(checkpoint))
-    missing = [v for v in tf.compat.v1.global_variables() if v.op.name not in saved]
+    saved = dict(tf.train.list_variables(checkpoint))
+    graph = tf.compat.v1.global_variables()
+    missing = [v for v in graph if v.op.name not in saved]
     model = set(tf.compat.v1.trainable_variables())
-    wrong = sorted(v.op.name for v in missing if v in model or '/' + v.op.name.split('/')[-1]
-                   in ('/Momentum', '/Adam', '/Adam_1') or v.op.name in ('global_step',
-                                                                         POSITION))
+    slots = ('Momentum', 'Adam', 'Adam_1')
+    wrong = sorted(v.op.name for v in missing if v in model or
+                   v.op.name in ('global_step', POSITION) or v.op.name.rsplit('/', 1)[-1] in slots)
+    wrong += sorted('%s (%s, saved %s)' % (v.op.name, v.shape.as_list(), saved[v.op.name])
+                    for v in graph if v.op.name in saved and
+                    v.shape.as_list() != list(saved[v.op.name]))
     if wrong:
         raise config_lib.ConfigError(
-            '%s lacks %d variable(s) of this model (%s%s): it was written by another model '
-            'configuration; start a new --run-dir or restore the matching configuration'
+            '%s does not fit this model, %d variable(s) missing or of another shape (%s%s): it '
+            'was written by another model configuration; start a new --run-dir or restore the '
+            'matching configuration'
             % (checkpoint, len(wrong), ', '.join(wrong[:3]), ', ...' if len(wrong) > 3 else ''))
     return missing
 
@@ -326,8 +332,9 @@ class _Run(object):
             self.after_run['loss_scale'] = trainable.loss_scale
         self.saver = tf.compat.v1.train.Saver(max_to_keep=None)
         self.guard = guard_lib.DivergenceGuard(cfg['divergence'])
-        self.validating = bool(self.chief and trainable.validation_loss is not None and
-                               cfg['validation_batches'])
+        # every rank knows when rank 0 validates (validation_due); rank 0 alone does it
+        self.validates = bool(trainable.validation_loss is not None and cfg['validation_batches'])
+        self.validating = self.chief and self.validates
         self.stats = {'loss': None, 'validation': None, 'seconds': 0.0, 'iterations': 0,
                       'recent': collections.deque(maxlen=20), 'status': 'completed',
                       'validated_at': None, 'variables_sha1': None}
@@ -416,9 +423,8 @@ class _Run(object):
 
     def validation_due(self, before):
         """On every rank: does rank 0 validate after the run that ended at self.step?"""
-        t = self.trainable
-        return bool(t.validation_loss is not None and self.cfg['validation_batches'] and
-                    _boundary_crossed(before, self.step, self.cfg['validate_every']))
+        return self.validates and _boundary_crossed(before, self.step,
+                                                    self.cfg['validate_every'])
 
     def validate(self):
         self.stats['validation'] = _log_validation(self.log, self.sess, self.trainable,

@@ -95,7 +95,8 @@ class Cluster(object):
     """The collective ops the loop of a distributed run adds to the graph, built before the
     session and in the same order on every rank (collective instance keys follow build order):
     the start-up agreement check, the broadcast of rank 0's variables, the stop agreement and the
-    rank-averaged loss. For one process: nothing, and every method is a pass-through."""
+    rank-averaged loss. For one process only the saved rank count (RANKS_VARIABLE, in every
+    run's checkpoints); every other method is a pass-through."""
 
     def __init__(self, dp, trainable, config):
         import tensorflow as tf
