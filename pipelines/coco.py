@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from pipelines import cli, core, fileio, images
-from pipelines.errors import InputError
+from datasets.errors import InputError
 from schemas import coco_instances, dataset_info
 
 NAME = 'coco'

@@ -36,7 +36,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipelines import fileio
-from pipelines.errors import InputError
+from datasets.errors import InputError
 from schemas import dataset_info
 
 PARTS_DIR = '_parts'

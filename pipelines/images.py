@@ -6,7 +6,7 @@ import io
 import cv2
 import numpy as np
 
-from pipelines.errors import InputError
+from datasets.errors import InputError
 
 
 def read_file(path, missing_reason='missing_frame'):

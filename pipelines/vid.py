@@ -23,7 +23,7 @@ import posixpath
 import cv2
 
 from pipelines import cli, core, fileio, images
-from pipelines.errors import InputError
+from datasets.errors import InputError
 from pipelines.vid_crop import (SIZE_X, crop_geometry, frame_mean_pad_value, needs_padding,
                                 search_crop)
 from schemas import vid_track

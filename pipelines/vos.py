@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from pipelines import cli, core, fileio, images
-from pipelines.errors import InputError
+from datasets.errors import InputError
 from schemas import dataset_info, vos_video
 
 LABEL_VALID_RATIO = 0.003

@@ -22,7 +22,7 @@ import numpy as np
 
 from evaluation import davis as davis_eval
 from pipelines import images
-from pipelines.errors import InputError
+from datasets.errors import InputError
 
 VOID = 255
 FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png')

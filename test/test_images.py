@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pipelines import images
-from pipelines.errors import InputError
+from datasets.errors import InputError
 from sampledata.common import jpeg_bytes, palette_png_bytes
 
 

@@ -208,7 +208,7 @@ def load_vid(root, subset='val'):
     """ILSVRC2015-VID tracks as sequences named <snippet>.<trackid>, as got10k's ImageNetVID: the
     frames where the track is annotated, boxes x, y, w, h with w = xmax - xmin + 1; tracks with
     fewer than two boxes are skipped. Frames are ordered by the number in their XML file name."""
-    from pipelines.errors import InputError
+    from datasets.errors import InputError
     from pipelines.vid import parse_annotation
     anno_root = os.path.join(root, 'Annotations', 'VID', subset)
     if not os.path.isdir(anno_root):

@@ -1,4 +1,4 @@
-"""The one exception converters use for unusable input."""
+"""The one exception for unusable input: readers raise it, converters turn it into dead letters."""
 from __future__ import absolute_import, division, print_function
 
 
