@@ -47,6 +47,8 @@ import sys
 import cv2
 import numpy as np
 
+from datasets.palette import palette_colours
+
 BOUNDARY_RATIO = 0.008
 DECAY_BINS = 4
 RECALL_THRESHOLD = 0.5
@@ -387,8 +389,7 @@ def write_reference_iou(report, out_dir):
 
 
 def _palette():
-    from sampledata.common import voc_palette
-    return np.array(voc_palette(), np.uint8).reshape(256, 3)
+    return palette_colours()
 
 
 def overlay(rgb, labels, alpha=0.5):

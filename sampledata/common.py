@@ -1,14 +1,12 @@
-"""File writing shared by the sample dataset writers: deterministic RNGs, JPEG, palette PNG, JSON."""
+"""File writing shared by the sample dataset writers: deterministic RNGs, JPEG, JSON (palette PNGs: datasets.palette)."""
 from __future__ import absolute_import, division, print_function
 
 import hashlib
-import io
 import json
 import os
 
 import cv2
 import numpy as np
-from PIL import Image
 
 
 def rng_for(seed, *names):
@@ -40,36 +38,6 @@ def write_bytes(path, data):
 
 def write_jpeg(path, rgb, quality=90):
     write_bytes(path, jpeg_bytes(rgb, quality))
-
-
-def voc_palette():
-    """The 256-colour PASCAL VOC / DAVIS palette: index i -> colour from the bits of i."""
-    palette = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for bit in range(8):
-            r |= ((c >> 0) & 1) << (7 - bit)
-            g |= ((c >> 1) & 1) << (7 - bit)
-            b |= ((c >> 2) & 1) << (7 - bit)
-            c >>= 3
-        palette[i] = (r, g, b)
-    return palette.reshape(-1).tolist()
-
-
-_PALETTE = voc_palette()
-
-
-def palette_png_bytes(labels):
-    """Mode-P PNG whose pixel values are the object ids in `labels` (uint8 [H, W])."""
-    image = Image.fromarray(np.asarray(labels, np.uint8), mode='P')
-    image.putpalette(_PALETTE)
-    buf = io.BytesIO()
-    image.save(buf, format='PNG')
-    return buf.getvalue()
-
-
-def write_palette_png(path, labels):
-    write_bytes(path, palette_png_bytes(labels))
 
 
 def write_json(path, obj, indent=None):

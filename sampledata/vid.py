@@ -169,7 +169,7 @@ def _inject_more_faults(root, seed, width, height, frames, faults):
     """A second faulty snippet: reads that fail for reasons other than "not found", files that are
     not what their name says, XMLs that disagree with their path, suspicious tracks; and a
     snippet with frames but no annotation folder."""
-    from sampledata.common import palette_png_bytes
+    from datasets.palette import palette_png_bytes
     import numpy as np
     sub, snippet = 'ILSVRC2015_VID_train_0000', 'ILSVRC2015_train_00900002'
     write_snippet(root, seed, 'train', sub, snippet, width, height, max(frames, 7), 1)

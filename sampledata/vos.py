@@ -16,7 +16,8 @@ import os
 
 import numpy as np
 
-from sampledata.common import (jpeg_bytes, palette_png_bytes, rng_for, write_bytes, write_json)
+from datasets.palette import palette_png_bytes
+from sampledata.common import jpeg_bytes, rng_for, write_bytes, write_json
 from sampledata.render import Scene
 
 DAVIS_ROOT = 'DAVIS'

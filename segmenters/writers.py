@@ -17,15 +17,7 @@ import zipfile
 
 import numpy as np
 
-from sampledata.common import palette_png_bytes
-
-
-def write_palette_png(path, labels):
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    with open(path, 'wb') as f:
-        f.write(palette_png_bytes(labels))
+from datasets.palette import write_palette_png
 
 
 class DavisWriter(object):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sampledata
-from sampledata.common import write_palette_png
+from datasets.palette import write_palette_png
 from evaluation import davis
 
 H, W = 480, 854  # tolerance ceil(0.008 * 979.7) = 8 px
@@ -195,7 +195,7 @@ def test_2017_results_above_the_object_count_are_refused(tmpdir, capsys):
 
 
 def test_rgb_results_map_through_the_davis_palette_or_are_refused(tmpdir):
-    from sampledata.common import voc_palette
+    from datasets.palette import voc_palette
     root, results = str(tmpdir.join('DAVIS')), str(tmpdir.join('results'))
     gt = _one_object_tree(root)
     colours = np.array(voc_palette(), np.uint8).reshape(256, 3)

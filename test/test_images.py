@@ -10,7 +10,8 @@ from PIL import Image
 
 from pipelines import images
 from datasets.errors import InputError
-from sampledata.common import jpeg_bytes, palette_png_bytes
+from datasets.palette import palette_png_bytes
+from sampledata.common import jpeg_bytes
 
 
 def test_truncated_and_garbage_jpegs_are_rejected_with_a_reason():

@@ -12,7 +12,7 @@ from PIL import Image
 
 import sampledata
 from fake_npu_env import assert_ops_reviewed, fake_npu
-from sampledata.common import palette_png_bytes
+from datasets.palette import palette_png_bytes
 from pipelines import coco as coco_pipeline
 from pipelines import images
 from pipelines import vos as vos_pipeline

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import sampledata
-from sampledata.common import voc_palette
+from datasets.palette import voc_palette
 from evaluation import davis as davis_eval
 from pipelines import vos as vos_pipeline
 from segmenters import __main__ as segment_cli
