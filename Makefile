@@ -10,7 +10,6 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-empty :=
 comma := ,
 TARGETS :=
 declare = $(if $(4),$(error declaration of $(strip $(1)): write a comma in its description as $$(comma)))$(eval \
@@ -62,8 +61,6 @@ PIPELINE_ARGS ?=
 # empty: it does not).
 OVERWRITE ?=
 overwrite_flag = $(if $(filter-out 0 no false off NO FALSE OFF No False Off,$(OVERWRITE)),--overwrite)
-
-.PHONY: venv
 
 $(call declare,help,,this list: every target with the command-line variables it reads)
 help:
@@ -172,14 +169,15 @@ train-sasiam: $(STAMP) $(if $(sasiam_sample),$(SAMPLE_RECORDS)/vid/dataset_info.
 # make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>]
 #                  [OUT=<dir>] [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
 #                  (default data: the sample's VID val split; default output: out/tracking/{track,eval})
-.PHONY: bench-track
 RUN ?=
 SEQ ?=
 INIT ?=
 OTB_LIST ?=
 COMPARE ?=
 TRACK_ARGS ?=
-tracking_out = $(if $(filter command line,$(origin OUT)),$(OUT),$(OUT)/tracking/$(1))
+# OUT given on the command line is the output folder itself; else $(1), a folder below OUT
+cli_out = $(if $(call on_command_line,OUT),$(OUT),$(1))
+tracking_out = $(call cli_out,$(OUT)/tracking/$(1))
 sample_for = $(if $(filter $(SAMPLE)/%,$(1)),$(SAMPLE)/sample_manifest.json)
 # SEQ names a VID val track when VID_DATA is given or SEQ is no folder (then the sample's by default)
 seq_is_vid_track = $(if $(SEQ),$(or $(call on_command_line,VID_DATA),$(call on_command_line,VID),$(if $(wildcard $(SEQ)/.),,1)))
@@ -228,7 +226,6 @@ train-osmn: $(STAMP) $(if $(osmn_sample),$(osmn_records)/dataset_info.json)
 # make eval-osmn RESULTS=<folder of <seq>/<frame>.png> [DAVIS_DATA=<root>] [DAVIS_YEAR=2016|2017]
 #     [SPLIT=val] [OUT=<dir>] [EVAL_ARGS=--resize]    (default OUT: RESULTS/evaluation)
 # (either writes the sample data first only when the data it reads is the sample's)
-.PHONY: bench-segment
 VIDEO ?=
 MASK ?=
 SPLIT ?=
@@ -236,10 +233,8 @@ RESULTS ?=
 FINETUNE_STEPS ?= 0
 SEGMENT_ARGS ?=
 EVAL_ARGS ?=
-given = $(filter command line,$(origin $(1)))
-cli_out = $(if $(filter command line,$(origin OUT)),$(OUT),$(1))
-segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(RECORDS),--records $(RECORDS),$(if $(call given,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
-segment_data = $(or $(VIDEO),$(RECORDS),$(if $(call given,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
+segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(RECORDS),--records $(RECORDS),$(if $(call on_command_line,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
+segment_data = $(or $(VIDEO),$(RECORDS),$(if $(call on_command_line,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
 $(call declare,segment-osmn,RUN VIDEO MASK RECORDS YTVOS_DATA DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT FINETUNE_STEPS DEVICE SEGMENT_ARGS $(SAMPLE_VARIABLES),segment videos with an OSMN run (VIDEO+MASK or RECORDS or YTVOS_DATA or DAVIS_DATA: default the sample DAVIS))
 segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
 	@test -n "$(RUN)" -a "$(if $(VIDEO),1)" = "$(if $(MASK),1)" || { echo "usage: make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<png>] | [RECORDS=<records>] | [DAVIS_DATA=<root>] [OUT=<dir>] [FINETUNE_STEPS=N]"; exit 2; }
