@@ -179,3 +179,28 @@ def test_train_osmn_trains_in_the_given_run_dir(tmpdir):
     assert os.path.isfile(str(tmpdir.join('out', 'sample', 'coco', 'dataset_info.json')))
     after = sorted(os.listdir(default_run)) if os.path.isdir(default_run) else None
     assert after == before, 'runs/osmn-coco was written'
+
+
+def test_no_message_cites_the_specification():
+    """Messages point at what a user can open (README.md, docs/): the specification files are
+    not in the repository. Docstrings and comments may cite them; other strings may not."""
+    import ast
+    packages = ('datasets', 'schemas', 'pipelines', 'trainers', 'trackers', 'segmenters',
+                'evaluation', 'sampledata', 'bench', 'tools')
+    citing = []
+    for package in packages:
+        for folder, _, files in os.walk(os.path.join(ROOT, package)):
+            for name in (f for f in files if f.endswith('.py')):
+                path = os.path.join(folder, name)
+                with open(path) as f:
+                    tree = ast.parse(f.read())
+                docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                              if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                                   ast.AsyncFunctionDef))
+                              and node.body and isinstance(node.body[0], ast.Expr)
+                              and isinstance(node.body[0].value, ast.Str)}
+                citing += ['%s:%d' % (os.path.relpath(path, ROOT), node.lineno)
+                           for node in ast.walk(tree) if isinstance(node, ast.Str)
+                           and id(node) not in docstrings
+                           and re.search(r'(sa-siam|osmn|ecosystem)\.md', node.s)]
+    assert citing == []
