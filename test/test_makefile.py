@@ -19,10 +19,16 @@ RENAMED = {'OSMN_RUN_DIR': ('RUN_DIR', ['train-osmn'], '--run-dir'),
            'OTB': ('OTB_DATA', ['eval-sasiam', 'RUN=r'], '--otb')}
 
 
+def outside_make():
+    """This environment without what an enclosing make (`make test PYTEST_ARGS=...`) passes to
+    the makes it starts: its command-line variables would count as given here."""
+    return {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}
+
+
 def make(*args, dry_run=True):
     command = ['make'] + (['-n'] if dry_run else []) + list(args)
     return subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True)
+                          universal_newlines=True, env=outside_make())
 
 
 def database():
@@ -117,6 +123,20 @@ def test_unknown_variable_keeps_the_suggestion():
     refused = make('train-osmn', 'RUN_DR=x')
     assert refused.returncode != 0
     assert 'unknown variable RUN_DR (did you mean RUN_DIR?)' in refused.stderr
+    assert 'unknown variable COCO_DAT (did you mean COCO_DATA?)' in make('COCO_DAT=/x').stderr
+    assert make('coco-records', 'OVERWRITE=1', 'COCO_DATA=/x').returncode == 0
+    environment = dict(outside_make(), UNRELATED_ENVIRONMENT_VARIABLE='1', RUN_DIR='r')
+    assert subprocess.run(['make', '-n', 'help'], cwd=ROOT, env=environment,
+                          stdout=subprocess.PIPE).returncode == 0
+
+
+def test_makes_overwrite_0_means_no():
+    def command(value):
+        return make('vid-records', 'OVERWRITE=' + value, 'DATA=/x').stdout.split()
+    for off in ('0', 'no', 'false', ''):
+        assert '--overwrite' not in command(off), off
+    for on in ('1', 'yes'):
+        assert '--overwrite' in command(on), on
 
 
 @pytest.mark.parametrize('target,variables,run_dir,records', [
