@@ -1,7 +1,43 @@
 # Entry points of the project. Every target bootstraps .venv (Python 3.7) when it is missing.
-# Point targets at real data with DATA=... and OUT=...; see README.md.
+# Point targets at real data with DATA=... and OUT=...; see README.md and `make help`.
+#
+# One vocabulary across targets: RUN_DIR is the run directory a trainer writes, RUN a trained run
+# that is read, RECORDS the records read, <NAME>_DATA a dataset root (DATA holds them all), OUT
+# where results go. Each target declares, beside its rule, the command-line variables it reads:
+#   $(call declare,<target>,<variables>,<one line for make help; a comma is $(comma), no # or quote>)
+# A command-line variable that none of the requested targets reads stops make with one line
+# naming the targets that do (the checks are at the end, after every declaration).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+
+comma := ,
+TARGETS :=
+declare = $(if $(4),$(error declaration of $(strip $(1)): write a comma in its description as $$(comma)))$(eval \
+  TARGETS += $(strip $(1)))$(eval VARS_$(strip $(1)) := $(strip $(2)))$(eval \
+  HELP_$(strip $(1)) := $(strip $(3)))
+# Read by every target (each one bootstraps the venv: tools/find-python37 reads PYTHON37).
+GLOBAL_VARIABLES := VENV PYTHON37
+# Read wherever the sample data may be written first.
+SAMPLE_VARIABLES := SAMPLE SEED
+
+# Old names kept for one release (old:new): the old value goes to the new name, with a one-line
+# note on stderr (after the checks at the end); a command line giving both with different values
+# stops make.
+RENAMED := OSMN_RUN_DIR:RUN_DIR OSMN_RECORDS:RECORDS VID:VID_DATA OTB:OTB_DATA
+old_name = $(word 1,$(subst :, ,$(1)))
+new_name = $(word 2,$(subst :, ,$(1)))
+on_command_line = $(filter command line,$(origin $(1)))
+define rename_variable
+ifneq ($(call on_command_line,$(1)),)
+ifeq ($(call on_command_line,$(2)),)
+$(2) := $$(value $(1))
+else ifneq ($$(value $(1)),$$(value $(2)))
+$$(error $(1) and $(2) disagree: give only $(2) ($(1) is its deprecated name))
+endif
+renamed_on_command_line += $(1)
+endif
+endef
+$(foreach r,$(RENAMED),$(eval $(call rename_variable,$(call old_name,$(r)),$(call new_name,$(r)))))
 
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
@@ -15,7 +51,9 @@ VID_DATA   ?= $(DATA)/ILSVRC2015
 COCO_DATA  ?= $(DATA)/coco
 DAVIS_DATA ?= $(DATA)/DAVIS
 YTVOS_DATA ?= $(DATA)/youtube-vos
+OTB_DATA   ?=
 OUT      ?= out
+DEVICE   ?= auto
 PYTEST_ARGS ?=
 
 PIPELINE_ARGS ?=
@@ -24,36 +62,10 @@ PIPELINE_ARGS ?=
 OVERWRITE ?=
 overwrite_flag = $(if $(filter-out 0 no false off NO FALSE OFF No False Off,$(OVERWRITE)),--overwrite)
 
-# Variables accepted on the command line (`make vid-records DATA=...`); any other, e.g. the typo
-# COCO_DAT=..., stops make with a suggestion instead of being ignored. Environment variables and
-# make's own are not checked. Add new variables to this one line.
-KNOWN_VARIABLES := VENV PYTHON37 SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX PORT RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
-unknown_variables := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(if $(filter $(v),$(KNOWN_VARIABLES)),,$(v)))))
-# the known variable sharing the longest prefix (5, 4 or 3 letters, case-insensitive) with $(1)
-suggest_variable = $(firstword $(foreach n,5 4 3,$(filter $(shell printf '%s' '$(1)' | tr a-z A-Z | cut -c1-$(n))%,$(KNOWN_VARIABLES))))
-ifneq ($(unknown_variables),)
-bad_variable := $(firstword $(unknown_variables))
-$(error unknown variable $(bad_variable)$(if $(call suggest_variable,$(bad_variable)), (did you mean $(call suggest_variable,$(bad_variable))?)); the accepted ones are KNOWN_VARIABLES at the top of the Makefile)
-endif
-
-.PHONY: help venv test sample-data sample-data-corrupt demo \
-        vid-records coco-records davis-records ytvos-records train-sasiam train-osmn \
-        bench bench-vid bench-coco bench-vos bench-sasiam bench-osmn bench-parallel
-
+$(call declare,help,,this list: every target with the command-line variables it reads)
 help:
-	@echo "make demo         build the sample datasets and run everything that exists on them"
-	@echo "make test         run the test suite"
-	@echo "make sample-data  write tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018 trees to $(SAMPLE)"
-	@echo "make vid-records  ILSVRC2015-VID -> OUT/vid (DATA=<dir holding ILSVRC2015> or VID_DATA=<root>, OUT=<dir>, OVERWRITE=1)"
-	@echo "make coco-records | davis-records (DAVIS_YEAR=2016|2017) | ytvos-records   (same variables)"
-	@echo "make train-sasiam SA-Siam on vid records (RECORDS=, BRANCH=appearance|semantic, STEPS=, DEVICE=auto|npu|gpu|cpu)"
-	@echo "make track-sasiam track with a run (RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h])"
-	@echo "make eval-sasiam  OTB-style evaluation (RUN=... OTB=<OTB root> [OTB_LIST=file] | VID=<ILSVRC2015 root>, [OUT=dir] [COMPARE=\"runA runB\"])"
-	@echo "make train-osmn   OSMN on coco/vos records (STAGE=coco|davis|ytvos, RECORDS=, STEPS=, DEVICE=, TRAIN_ARGS=)"
-	@echo "make segment-osmn RUN=<osmn run> [VIDEO= MASK= | RECORDS= | DAVIS_DATA= | YTVOS_DATA=] [OUT=] [FINETUNE_STEPS=]"
-	@echo "make eval-osmn    RESULTS=<folder> DAVIS_DATA=<root> DAVIS_YEAR=2016|2017 [SPLIT=val] [OUT=]: DAVIS J&F, CSVs"
-	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos, bench-sasiam, bench-osmn, bench-parallel)"
-	@echo "python -m schemas (inside .venv) documents every record schema"
+	@echo "Every target also reads $(GLOBAL_VARIABLES); python -m schemas (inside .venv) documents every record schema."
+	@$(foreach t,$(TARGETS),printf '%-25s %s\n%-25s reads: %s\n' 'make $(t)' '$(HELP_$(t))' '' '$(or $(VARS_$(t)),-)';)
 
 # The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
 # interrupted install is retried, never taken as done.
@@ -68,14 +80,18 @@ $(STAMP): requirements.txt
 	"$(PY)" -m pip install --quiet -r requirements.txt; \
 	touch "$(STAMP)"
 
+$(call declare,venv,,create or update .venv (Python 3.7 with requirements.txt))
 venv: $(STAMP)
 
+$(call declare,test,PYTEST_ARGS,run the test suite (PYTEST_ARGS: extra pytest arguments))
 test: $(STAMP)
 	$(PY) -m pytest -q test $(PYTEST_ARGS)
 
+$(call declare,sample-data,$(SAMPLE_VARIABLES),write tiny ILSVRC2015-VID / COCO 2017 / DAVIS 2017 / YouTube-VOS 2018 trees to SAMPLE)
 sample-data: $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE) --seed $(SEED) --overwrite
 
+$(call declare,sample-data-corrupt,$(SAMPLE_VARIABLES),the same trees with broken files to SAMPLE-corrupt)
 sample-data-corrupt: $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE)-corrupt --seed $(SEED) --corrupt --overwrite
 
@@ -83,18 +99,23 @@ sample-data-corrupt: $(STAMP)
 $(SAMPLE)/sample_manifest.json: | $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE) --seed $(SEED) --overwrite
 sample_if_default = $(if $(filter $(DATA),$(SAMPLE)),$(SAMPLE)/sample_manifest.json)
+PIPELINE_VARIABLES := DATA OUT OVERWRITE PIPELINE_ARGS $(SAMPLE_VARIABLES)
 
+$(call declare,vid-records,VID_DATA $(PIPELINE_VARIABLES),ILSVRC2015-VID -> OUT/vid (DATA: the folder holding ILSVRC2015 or VID_DATA: its root))
 vid-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines vid --data $(VID_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
+$(call declare,coco-records,COCO_DATA $(PIPELINE_VARIABLES),COCO 2017 -> OUT/coco)
 coco-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines coco --data $(COCO_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
 # DAVIS_YEAR=2016 for the single-object DAVIS 2016 records
 DAVIS_YEAR ?= 2017
+$(call declare,davis-records,DAVIS_DATA DAVIS_YEAR $(PIPELINE_VARIABLES),DAVIS 2017 (DAVIS_YEAR=2016: 2016) -> OUT/davis<year>)
 davis-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines davis --data $(DAVIS_DATA) --year $(DAVIS_YEAR) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
+$(call declare,ytvos-records,YTVOS_DATA $(PIPELINE_VARIABLES),YouTube-VOS 2018 -> OUT/ytvos2018)
 ytvos-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines ytvos --data $(YTVOS_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
@@ -120,55 +141,67 @@ launch = $(if $(strip $(WORKERS)),$(PY) -m trainers.launch --workers $(WORKERS) 
   $(if $(filter gpu,$(DEVICE)),--one-gpu-each) --log-dir $(1)/ranks --,$(if \
   $(strip $(NPUS)),$(PY) -m trainers.launch --npus $(NPUS) $(if $(RANK_TABLE),--rank-table \
   $(RANK_TABLE) --server-index $(HOST_INDEX)) --log-dir $(1)/ranks --))
+# What both trainers read: the run directory written, the records read (default: the sample's
+# records of the right kind, built under OUT/sample first), steps, device, parallel launch.
+TRAINER_VARIABLES := RUN_DIR RECORDS STEPS DEVICE TRAIN_ARGS WORKERS NPUS HOSTS HOST_INDEX PORT \
+  RANK_TABLE OUT $(SAMPLE_VARIABLES)
+RUN_DIR ?=
+RECORDS ?=
+STEPS ?=
+TRAIN_ARGS ?=
+# On the sample records a short run is the useful default; real records get the trainer's own.
+SAMPLE_STEPS := 200
+steps_flag = $(if $(or $(STEPS),$(1)),--steps $(or $(STEPS),$(SAMPLE_STEPS)))
 
 # make train-sasiam [RECORDS=out/vid] [BRANCH=appearance|semantic] [STEPS=N] [DEVICE=auto|npu|gpu|cpu]
 #                   [RUN_DIR=runs/...] [TRAIN_ARGS="--caffenet caffenet.npy --set train.lr=0.01"]
-RECORDS  ?= $(SAMPLE_RECORDS)/vid
 BRANCH   ?= appearance
-DEVICE   ?= auto
-RUN_DIR  ?= runs/sasiam-$(BRANCH)
-TRAIN_ARGS ?=
-sample_records = $(filter $(SAMPLE_RECORDS)/vid,$(RECORDS))
-# On the sample records a short run is the useful default; real records get the reference's 199,500.
-STEPS    ?= $(if $(sample_records),200)
-train-sasiam: $(STAMP) $(if $(sample_records),$(SAMPLE_RECORDS)/vid/dataset_info.json)
-	$(call launch,$(RUN_DIR)) $(PY) -m trainers.sasiam --records $(RECORDS) --branch $(BRANCH) --device $(DEVICE) \
-	  --run-dir $(RUN_DIR) $(if $(STEPS),--steps $(STEPS)) $(TRAIN_ARGS)
+sasiam_records = $(or $(RECORDS),$(SAMPLE_RECORDS)/vid)
+sasiam_run_dir = $(or $(RUN_DIR),runs/sasiam-$(BRANCH))
+sasiam_sample = $(filter $(SAMPLE_RECORDS)/vid,$(sasiam_records))
+$(call declare,train-sasiam,BRANCH $(TRAINER_VARIABLES),SA-Siam on vid_track records (BRANCH=appearance|semantic; RUN_DIR default runs/sasiam-BRANCH; RECORDS default the sample vid records))
+train-sasiam: $(STAMP) $(if $(sasiam_sample),$(SAMPLE_RECORDS)/vid/dataset_info.json)
+	$(call launch,$(sasiam_run_dir)) $(PY) -m trainers.sasiam --records $(sasiam_records) --branch $(BRANCH) --device $(DEVICE) \
+	  --run-dir $(sasiam_run_dir) $(call steps_flag,$(sasiam_sample)) $(TRAIN_ARGS)
 
 # make track-sasiam RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h]
-#                   (or VID=<ILSVRC2015 root> SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
-# make eval-sasiam RUN=... (OTB=<OTB root> [OTB_LIST=<list>] | VID=<ILSVRC2015 root>) [OUT=<dir>]
-#                  [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
-#                  (default output: out/tracking/{track,eval})
-.PHONY: track-sasiam eval-sasiam bench-track
+#                   (or [VID_DATA=<ILSVRC2015 root>] SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
+# make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>]
+#                  [OUT=<dir>] [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
+#                  (default data: the sample's VID val split; default output: out/tracking/{track,eval})
 RUN ?=
 SEQ ?=
 INIT ?=
-OTB ?=
 OTB_LIST ?=
-VID ?=
 COMPARE ?=
 TRACK_ARGS ?=
-tracking_out = $(if $(filter command line,$(origin OUT)),$(OUT),$(OUT)/tracking/$(1))
-track-sasiam: $(STAMP)
-	@test -n "$(RUN)" -a -n "$(SEQ)" || { echo "usage: make track-sasiam RUN=<run dir>[,<run dir>] SEQ=<sequence dir> [INIT=x,y,w,h]"; exit 2; }
-	$(PY) -m trackers track --run $(RUN) --seq $(SEQ) $(if $(INIT),--init $(INIT)) $(if $(VID),--vid $(VID)) \
+# OUT given on the command line is the output folder itself; else $(1), a folder below OUT
+cli_out = $(if $(call on_command_line,OUT),$(OUT),$(1))
+tracking_out = $(call cli_out,$(OUT)/tracking/$(1))
+sample_for = $(if $(filter $(SAMPLE)/%,$(1)),$(SAMPLE)/sample_manifest.json)
+# SEQ names a VID val track when VID_DATA is given or SEQ is no folder (then the sample's by default)
+seq_is_vid_track = $(if $(SEQ),$(or $(call on_command_line,VID_DATA),$(call on_command_line,VID),$(if $(wildcard $(SEQ)/.),,1)))
+$(call declare,track-sasiam,RUN SEQ INIT VID_DATA DATA DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),track one sequence with a run (RUN=<run>[$(comma)<semantic run>] SEQ=<folder or VID val track> [INIT=x$(comma)y$(comma)w$(comma)h]))
+track-sasiam: $(STAMP) $(if $(seq_is_vid_track),$(call sample_for,$(VID_DATA)))
+	@test -n "$(RUN)" -a -n "$(SEQ)" || { echo "usage: make track-sasiam RUN=<run dir>[,<run dir>] SEQ=<sequence dir or VID val track> [INIT=x,y,w,h] [VID_DATA=<ILSVRC2015 root>]"; exit 2; }
+	$(PY) -m trackers track --run $(RUN) --seq $(SEQ) $(if $(INIT),--init $(INIT)) $(if $(seq_is_vid_track),--vid $(VID_DATA)) \
 	  --device $(DEVICE) --out $(call tracking_out,track) $(TRACK_ARGS)
 
-eval-sasiam: $(STAMP)
-	@test -n "$(RUN)" -a -n "$(OTB)$(VID)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] OTB=<dir> | VID=<ILSVRC2015 root> [OUT=<dir>]"; exit 2; }
-	$(PY) -m trackers eval --run $(RUN) $(if $(OTB),--otb $(OTB) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID)) \
+$(call declare,eval-sasiam,RUN OTB_DATA OTB_LIST VID_DATA DATA COMPARE DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),OTB-style evaluation of runs on OTB_DATA or VID_DATA (default the sample VID val split))
+eval-sasiam: $(STAMP) $(if $(OTB_DATA),,$(call sample_for,$(VID_DATA)))
+	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root>] [OUT=<dir>]"; exit 2; }
+	$(PY) -m trackers eval --run $(RUN) $(if $(OTB_DATA),--otb $(OTB_DATA) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID_DATA)) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
 
-# make train-osmn [STAGE=coco|davis|ytvos] [RECORDS=out/coco] [STEPS=N] [DEVICE=...]
+# make train-osmn [STAGE=coco|davis|ytvos] [RECORDS=out/coco] [STEPS=N] [DEVICE=...] [RUN_DIR=runs/...]
 #                 [TRAIN_ARGS="--vgg16 vgg_16.ckpt" or "--init-from runs/osmn-coco"]
 STAGE ?= coco
-OSMN_RECORDS_coco = coco
-OSMN_RECORDS_davis = davis2017
-OSMN_RECORDS_ytvos = ytvos2018
-OSMN_RECORDS ?= $(if $(filter $(SAMPLE_RECORDS)/vid,$(RECORDS)),$(SAMPLE_RECORDS)/$(OSMN_RECORDS_$(STAGE)),$(RECORDS))
-OSMN_RUN_DIR ?= runs/osmn-$(STAGE)
-osmn_sample = $(filter $(SAMPLE_RECORDS)/%,$(OSMN_RECORDS))
+OSMN_SAMPLE_RECORDS_coco = coco
+OSMN_SAMPLE_RECORDS_davis = davis2017
+OSMN_SAMPLE_RECORDS_ytvos = ytvos2018
+osmn_records = $(or $(RECORDS),$(SAMPLE_RECORDS)/$(OSMN_SAMPLE_RECORDS_$(STAGE)))
+osmn_run_dir = $(or $(RUN_DIR),runs/osmn-$(STAGE))
+osmn_sample = $(filter $(SAMPLE_RECORDS)/%,$(osmn_records))
 # rebuilt when their schema changes (a new version: readers refuse the old records)
 $(SAMPLE_RECORDS)/coco/dataset_info.json: schemas/coco_instances.py | $(SAMPLE)/sample_manifest.json
 	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(SAMPLE_RECORDS) --overwrite
@@ -178,9 +211,10 @@ $(SAMPLE_RECORDS)/ytvos2018/dataset_info.json: schemas/vos_video.py | $(SAMPLE)/
 	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(SAMPLE_RECORDS) --overwrite
 # On the sample records (no ImageNet weights offline) a short smoke run of a small network.
 OSMN_SAMPLE_ARGS = --random-init-for-tests --set model.width=0.25 --set input.input_scale=0.5
-train-osmn: $(STAMP) $(if $(osmn_sample),$(OSMN_RECORDS)/dataset_info.json)
-	$(call launch,$(OSMN_RUN_DIR)) $(PY) -m trainers.osmn --stage $(STAGE) --records $(OSMN_RECORDS) --device $(DEVICE) \
-	  --run-dir $(OSMN_RUN_DIR) $(if $(STEPS),--steps $(STEPS)) \
+$(call declare,train-osmn,STAGE $(TRAINER_VARIABLES),OSMN on coco / vos_video records (STAGE=coco|davis|ytvos; RUN_DIR default runs/osmn-STAGE; RECORDS default the sample records of STAGE))
+train-osmn: $(STAMP) $(if $(osmn_sample),$(osmn_records)/dataset_info.json)
+	$(call launch,$(osmn_run_dir)) $(PY) -m trainers.osmn --stage $(STAGE) --records $(osmn_records) --device $(DEVICE) \
+	  --run-dir $(osmn_run_dir) $(call steps_flag,$(osmn_sample)) \
 	  $(if $(osmn_sample),$(OSMN_SAMPLE_ARGS)) $(TRAIN_ARGS)
 
 # make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<first-frame palette png>]
@@ -192,7 +226,6 @@ train-osmn: $(STAMP) $(if $(osmn_sample),$(OSMN_RECORDS)/dataset_info.json)
 # make eval-osmn RESULTS=<folder of <seq>/<frame>.png> [DAVIS_DATA=<root>] [DAVIS_YEAR=2016|2017]
 #     [SPLIT=val] [OUT=<dir>] [EVAL_ARGS=--resize]    (default OUT: RESULTS/evaluation)
 # (either writes the sample data first only when the data it reads is the sample's)
-.PHONY: segment-osmn eval-osmn bench-segment
 VIDEO ?=
 MASK ?=
 SPLIT ?=
@@ -200,23 +233,23 @@ RESULTS ?=
 FINETUNE_STEPS ?= 0
 SEGMENT_ARGS ?=
 EVAL_ARGS ?=
-given = $(filter command line,$(origin $(1)))
-cli_out = $(if $(filter command line,$(origin OUT)),$(OUT),$(1))
-segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(call given,RECORDS),--records $(RECORDS),$(if $(call given,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
-segment_data = $(or $(VIDEO),$(if $(call given,RECORDS),$(RECORDS)),$(if $(call given,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
-sample_for = $(if $(filter $(SAMPLE)/%,$(1)),$(SAMPLE)/sample_manifest.json)
+segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(RECORDS),--records $(RECORDS),$(if $(call on_command_line,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
+segment_data = $(or $(VIDEO),$(RECORDS),$(if $(call on_command_line,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
+$(call declare,segment-osmn,RUN VIDEO MASK RECORDS YTVOS_DATA DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT FINETUNE_STEPS DEVICE SEGMENT_ARGS $(SAMPLE_VARIABLES),segment videos with an OSMN run (VIDEO+MASK or RECORDS or YTVOS_DATA or DAVIS_DATA: default the sample DAVIS))
 segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
 	@test -n "$(RUN)" -a "$(if $(VIDEO),1)" = "$(if $(MASK),1)" || { echo "usage: make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<png>] | [RECORDS=<records>] | [DAVIS_DATA=<root>] [OUT=<dir>] [FINETUNE_STEPS=N]"; exit 2; }
 	$(PY) -m segmenters --run $(RUN) $(segment_source) $(if $(SPLIT),--split $(SPLIT)) \
 	  --device $(DEVICE) --finetune-steps $(FINETUNE_STEPS) \
 	  --out $(call cli_out,$(OUT)/segment/$(notdir $(patsubst %/,%,$(RUN)))) $(SEGMENT_ARGS)
 
+$(call declare,eval-osmn,RESULTS DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT EVAL_ARGS $(SAMPLE_VARIABLES),DAVIS J&F of a results folder (RESULTS=<folder> against DAVIS_DATA) and its CSVs)
 eval-osmn: $(STAMP) $(call sample_for,$(DAVIS_DATA))
 	@test -n "$(RESULTS)" || { echo "usage: make eval-osmn RESULTS=<results folder> DAVIS_DATA=<DAVIS root> DAVIS_YEAR=2016|2017 [SPLIT=val] [OUT=<dir>] [EVAL_ARGS=--resize]"; exit 2; }
 	$(PY) -m evaluation.davis --results $(RESULTS) --davis $(DAVIS_DATA) --year $(DAVIS_YEAR) \
 	  --split $(or $(SPLIT),val) --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation) $(EVAL_ARGS)
 
 DEMO_OUT = $(OUT)/demo
+$(call declare,demo,OUT DEVICE $(SAMPLE_VARIABLES),build the sample datasets and run everything on them (results in OUT/demo))
 demo: sample-data
 	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(DEMO_OUT) --overwrite
@@ -253,31 +286,65 @@ demo: sample-data
 	@echo "demo: and one of them with make track-sasiam's command: $(DEMO_OUT)/tracking/track (boxes, strip PNG)"
 	@echo "demo: record schemas: $(PY) -m schemas."
 
+$(call declare,bench,,every benchmark (bench-vid bench-coco bench-vos bench-sasiam bench-osmn bench-parallel bench-track bench-segment))
 bench: bench-vid bench-coco bench-vos bench-sasiam bench-osmn bench-parallel bench-track bench-segment
 
+$(call declare,bench-vid,,VID pipeline throughput)
 bench-vid: $(STAMP)
 	$(PY) -m bench.vid_bench
 
+$(call declare,bench-coco,,COCO pipeline throughput)
 bench-coco: $(STAMP)
 	$(PY) -m bench.convert_bench coco
 
+$(call declare,bench-vos,,DAVIS pipeline throughput)
 bench-vos: $(STAMP)
 	$(PY) -m bench.convert_bench davis
 
+$(call declare,bench-sasiam,,SA-Siam input pipeline and CPU training speed)
 bench-sasiam: $(STAMP)
 	$(PY) -m bench.sasiam_bench
 
+$(call declare,bench-osmn,,OSMN input pipeline and CPU training speed)
 bench-osmn: $(STAMP)
 	$(PY) -m bench.osmn_bench
 
+$(call declare,bench-track,,SA-Siam tracking speed)
 bench-track: $(STAMP)
 	$(PY) -m bench.track_bench
 
 # OSMN inference at 854x480, full width, on the CPU: frames/s, host work vs network
+$(call declare,bench-segment,,OSMN inference speed at 854x480 on the CPU)
 bench-segment: $(STAMP)
 	$(PY) -m bench.segment_bench
 
 # data-parallel: 1 vs 2 local processes, all-reduce time at full model size
+$(call declare,bench-parallel,,data-parallel training: 1 vs 2 local processes)
 bench-parallel: $(STAMP)
 	$(PY) -m bench.parallel_bench
 
+# ---- Command-line variables against the declarations above (environment variables and make's
+# own are not checked). An undeclared variable, e.g. the typo COCO_DAT=..., stops make with a
+# suggestion; a declared one that none of the requested targets reads stops make naming the
+# targets that do (goals that are files, e.g. a sample's dataset_info.json, are not checked).
+.PHONY: $(TARGETS)
+KNOWN_VARIABLES := $(sort $(GLOBAL_VARIABLES) $(foreach t,$(TARGETS),$(VARS_$(t))))
+command_line_variables := $(strip $(foreach v,$(.VARIABLES),$(if $(call on_command_line,$(v)),$(v))))
+unknown_variables := $(filter-out $(KNOWN_VARIABLES) $(foreach r,$(RENAMED),$(call old_name,$(r))),$(command_line_variables))
+# the known variable sharing the longest prefix (5, 4 or 3 letters, case-insensitive) with $(1)
+suggest_variable = $(firstword $(foreach n,5 4 3,$(filter $(shell printf '%s' '$(1)' | tr a-z A-Z | cut -c1-$(n))%,$(KNOWN_VARIABLES))))
+ifneq ($(unknown_variables),)
+bad_variable := $(firstword $(unknown_variables))
+$(error unknown variable $(bad_variable)$(if $(call suggest_variable,$(bad_variable)), (did you mean $(call suggest_variable,$(bad_variable))?)); make help lists every target with the variables it reads)
+endif
+goals := $(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))
+current_name = $(or $(call new_name,$(filter $(1):%,$(RENAMED))),$(1))
+readers_of = $(strip $(foreach t,$(TARGETS),$(if $(filter $(1),$(VARS_$(t))),$(t))))
+read_by_goals := $(GLOBAL_VARIABLES) $(foreach g,$(goals),$(VARS_$(g)))
+unread_variables := $(if $(filter-out $(TARGETS),$(goals)),,$(strip $(foreach v,$(command_line_variables),$(if \
+  $(filter $(call current_name,$(v)),$(read_by_goals)),,$(v)))))
+ifneq ($(unread_variables),)
+unread := $(firstword $(unread_variables))
+$(error $(unread) is not read by $(goals) (read by: $(call readers_of,$(call current_name,$(unread)))))
+endif
+$(foreach v,$(renamed_on_command_line),$(shell printf '%s\n' 'make: $(v) is deprecated: use $(call current_name,$(v))' >&2))

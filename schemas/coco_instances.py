@@ -54,7 +54,7 @@ SCHEMA = Schema(
         Field('object_mask', 'image/object/mask', BYTES, (_OBJECTS,),
               'single-channel PNG, image size, values {0, 1} (pycocotools annToMask)'),
         Field('object_mask_bbox', 'image/object/mask_bbox_xyxy', INT64, (_OBJECTS, 4),
-              'tight mask box xmin, ymin, xmax, ymax in pixels, max inclusive (osmn.md 5.1)'),
+              'tight mask box xmin, ymin, xmax, ymax in pixels, max inclusive'),
         Field('object_mask_area', 'image/object/mask_area', INT64, (_OBJECTS,),
               'foreground pixels of the mask'),
         Field('object_area_ratio', 'image/object/area_ratio', FLOAT, (_OBJECTS,),

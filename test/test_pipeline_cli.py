@@ -193,18 +193,6 @@ def test_source_split_names_become_common_names():
         core.ConvertToShards(None, {'val': [1], 'valid': [2]}, 8)
 
 
-def test_make_refuses_unknown_variables():
-    def make(*args, **env):
-        return subprocess.run(['make', '-n', 'help'] + list(args), cwd=ROOT,
-                              env=dict(os.environ, **env), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    refused = make('COCO_DAT=/x')
-    assert refused.returncode != 0
-    assert b'unknown variable COCO_DAT (did you mean COCO_DATA?)' in refused.stderr
-    assert make('OVERWRITE=1', 'COCO_DATA=/x').returncode == 0
-    assert make(UNRELATED_ENVIRONMENT_VARIABLE='1').returncode == 0
-
-
 def test_unusable_index_file_is_one_line(capsys, tmpdir):
     from pipelines import coco
     tmpdir.ensure('coco', 'annotations', 'instances_train2017.json').write('{"images": 3')
@@ -307,16 +295,6 @@ def test_beam_warnings_are_quiet_unless_verbose(davis, caplog, tmpdir):
     assert vos.davis_main(args + ['--out', str(tmpdir.join('verbose')), '--verbose']) == 0
     assert any('direct_num_workers' in r.getMessage() for r in beam_warnings())
     cli.quiet_logging(False)
-
-
-def test_makes_overwrite_0_means_no():
-    def command(value):
-        return subprocess.run(['make', '-n', 'vid-records', 'OVERWRITE=' + value, 'DATA=/x'],
-                              cwd=ROOT, stdout=subprocess.PIPE).stdout.decode().split()
-    for off in ('0', 'no', 'false', ''):
-        assert '--overwrite' not in command(off), off
-    for on in ('1', 'yes'):
-        assert '--overwrite' in command(on), on
 
 
 def test_ctrl_c_in_worker_processes_is_one_line(davis, tmpdir):

@@ -108,8 +108,8 @@ def check_model_config(cfg):
         if not m['caffenet']:
             raise config_lib.ConfigError(
                 'the semantic branch needs the ImageNet CaffeNet weights: pass --caffenet '
-                'caffenet.npy (sa-siam.md section 5.9), or --random-init-for-tests for a '
-                'smoke run whose semantic features mean nothing')
+                'caffenet.npy (docs/training.md, "SA-Siam semantic branch weights"), or '
+                '--random-init-for-tests for a smoke run whose semantic features mean nothing')
         if not os.path.isfile(m['caffenet']):
             raise config_lib.ConfigError('CaffeNet weights %s not found' % m['caffenet'])
 
