@@ -164,3 +164,15 @@ def listed_shards(dataset_dir, info):
     """[(split, shard entry, path)] of every shard dataset_info lists, in split order."""
     return [(split, shard, posixpath.join(dataset_dir, shard['file']))
             for split, entry in sorted(info['splits'].items()) for shard in entry['shards']]
+
+
+def iter_examples(dataset_dir, info, schema, split=None):
+    """Yield (split, shard path, record index, decoded record) of every record, in shard order
+    (one split only when `split` is given); tfrecord.RecordError on a damaged shard."""
+    for name, _, path in listed_shards(dataset_dir, info):
+        if split is not None and name != dataset_info.split_name(info, split):
+            continue
+        gfile = dataset_info._gfile(path)
+        with gfile.GFile(path, 'rb') as f:
+            for index, record in enumerate(tfrecord.iter_records(f)):
+                yield name, path, index, schema.read(record)
