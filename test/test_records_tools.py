@@ -341,3 +341,32 @@ def test_export_refuses_an_existing_folder_with_one_line(built, tmpdir, capsys):
     assert schemas_main.main(['export', os.path.join(built[1], 'coco'), '--out',
                               str(tmpdir)]) == 1
     assert capsys.readouterr().err == 'error: %s exists; export writes a new folder\n' % tmpdir
+
+
+# -- the trainer side ---------------------------------------------------------------------------
+
+def test_trainers_verify_records_when_asked(built, tmpdir, capsys):
+    from trainers import cli, reader
+    from trainers.sasiam import train
+    assert train.parse_args(['--verify-records']).verify_records
+    assert not train.parse_args([]).verify_records
+    built_cfg = {'input': {'records': os.path.join(built[1], 'vid')}}
+    assert cli.verified(lambda cfg, device, dp: ('trainable', cfg))(built_cfg, None, None) == \
+        ('trainable', built_cfg)
+    bad = _copy(built, 'vid', tmpdir)
+    os.remove(_shards(bad)[0])
+    with pytest.raises(reader.RecordsError, match='--verify-records: .*1 problem'):
+        cli.verified(lambda cfg, device, dp: (None, cfg))({'input': {'records': bad}}, None, None)
+    assert '%s: missing' % _shards(os.path.join(built[1], 'vid'))[0].replace(
+        os.path.join(built[1], 'vid'), bad) in capsys.readouterr().err
+
+
+def test_show_pairs_draws_the_trainer_pairs_off_and_on(built):
+    from trainers.sasiam import show_pairs
+    base = os.path.join(built[1], 'vid')
+    sheet = show_pairs.render(base, n=2, seed=4)
+    assert sheet.shape == (2 * (255 + 4) + 4, 4 * (255 + 4) + 4, 3) and sheet.std() > 10
+    assert np.array_equal(sheet, show_pairs.render(base, n=2, seed=4))
+    z, x, z_aug, x_aug = show_pairs.sample_pairs(base, 'train', 2, 4)
+    assert z.shape == (2, 255, 255, 3) and z_aug.shape == (2, 239, 239, 3)
+    assert not np.allclose(z[:, 8:247, 8:247].astype(np.float32), z_aug)  # augmentation is on
