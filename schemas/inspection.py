@@ -2,7 +2,8 @@
 
 Per split and shard: records, examples (tracks and crops, images and objects, videos, frames and
 objects), payload and file bytes, the sources the records came from; each figure followed by the
-one dataset_info.json gives, `(info N)`, and `!` where they differ. Reads every record once
+one dataset_info.json gives, `(info N)`, and `!` where they differ (examples per shard have no
+dataset_info figure; their totals do). Reads every record once
 (schemas/shards.py), without decoding images: `verify` does that.
 """
 from __future__ import absolute_import, division, print_function
@@ -15,10 +16,10 @@ from schemas import dataset_info, shards
 
 
 def _versus(found, expected):
-    """'12' when equal (or nothing to compare), '12 (info 13) !' when not."""
-    if expected is None or found == expected:
+    """'12 (info 12)', '12 (info 13) !' when they differ, '12' when dataset_info has no figure."""
+    if expected is None:
         return '%d' % found
-    return '%d (info %s) !' % (found, expected)
+    return '%d (info %s)%s' % (found, expected, '' if found == expected else ' !')
 
 
 def _examples_text(counter):

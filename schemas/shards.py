@@ -20,9 +20,11 @@ from schemas import dataset_info, tfrecord
 
 # dataset_info counts key of each example count, per schema
 INFO_COUNTS = {
-    'vid_track': {'records': 'chunks', 'tracks': 'tracks', 'crops': 'crops'},
-    'coco_instances': {'images': 'images_written', 'objects': 'instances_kept'},
-    'vos_video': {'videos': 'videos', 'frames': 'frames_written', 'objects': 'objects'},
+    'vid_track': {'records': 'records', 'tracks': 'tracks', 'crops': 'crops'},
+    'coco_instances': {'records': 'records', 'images': 'images_written',
+                       'objects': 'instances_kept'},
+    'vos_video': {'records': 'records', 'videos': 'videos', 'frames': 'frames_written',
+                  'objects': 'objects'},
 }
 
 # (field, height field, width field, may be empty) of the encoded images of each schema

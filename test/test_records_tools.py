@@ -163,12 +163,14 @@ def test_inspect_figures_equal_dataset_info(built):
         text = '\n'.join(lines)
         for split in info['splits'].values():
             for shard in split['shards']:
-                assert '    records %d, bytes %d payload / %d file' % (
-                    shard['records'], shard['bytes'], shard['file_bytes']) in text
+                assert '    records {0} (info {0}), bytes {1} (info {1}) payload / {2} (info {2}) ' \
+                    'file'.format(shard['records'], shard['bytes'], shard['file_bytes']) in text
     vid_total = inspection.inspect(os.path.join(built[1], 'vid'))[-1]
     counts = dataset_info.read(os.path.join(built[1], 'vid'))['counts']
-    assert 'crops %d,' % counts['crops'] in vid_total and 'tracks %d' % counts['tracks'] in \
-        vid_total and 'records %d' % counts['chunks'] in vid_total
+    assert 'crops {0} (info {0}),'.format(counts['crops']) in vid_total
+    assert 'tracks {0} (info {0})'.format(counts['tracks']) in vid_total
+    assert 'records {0} (info {0})'.format(counts['chunks']) in vid_total
+    assert counts['chunks'] == counts['records']
 
 
 def test_inspect_marks_a_figure_that_disagrees(built, tmpdir):
