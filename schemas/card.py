@@ -115,7 +115,8 @@ def _reading_section(info, schema):
         '```python', 'import tensorflow as tf', 'import schemas.%s' % schema.name,
         "files = tf.io.gfile.glob('%s')" % pattern,
         'dataset = tf.data.TFRecordDataset(sorted(files)).map(%s)' % decode, '```', '',
-        'Without TensorFlow (CRCs checked; `read` gives numpy values):', '',
+        'Without TensorFlow (numpy, protobuf and crcmod only; CRCs checked; `read` gives numpy '
+        'values):', '',
         '```python', 'import glob', 'import schemas.%s' % schema.name,
         'from schemas import tfrecord',
         "for path in sorted(glob.glob('%s')):" % pattern,

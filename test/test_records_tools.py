@@ -372,3 +372,15 @@ def test_show_pairs_draws_the_trainer_pairs_off_and_on(built):
     z, x, z_aug, x_aug = show_pairs.sample_pairs(base, 'train', 2, 4)
     assert z.shape == (2, 255, 255, 3) and z_aug.shape == (2, 239, 239, 3)
     assert not np.allclose(z[:, 8:247, 8:247].astype(np.float32), z_aug)  # augmentation is on
+
+
+def test_records_read_and_verify_without_tensorflow(built):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ('import sys; from schemas import inspection, verify; '
+            'assert verify.verify(sys.argv[1]).ok; inspection.inspect(sys.argv[1]); '
+            'print("tensorflow" in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code, os.path.join(built[1], 'davis2017')],
+                         cwd=root, stdout=subprocess.PIPE, check=True)
+    assert out.stdout.decode().strip() == 'False'
