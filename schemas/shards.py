@@ -168,13 +168,30 @@ def listed_shards(dataset_dir, info):
             for split, entry in sorted(info['splits'].items()) for shard in entry['shards']]
 
 
+class ShardError(ValueError):
+    """A shard that cannot be read to its end (the message names it and the record)."""
+
+
+def shard_records(path):
+    """Yield (index, record bytes) of the shard at `path`; ShardError naming the shard and the
+    record at the first damaged one."""
+    gfile = dataset_info._gfile(path)
+    if not gfile.exists(path):
+        raise ShardError('%s: missing (python -m schemas verify lists every problem)' % path)
+    with gfile.GFile(path, 'rb') as f:
+        try:
+            for index, record in enumerate(tfrecord.iter_records(f)):
+                yield index, record
+        except tfrecord.RecordError as err:
+            raise ShardError('%s: %s (python -m schemas verify lists every problem)'
+                             % (path, err))
+
+
 def iter_examples(dataset_dir, info, schema, split=None):
     """Yield (split, shard path, record index, decoded record) of every record, in shard order
-    (one split only when `split` is given); tfrecord.RecordError on a damaged shard."""
+    (one split only when `split` is given); ShardError on a damaged shard."""
     for name, _, path in listed_shards(dataset_dir, info):
         if split is not None and name != dataset_info.split_name(info, split):
             continue
-        gfile = dataset_info._gfile(path)
-        with gfile.GFile(path, 'rb') as f:
-            for index, record in enumerate(tfrecord.iter_records(f)):
-                yield name, path, index, schema.read(record)
+        for index, record in shard_records(path):
+            yield name, path, index, schema.read(record)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 import schemas
-from schemas import dataset_info, shards, tfrecord
+from schemas import dataset_info, shards
 
 PAD = 4                 # pixels between tiles
 BACKGROUND = 32         # grey between tiles
@@ -64,12 +64,11 @@ def read_picked(dataset_dir, schema, picked):
     for file, indices in sorted(picked.items()):
         wanted = set(indices)
         path = '%s/%s' % (dataset_dir.rstrip('/'), file)
-        with dataset_info._gfile(path).GFile(path, 'rb') as f:
-            for index, record in enumerate(tfrecord.iter_records(f)):
-                if index in wanted:
-                    out.append(('%s#%d' % (file, index), schema.read(record)))
-                if index >= max(wanted):
-                    break
+        for index, record in shards.shard_records(path):
+            if index in wanted:
+                out.append(('%s#%d' % (file, index), schema.read(record)))
+            if index >= max(wanted):
+                break
     return out
 
 

@@ -386,3 +386,16 @@ def test_records_read_and_verify_without_tensorflow(built):
     out = subprocess.run([sys.executable, '-c', code, os.path.join(built[1], 'davis2017')],
                          cwd=root, stdout=subprocess.PIPE, check=True)
     assert out.stdout.decode().strip() == 'False'
+
+
+def test_show_and_export_name_a_damaged_shard_in_one_line(built, tmpdir, capsys):
+    base = _copy(built, 'coco', tmpdir)
+    shard = _shards(base)[0]
+    with open(shard, 'r+b') as f:
+        f.truncate(os.path.getsize(shard) - 3)
+    assert schemas_main.main(['export', base, '--out', str(tmpdir.join('x'))]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: %s: record ' % shard) and err.count('\n') == 1, err
+    assert not os.path.exists(str(tmpdir.join('x'))) and not glob.glob(str(tmpdir.join('x*')))
+    assert schemas_main.main(['show', base, '--n', '50', '--out', str(tmpdir.join('s.png'))]) == 1
+    assert 'cut short' in capsys.readouterr().err
