@@ -163,8 +163,10 @@ def test_inspect_figures_equal_dataset_info(built):
         text = '\n'.join(lines)
         for split in info['splits'].values():
             for shard in split['shards']:
-                assert '    records {0} (info {0}), bytes {1} (info {1}) payload / {2} (info {2}) ' \
-                    'file'.format(shard['records'], shard['bytes'], shard['file_bytes']) in text
+                expected = '    records {0} (info {0}), bytes {1} (info {1}) payload / ' \
+                    '{2} (info {2}) file'
+                assert expected.format(shard['records'], shard['bytes'],
+                                       shard['file_bytes']) in text
     vid_total = inspection.inspect(os.path.join(built[1], 'vid'))[-1]
     counts = dataset_info.read(os.path.join(built[1], 'vid'))['counts']
     assert 'crops {0} (info {0}),'.format(counts['crops']) in vid_total
