@@ -9,6 +9,7 @@ Tools for a records folder (docs/records-tools.md):
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import difflib
 import sys
 
 from schemas import ALL
@@ -96,7 +97,13 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in TOOLS:
         return tools_main(argv)
-    parser = argparse.ArgumentParser(description=__doc__,
+    if argv and not argv[0].startswith('-'):
+        close = difflib.get_close_matches(argv[0], TOOLS, n=1)
+        sys.stderr.write('error: unknown command %r%s; choose from %s (or no command: list the '
+                         'schemas)\n' % (argv[0], ' (did you mean %s?)' % close[0] if close else '',
+                                         ', '.join(TOOLS)))
+        return 2
+    parser = argparse.ArgumentParser(prog='python -m schemas', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--markdown', action='store_true', help='print a Markdown document')
     args = parser.parse_args(argv)

@@ -119,7 +119,7 @@ def verify(dataset_dir, images=True):
         info = dataset_info.read(dataset_dir)
         schema = schemas.by_name(info['schema']['name'])
     except (dataset_info.DatasetInfoError, KeyError) as err:
-        report.problem(dataset_info.info_path(dataset_dir), str(err).strip('"\''))
+        report.problem(dataset_dir, str(err).strip('"\''))
         return report
     totals = collections.Counter()
     listed = shards.listed_shards(dataset_dir, info)

@@ -401,3 +401,12 @@ def test_show_and_export_name_a_damaged_shard_in_one_line(built, tmpdir, capsys)
     assert not os.path.exists(str(tmpdir.join('x'))) and not glob.glob(str(tmpdir.join('x*')))
     assert schemas_main.main(['show', base, '--n', '50', '--out', str(tmpdir.join('s.png'))]) == 1
     assert 'cut short' in capsys.readouterr().err
+
+
+def test_schemas_command_line_keeps_listing_and_refuses_unknown_commands(capsys):
+    assert schemas_main.main([]) == 0
+    assert capsys.readouterr().out.startswith('vid_track  v1  (tf.train.SequenceExample)')
+    assert schemas_main.main(['verfy', 'x']) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown command 'verfy' (did you mean verify?); choose from inspect, verify, "
+        "show, export (or no command: list the schemas)\n")
