@@ -255,6 +255,14 @@ demo: sample-data
 	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines davis --data $(SAMPLE)/DAVIS --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(DEMO_OUT) --overwrite
+	$(PY) -m schemas inspect $(DEMO_OUT)/vid $(DEMO_OUT)/coco $(DEMO_OUT)/davis2017 $(DEMO_OUT)/ytvos2018
+	$(PY) -m schemas verify $(DEMO_OUT)/vid $(DEMO_OUT)/coco $(DEMO_OUT)/davis2017 $(DEMO_OUT)/ytvos2018
+	mkdir -p $(DEMO_OUT)/sheets
+	$(PY) -m schemas show $(DEMO_OUT)/vid --out $(DEMO_OUT)/sheets/vid.png
+	$(PY) -m schemas show $(DEMO_OUT)/coco --out $(DEMO_OUT)/sheets/coco.png
+	$(PY) -m schemas show $(DEMO_OUT)/davis2017 --out $(DEMO_OUT)/sheets/davis2017.png
+	$(PY) -m schemas show $(DEMO_OUT)/ytvos2018 --out $(DEMO_OUT)/sheets/ytvos2018.png
+	$(PY) -m trainers.sasiam.show_pairs $(DEMO_OUT)/vid --out $(DEMO_OUT)/sheets/vid-pairs.png
 	rm -rf $(DEMO_OUT)/runs/sasiam-appearance
 	$(PY) -m trainers.sasiam --records $(DEMO_OUT)/vid --branch appearance --device $(DEVICE) \
 	  --run-dir $(DEMO_OUT)/runs/sasiam-appearance --steps 60 \
@@ -277,6 +285,8 @@ demo: sample-data
 	  --out $(DEMO_OUT)/segment/davis2017-val-eval
 	@echo
 	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,coco,davis2017,ytvos2018} (each with dataset_info.json);"
+	@echo "demo: contact sheets of the records in $(DEMO_OUT)/sheets/{vid,vid-pairs,coco,davis2017,ytvos2018}.png (python -m schemas show);"
+	@echo "demo: each records folder has a dataset card, README.md; docs/records-tools.md explains inspect, verify, show and export."
 	@echo "demo: short trainings in $(DEMO_OUT)/runs/: SA-Siam appearance (quarter width) and OSMN COCO stage"
 	@echo "demo: (eighth width, random init: no ImageNet weights offline); see summary.json and train_log.jsonl."
 	@echo "demo: OSMN (COCO stage) segments the sample DAVIS val split: $(DEMO_OUT)/segment/davis2017-val,"

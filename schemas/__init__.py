@@ -3,7 +3,8 @@
 One module per record kind; each builds a `features.Schema` whose `encode` (Python values ->
 serialized proto), `decode` (serialized tensor -> dict of tensors, for tf.data) and `read`
 (serialized bytes -> numpy, no graph) come from the same field list. `python -m schemas` prints
-them all.
+them all; `python -m schemas inspect | verify | show | export DIR` look inside a records folder
+(docs/records-tools.md).
 """
 from __future__ import absolute_import, division, print_function
 

@@ -1,8 +1,16 @@
-"""Print every record schema: key, type, shape, meaning.  `python -m schemas [--markdown]`."""
+"""Print every record schema: key, type, shape, meaning.  `python -m schemas [--markdown]`.
+
+Tools for a records folder (docs/records-tools.md):
+  python -m schemas inspect DIR [DIR ...]     shards, records, examples, sources vs dataset_info
+  python -m schemas verify DIR [DIR ...]      CRCs, checksums, counts, every example decoded
+  python -m schemas show DIR --out sheet.png [--n 16] [--seed S]   a contact sheet
+  python -m schemas export DIR --out FOLDER   the records back in their source layout
+"""
 from __future__ import absolute_import, division, print_function
 
 import argparse
-
+import difflib
+import sys
 
 from schemas import ALL
 
@@ -39,12 +47,69 @@ def as_markdown(schemas):
     return '\n'.join(out)
 
 
+def _tools_parser():
+    parser = argparse.ArgumentParser(prog='python -m schemas', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command')
+    for name, what in (('inspect', 'shards, records, examples and sources against '
+                                   'dataset_info.json'),
+                       ('verify', 'CRCs, checksums, counts, every example and image decoded; '
+                                  'exit 1 on any problem')):
+        tool = sub.add_parser(name, help=what, description=what)
+        tool.add_argument('dirs', nargs='+', metavar='DIR', help='a records folder (OUT/<name>)')
+    show = sub.add_parser('show', help='contact sheet of seeded examples (PNG)')
+    show.add_argument('dir', metavar='DIR')
+    show.add_argument('--out', required=True, help='PNG file to write')
+    show.add_argument('--n', type=int, default=16, help='examples (videos: strips) to show')
+    show.add_argument('--seed', type=int, default=0, help='which examples: same seed, same sheet')
+    show.add_argument('--split', default=None, help='split to draw from (default: all)')
+    export = sub.add_parser('export', help='write the records back in their source layout')
+    export.add_argument('dir', metavar='DIR')
+    export.add_argument('--out', required=True, help='folder to write (must not exist)')
+    return parser
+
+
+def tools_main(argv):
+    """The subcommands; exit status."""
+    args = _tools_parser().parse_args(argv)
+    from schemas import dataset_info
+    try:
+        if args.command == 'inspect':
+            from schemas import inspection
+            return inspection.main(args.dirs)
+        if args.command == 'verify':
+            from schemas import verify
+            return verify.main(args.dirs)
+        if args.command == 'show':
+            from schemas import sheets
+            return sheets.main(args.dir, args.out, args.n, args.seed, args.split)
+        from schemas import export
+        return export.main(args.dir, args.out)
+    except (dataset_info.DatasetInfoError, ValueError, OSError) as err:
+        sys.stderr.write('error: %s\n' % err)
+        return 1
+
+
+TOOLS = ('inspect', 'verify', 'show', 'export')
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TOOLS:
+        return tools_main(argv)
+    if argv and not argv[0].startswith('-'):
+        close = difflib.get_close_matches(argv[0], TOOLS, n=1)
+        sys.stderr.write('error: unknown command %r%s; choose from %s (or no command: list the '
+                         'schemas)\n' % (argv[0], ' (did you mean %s?)' % close[0] if close else '',
+                                         ', '.join(TOOLS)))
+        return 2
+    parser = argparse.ArgumentParser(prog='python -m schemas', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--markdown', action='store_true', help='print a Markdown document')
     args = parser.parse_args(argv)
     print(as_markdown(ALL) if args.markdown else as_text(ALL))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

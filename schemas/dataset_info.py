@@ -13,12 +13,19 @@ last. Readers (trainers, benchmarks, tests) find everything through this file:
      "max_frame_size": [height, width],         largest frame height and largest frame width seen
      "splits": {"train": {"source_split": "train2017", "num_shards": N, "records": R,
                           "bytes": B, "shards": [{"file": "train/...-00000-of-0000N",
-                                                  "records": r, "bytes": b}, ...]}, ...},
+                                                  "records": r, "bytes": b, "sha256": "<hex>",
+                                                  "file_bytes": f}, ...]}, ...},
      "counts": {...}, "rejected": {level: {reason: n}}, "objects_rejected": {reason: n},
      "images_rejected": {reason: n},           images and objects the dead letters took along
      "totals": {level: {"seen", "written", "rejected", "filtered", "reconciled"}},
      "wall_time_s": ..., "worker_seconds": ..., "throughput": {...}, "created_utc": "..."
     }
+
+`bytes` counts record payloads; `file_bytes` (the file's size, payload plus 16 bytes of framing a
+record) and `sha256` (of the whole file) are added by `write` from the files in the output
+directory, in the same step that writes dataset_info.json (outputs written before they existed
+have neither; `python -m schemas verify` says so). `write` also puts the dataset card, README.md
+(schemas/card.py), beside it.
 
 Split names are the same for every dataset: `train` and `validation` (SPLITS). Each split
 records the name its source used (`source_split`: COCO `train2017` / `val2017`, DAVIS `val`,
@@ -102,11 +109,29 @@ def check(info, where=INFO_FILE):
     return info
 
 
-def write(out_dir, info):
-    """Write OUT_DIR/dataset_info.json (checked first); returns its path."""
+def add_checksums(out_dir, info):
+    """Set `sha256` and `file_bytes` of every listed shard that exists under `out_dir` (in
+    place; a shard not on disk is left without, and `verify` reports it missing)."""
+    from schemas import tfrecord
+    for entry in info['splits'].values():
+        for shard in entry['shards']:
+            path = posixpath.join(out_dir, shard['file'])
+            if _gfile(path).exists(path):
+                with _gfile(path).GFile(path, 'rb') as f:
+                    shard['sha256'], shard['file_bytes'] = tfrecord.file_checksum(f)
+    return info
+
+
+def write(out_dir, info, card=True):
+    """Write OUT_DIR/dataset_info.json (checked first) with the shard checksums (added to `info`
+    in place) and, unless card=False, the dataset card README.md before it; returns its path."""
     path = info_path(out_dir)
     check(info, path)
     _gfile(out_dir).makedirs(out_dir)
+    add_checksums(out_dir, info)
+    if card:
+        from schemas import card as card_lib  # lazily: the card imports every schema module
+        card_lib.write(out_dir, info)
     with _gfile(path).GFile(path, 'wb') as f:
         f.write((json.dumps(info, indent=1, sort_keys=True) + '\n').encode('utf-8'))
     return path

@@ -289,7 +289,8 @@ def decode_sequence_example(context_fields, sequence_fields, serialized):
 
 
 # ----------------------------------------------------------------------------------------------
-# serialized bytes -> dict of numpy arrays (no TF graph; for pipelines, tests and inspection)
+# serialized bytes -> dict of numpy arrays (no TensorFlow at all: schemas/example_proto.py; for
+# pipelines, tests and inspection)
 
 _NP_DTYPES = {BYTES: object, INT64: np.int64, FLOAT: np.float32}
 
@@ -328,8 +329,8 @@ def _read_map(fields, feature_map, out):
 
 
 def read_example(fields, serialized):
-    from tensorflow.core.example import example_pb2
-    example = example_pb2.Example.FromString(serialized)
+    from schemas.example_proto import Example  # the same messages, without importing TF
+    example = Example.FromString(serialized)
     out = {}
     _read_map(fields, example.features.feature, out)
     return out
@@ -337,8 +338,8 @@ def read_example(fields, serialized):
 
 def read_sequence_example(context_fields, sequence_fields, serialized):
     """Like decode_sequence_example, but numpy; ragged fields come back as lists of arrays."""
-    from tensorflow.core.example import example_pb2
-    example = example_pb2.SequenceExample.FromString(serialized)
+    from schemas.example_proto import SequenceExample
+    example = SequenceExample.FromString(serialized)
     out = {}
     _read_map(context_fields, example.context.feature, out)
     lists = example.feature_lists.feature_list

@@ -62,7 +62,8 @@ def test_kept_instances_follow_the_osmn_rules_and_read_back(sample, clean_out):
     assert info['max_frame_size'] == [160, 160]  # 160x120, 120x160, 160x107: largest h, w
     # common split names on disk and in dataset_info, the release's names as source_split
     assert sorted(os.listdir(os.path.join(clean_out, 'coco'))) == [
-        'dataset_info.json', 'errors.jsonl', 'label_map.pbtxt', 'train', 'validation']
+        'README.md', 'dataset_info.json', 'errors.jsonl', 'label_map.pbtxt', 'train',
+        'validation']
     assert {k: v['source_split'] for k, v in info['splits'].items()} == {
         'train': 'train2017', 'validation': 'val2017'}
     for common, split in (('train', 'train2017'), ('validation', 'val2017')):

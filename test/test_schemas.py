@@ -332,6 +332,9 @@ def test_dataset_info_round_trip_and_split_lookup(tmpdir):
         open(os.path.join(out, shard['file']), 'wb').close()
     dataset_info.write(out, _info())
     info = dataset_info.read(out, coco_instances.SCHEMA)
+    empty_sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    assert [(s.pop('sha256'), s.pop('file_bytes')) for s in info['splits']['train']['shards']] \
+        == [(empty_sha256, 0)] * 2  # write adds each shard's checksum
     assert info == _info()
     assert dataset_info.max_frame_size(info) == (480, 640)
     # the common name and the source's own name find the same split; empty shards are left out

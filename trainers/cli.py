@@ -22,6 +22,9 @@ def add_common_args(parser):
     parser.add_argument('--config', help='JSON file of overrides')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='override any config value, e.g. --set input.batch_size=16')
+    parser.add_argument('--verify-records', action='store_true',
+                        help='before training, re-read every shard as `python -m schemas '
+                             'verify` does (CRCs, checksums, counts, every example decoded)')
 
 
 def common_flags(args, extra=()):
@@ -91,7 +94,24 @@ def main(parse_args, config_from_args, build, argv=None, process_ends=False):
     except config_lib.ConfigError as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
-    return run(build, cfg, process_ends)
+    return run(verified(build) if getattr(args, 'verify_records', False) else build, cfg,
+               process_ends)
+
+
+def verified(build):
+    """`build`, then schemas.verify on the records folder it resolved (input.records): each
+    problem on stderr and RecordsError (exit 1) before any training step."""
+    def build_and_verify(cfg, device, dp):
+        from schemas import verify
+        trainable, cfg = build(cfg, device, dp)
+        report = verify.verify(cfg['input']['records'])
+        for line in report.lines()[:-1]:
+            sys.stderr.write('%s\n' % line)
+        if not report.ok:
+            raise reader.RecordsError('--verify-records: %s' % report.lines()[-1])
+        sys.stderr.write('--verify-records: %s\n' % report.lines()[-1])
+        return trainable, cfg
+    return build_and_verify
 
 
 def exit_process(status):
