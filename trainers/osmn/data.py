@@ -30,7 +30,8 @@ from __future__ import absolute_import, division, print_function
 import math
 
 from schemas import coco_instances, vos_video
-from trainers import parallel, reader
+from trainers import reader
+from trainers.distributed.settings import rank_seed
 
 MEAN_BGR = (104.0, 117.0, 123.0)
 GUIDE_SIZE = 224
@@ -408,9 +409,9 @@ def samples(records_dir, split, stage, cfg, seed, training, shard=(0, 1), skip=N
         def build(pair, element_seed):
             return video_sample(pair, element_seed, cfg)
     if training and cfg['sample_shuffle'] > 1:
-        items = items.shuffle(cfg['sample_shuffle'], seed=parallel.rank_seed(
+        items = items.shuffle(cfg['sample_shuffle'], seed=rank_seed(
             reader.derive_seed(seed, 'sample_shuffle'), shard[0]))
-    items = tf.data.Dataset.zip((items, reader.element_seeds(parallel.rank_seed(
+    items = tf.data.Dataset.zip((items, reader.element_seeds(rank_seed(
         reader.derive_seed(seed, 'sample'), shard[0]))))
     if skip is not None:
         items = items.skip(skip)
