@@ -24,7 +24,7 @@ from trainers.distributed.data_parallel import DataParallel
 from trainers import config as config_lib
 from trainers import device as device_lib
 from schemas import dataset_info
-from trainers.osmn import data, model
+from trainers.osmn import augment, data, model
 
 # Every size in the config is [height, width]: size, the network input before scaling (the
 # reference's 854x480 DAVIS and 448x256 YouTube-VOS are width x height), and max_frame_size, the
@@ -174,7 +174,7 @@ def tower(batch, size, cfg, training, count_total=None, dropout=None):
     dropout masks (model.visual_modulator)."""
     import tensorflow as tf
     i, m = cfg['input'], cfg['model']
-    inputs = data.assemble(batch, size, i, training=training)
+    inputs = augment.assemble(batch, size, i, training=training)
     logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m, training,
                              dropout)
     summed, mean = model.balanced_loss(logit_map, inputs['label'], count_total)
