@@ -40,6 +40,7 @@ from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers import guard as guard_lib
 from trainers import ranks, reader
+from trainers import run_dir as run_dir_lib
 
 TrainingDiverged = guard_lib.TrainingDiverged
 
@@ -62,17 +63,7 @@ Trainable = collections.namedtuple('Trainable', [
 ])
 Trainable.__new__.__defaults__ = (None,) * 6
 
-TRAIN_DEFAULTS = {
-    'run_dir': 'runs/default',
-    'steps': 1000,
-    'seed': 0,
-    'log_every': 10,
-    'checkpoint_every': 1000,
-    'keep_checkpoints': 5,
-    'validate_every': 500,
-    'validation_batches': 10,
-    'divergence': dict(guard_lib.DEFAULTS),
-}
+TRAIN_DEFAULTS = config_lib.TRAIN  # defined beside its declared types
 
 POSITION = 'input_position'
 
@@ -291,20 +282,18 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
 
     A run that fails (divergence, a read error) writes summary.json with status 'diverged' or
     'failed' and the message, then raises."""
-    import tensorflow as tf
     run = _Run(trainable, config, device, dp or ranks.DataParallel())
-    if run.chief:
-        run.cluster.check_resume(checkpoints.latest(run.run_dir))
+    records = run_dir_lib.open_run(config, lambda latest: (
+        run.cluster.check_resume(latest), _missing_state(latest))) if run.chief else None
     with _session(session_config, close_session, run.dp.target) as sess:
         try:
             run.open(sess)
             with _StopRequest() as stop:
                 run.steps(stop)
                 run.end(stop)
-        except (TrainingDiverged, reader.RecordsError, tf.errors.OpError) as err:
-            run.close()
-            run.summary(failure=err)
-            raise
+        except Exception as err:  # any failure: one line, summary.json, the last good step saved
+            raise run_dir_lib.fail(err, run.step, run._saved_or_latest, run.close, run.summary,
+                                   records)
         run.close()
     return run.summary()
 
@@ -318,9 +307,6 @@ class _Run(object):
         self.cfg = cfg = config['train']
         self.run_dir = cfg['run_dir']
         self.chief = dp.is_chief
-        if self.chief:
-            os.makedirs(self.run_dir, exist_ok=True)
-            config_lib.dump(config, os.path.join(self.run_dir, 'config.json'))
         self.per_run = device_lib.steps_per_run(device, config['device']['iterations_per_loop'])
         self.cluster = ranks.Cluster(dp, trainable, config)
         self.fetches = _step_fetches(trainable)
@@ -377,7 +363,7 @@ class _Run(object):
 
     def _saved_or_latest(self):
         if self.step > self.last_saved and self.guard.healthy:
-            return self.save('before stopping on a read error')
+            return self.save('before stopping on an error')
         return 'the last checkpoint is %s' % checkpoints.latest(self.run_dir)
 
     def run_once(self, stop):
@@ -523,8 +509,7 @@ def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, rank_coun
         if key in stats:
             summary[key] = stats[key]
     if write:
-        with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
-            json.dump(summary, f, indent=1, sort_keys=True)
+        run_dir_lib.write_summary(run_dir, summary)
     sys.stderr.write('%s: %d steps (%d this run, %d iterations) in %.1f s, %s examples/s, train '
                      'loss %s, validation loss %s -> %s\n' % (
                          stats['status'], step, step - start, stats['iterations'],
