@@ -49,11 +49,12 @@ def records_identity(records_dir):
         raise reader.RecordsError('%s cannot be read: %s' % (path, _first_line(err)))
 
 
-def _describe(identity):
+def _describe(identity, where=True):
+    """'[RECORDS: ]name (schema vN, dataset_info.json sha256 0123456789ab)'."""
     schema = identity.get('schema') or {}
-    return '%s (%s v%s, dataset_info.json sha256 %s, at %s)' % (
-        identity.get('name'), schema.get('name'), schema.get('version'),
-        str(identity.get('dataset_info_sha256'))[:12], identity.get('records'))
+    return '%s%s (%s v%s, dataset_info.json sha256 %s)' % (
+        '%s: ' % identity.get('records') if where else '', identity.get('name'),
+        schema.get('name'), schema.get('version'), str(identity.get('dataset_info_sha256'))[:12])
 
 
 def _read_run_file(run_dir):
@@ -75,13 +76,13 @@ def check_records(run_dir, identity, allow_changed):
     started = run.get('records')
     if started and started.get('schema') != identity['schema']:
         raise config_lib.ConfigError(
-            '%s was started on records %s, this run reads %s: another trainer\'s or schema\'s '
-            'run directory; start a new --run-dir' % (run_dir, _describe(started),
-                                                      _describe(identity)))
+            '%s was started on the records at %s, this run reads the records at %s: another '
+            'trainer\'s or schema\'s run directory; start a new --run-dir'
+            % (run_dir, _describe(started), _describe(identity)))
     if started and started.get('dataset_info_sha256') != identity['dataset_info_sha256']:
-        what = ('%s was trained on records %s; %s holds %s: the records changed since the run '
-                'started (rebuilt or replaced)' % (run_dir, _describe(started),
-                                                   identity['records'], _describe(identity)))
+        what = ('%s was trained on the records at %s; %s now holds %s: the records changed '
+                'since the run started (rebuilt or replaced)' % (
+                    run_dir, _describe(started), identity['records'], _describe(identity, False)))
         if not allow_changed:
             raise config_lib.ConfigError(
                 what + '. Resume with --allow-changed-records to continue on them, or start a '
