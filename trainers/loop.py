@@ -280,8 +280,10 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
     global batch's, so every rank takes the same decisions; a stop request (SIGTERM) on any rank
     stops all after the same step.
 
-    A run that fails (divergence, a read error) writes summary.json with status 'diverged' or
-    'failed' and the message, then raises."""
+    Rank 0 first makes every check that can refuse the run, then writes (run_dir.open_run). A
+    run that fails (divergence, a read error, any TF or OS error) saves the last good step where
+    it can, writes summary.json with status 'diverged' or 'failed' and the message, then raises
+    one line (run_dir.fail)."""
     run = _Run(trainable, config, device, dp or ranks.DataParallel())
     records = run_dir_lib.open_run(config, lambda latest: (
         run.cluster.check_resume(latest), _missing_state(latest))) if run.chief else None
