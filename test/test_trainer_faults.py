@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from record_files import sample_coco_records, sample_vid_records
-from trainers import checkpoints, loop, run_dir as run_dir_lib
+from trainers import checkpoints, guard, run_dir as run_dir_lib
 from trainers import config as config_lib
 from trainers.osmn import train as osmn_train
 from trainers.sasiam import train as sasiam_train
@@ -335,14 +335,32 @@ def test_keep_never_deletes_the_checkpoint_just_written(tmpdir):
 # -- failures end with one line, summary.json and the last good step saved ------------------------
 
 def _after_step(monkeypatch, step, action):
-    """Run action() once, after the loop logged `step`."""
-    log_step = loop._log_step
+    """Run action() once, when the loop has run `step` (the divergence guard sees every step
+    first, before its log line and checkpoint)."""
+    observe = guard.DivergenceGuard.observe
 
-    def hooked(log, cfg, out, at, *args):
-        log_step(log, cfg, out, at, *args)
+    def hooked(self, at, *args, **kwargs):
+        observe(self, at, *args, **kwargs)
         if at == step:
             action()
-    monkeypatch.setattr(loop, '_log_step', hooked)
+    monkeypatch.setattr(guard.DivergenceGuard, 'observe', hooked)
+
+
+def _read_only(monkeypatch, prefix, saves=True):
+    """From now on every write to a path starting with `prefix` fails with EROFS, and so does
+    every checkpoint save when `saves` (TensorFlow writes those, not Python's open)."""
+    real_open = open
+
+    def guarded_open(path, mode='r', *args, **kwargs):
+        if str(path).startswith(prefix) and set(mode) & set('wa+'):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        return real_open(path, mode, *args, **kwargs)
+
+    def guarded_save(saver, sess, path, *args, **kwargs):
+        raise tf.errors.PermissionDeniedError(None, None, '%s: Read-only file system' % path)
+    monkeypatch.setattr('builtins.open', guarded_open)
+    if saves:
+        monkeypatch.setattr(tf.compat.v1.train.Saver, 'save', guarded_save)
 
 
 def test_records_replaced_during_the_run(records, tmpdir, capsys, monkeypatch):
@@ -380,20 +398,17 @@ def test_an_os_error_of_the_log_still_saves_the_last_step(records, tmpdir, capsy
     """A read-only train_log.jsonl (EROFS on the log alone): the checkpoint and the summary can
     still be written, so they are."""
     run_dir = str(tmpdir.join('run'))
-    write = loop._Log.write
-
-    def failing(self, record, text, tag):
-        if record['step'] == 4:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), self.path)
-        write(self, record, text, tag)
-    monkeypatch.setattr(loop._Log, 'write', failing)
+    log = os.path.join(run_dir, 'train_log.jsonl')
+    _after_step(monkeypatch, 4, lambda: _read_only(monkeypatch, log, saves=False))
     assert _sasiam(records, run_dir, 50) == 1
+    monkeypatch.undo()
     error = _one_error(capsys)
-    assert error.startswith('error: OSError at step 4: [Errno 30] Read-only file system: ')
-    assert os.path.join(run_dir, 'train_log.jsonl') in error
-    assert 'checkpoint model.ckpt-4 written' in error
-    assert _summary(run_dir)['status'] == 'failed'
+    assert error.startswith("error: OSError at step 4: [Errno 30] Read-only file system: '%s'; "
+                            'checkpoint model.ckpt-4 written (before stopping on an error)'
+                            % log), error
+    assert _summary(run_dir)['status'] == 'failed' and _summary(run_dir)['error'] == error[7:]
     assert checkpoints.steps_on_disk(run_dir) == [4]
+    assert _logged_steps(run_dir) == [1, 2, 3]
 
 
 @contextlib.contextmanager
@@ -448,30 +463,17 @@ def test_a_read_only_run_directory(records, tmpdir, capsys, monkeypatch):
     is refused while the trainer holds files open): one line, which says that neither a
     checkpoint nor summary.json could be written; the earlier checkpoint stays."""
     run_dir = str(tmpdir.join('run'))
-    real_open, real_save = open, tf.compat.v1.train.Saver.save
-
-    def read_only():
-        def guarded_open(path, mode='r', *args, **kwargs):
-            if str(path).startswith(run_dir) and set(mode) & set('wa+'):
-                raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
-            return real_open(path, mode, *args, **kwargs)
-
-        def guarded_save(saver, sess, path, *args, **kwargs):
-            raise tf.errors.PermissionDeniedError(None, None, '%s: Read-only file system' % path)
-        monkeypatch.setattr('builtins.open', guarded_open)
-        monkeypatch.setattr(tf.compat.v1.train.Saver, 'save', guarded_save)
-    _after_step(monkeypatch, 3, read_only)
+    _after_step(monkeypatch, 3, lambda: _read_only(monkeypatch, run_dir))
     assert _sasiam(records, run_dir, 50, '--set', 'train.checkpoint_every=2') == 1
     monkeypatch.undo()
     error = _one_error(capsys)
-    assert error.startswith('error: OSError at step 4: [Errno 30] Read-only file system: '
+    assert error.startswith('error: OSError at step 3: [Errno 30] Read-only file system: '
                             "'%s'" % os.path.join(run_dir, 'train_log.jsonl')), error
     assert 'no checkpoint could be written (PermissionDeniedError: ' in error
     assert error.endswith('summary.json not written (OSError: [Errno 30] Read-only file system: '
                           "'%s')" % os.path.join(run_dir, 'summary.json')), error
     assert _summary(run_dir)['status'].startswith('running')
     assert checkpoints.steps_on_disk(run_dir) == [2]
-    assert real_save is tf.compat.v1.train.Saver.save
 
 
 def test_an_unwritable_run_directory_is_one_line(records, tmpdir, capsys):
