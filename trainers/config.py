@@ -13,7 +13,9 @@ import copy
 import json
 import os
 
+from trainers import device as device_lib
 from trainers import guard as guard_lib
+from trainers import parallel as parallel_settings
 # the declaration helpers, re-exported: trainers declare their keys as config_lib.integer(1), ...
 from trainers.accepts import (  # noqa: F401
     AUTOTUNE, ConfigError, boolean, check, integer, list_of, number, one_of, optional,
@@ -34,7 +36,7 @@ DEVICE = {
                    'decr_every_n_nan_or_inf': 2, 'decr_ratio': 0.5},
 }
 DEVICE_TYPES = {
-    'device': one_of('auto', 'npu', 'gpu', 'cpu'),
+    'device': one_of(*device_lib.DEVICES),
     # the precision modes of CANN's NpuOptimizer
     'precision_mode': one_of('allow_mix_precision', 'force_fp32', 'force_fp16',
                              'must_keep_origin_dtype', 'allow_fp32_to_fp16'),
@@ -69,14 +71,13 @@ TRAIN_TYPES = {
     'divergence': guard_lib.TYPES,
 }
 
-# Declarations of trainers/parallel.py's PARALLEL section (its `check_config` keeps the checks
-# that need the topology).
+# Declarations of the `parallel` section (PARALLEL, beside LR_SCALING and COMMUNICATION).
 PARALLEL_TYPES = {
     'startup_timeout_s': number(above=0),
     'step_timeout_s': number(above=0),
-    'lr_scaling': one_of('none', 'linear'),
+    'lr_scaling': one_of(*parallel_settings.LR_SCALING),
     'warmup_steps': integer(0),
-    'communication': one_of('auto', 'ring', 'nccl'),
+    'communication': one_of(*parallel_settings.COMMUNICATION),
     'pack_mb': number(above=0),
 }
 
