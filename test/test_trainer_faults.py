@@ -425,14 +425,17 @@ def _tmpfs(path, size):
         subprocess.check_call(['umount', path])
 
 
-def _fill(path):
-    """Write zeros into path/filler until the file system is full."""
-    with open(os.path.join(path, 'filler'), 'wb', buffering=0) as f:
+def _fill(path, leave=0):
+    """Write zeros into path/filler until the file system is full, then free `leave` bytes."""
+    filler = os.path.join(path, 'filler')
+    with open(filler, 'wb', buffering=0) as f:
         try:
             while True:
                 f.write(b'\0' * 4096)
         except OSError as err:
             assert err.errno == errno.ENOSPC
+    if leave:
+        os.truncate(filler, os.path.getsize(filler) - leave)
 
 
 def test_a_full_run_directory(records, tmpdir, capsys, monkeypatch):
@@ -456,6 +459,23 @@ def test_a_full_run_directory(records, tmpdir, capsys, monkeypatch):
         os.remove(os.path.join(disk, 'filler'))
         assert _sasiam(records, run_dir, 4) == 0
         assert _summary(run_dir)['start_step'] == 2
+
+
+def test_a_disk_that_fills_during_a_checkpoint_keeps_no_part_of_it(
+        records, tmpdir, capsys, monkeypatch):
+    """Room for log lines but not for the next checkpoint (~46 KB at this width): the save fails
+    part-way, its files and the saver's temporary directory are removed, the one before stays."""
+    with _tmpfs(str(tmpdir.join('disk')), '16m') as disk:
+        run_dir = os.path.join(disk, 'run')
+        _after_step(monkeypatch, 3, lambda: _fill(disk, leave=24 * 1024))
+        assert _sasiam(records, run_dir, 50, '--set', 'train.checkpoint_every=2') == 1
+        monkeypatch.undo()
+        error = _one_error(capsys)
+        assert ' at step 4: ' in error and 'no checkpoint could be written' in error, error
+        assert checkpoints.steps_on_disk(run_dir) == [2]
+        assert not [f for f in os.listdir(run_dir) if f.startswith('model.ckpt-4')]
+        assert _summary(run_dir)['status'] == 'failed'
+        assert _logged_steps(run_dir) == [1, 2, 3, 4]
 
 
 def test_a_read_only_run_directory(records, tmpdir, capsys, monkeypatch):
