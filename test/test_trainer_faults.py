@@ -105,6 +105,7 @@ def _logged_steps(run_dir):
     ('model.semantic_layers.conv4="0.1"', 'a finite number >= 0'),
     ('model.attention=1', 'true or false'),
     ('input.num_parallel_calls=0', 'an integer >= 1, or -1 (AUTOTUNE)'),
+    ('input.prefetch=-1.0', 'an integer >= 1, or -1 (AUTOTUNE)'),
     ('input.train_split="  "', 'a non-empty string'),
     ('device.iterations_per_loop=0', 'an integer >= 1'),
     ('device.precision_mode="fp8"', 'one of "allow_mix_precision"'),

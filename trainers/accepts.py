@@ -19,8 +19,6 @@ class ConfigError(ValueError):
     """A configuration value, file or key that cannot be used; the message is one line."""
 
 
-# -- declared types ------------------------------------------------------------------------------
-
 class Accepts(object):
     """A declared value type: `test(value) -> bool` and the words a refusal shows."""
 
@@ -97,16 +95,17 @@ def list_of(accepts, length=None, min_length=1):
 
 def parallelism():
     """A tf.data parallelism knob: a count >= 1, or -1 (AUTOTUNE)."""
-    return Accepts(lambda v: integer(1)(v) or v == AUTOTUNE,
+    return Accepts(lambda v: integer(1)(v) or integer(AUTOTUNE, AUTOTUNE)(v),
                    'an integer >= 1, or %d (AUTOTUNE)' % AUTOTUNE)
 
 
 def shown(value):
+    """A value as a refusal shows it: JSON (strings quoted, Infinity, NaN), at most 60 chars."""
     try:
-        shown = json.dumps(value)
+        out = json.dumps(value)
     except (TypeError, ValueError):
-        shown = repr(value)
-    return shown if len(shown) <= 60 else shown[:57] + '...'
+        out = repr(value)
+    return out if len(out) <= 60 else out[:57] + '...'
 
 
 def check(config, types, path=''):

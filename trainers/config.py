@@ -11,7 +11,6 @@ from __future__ import absolute_import, division, print_function
 
 import copy
 import json
-import os
 
 from trainers import device as device_lib
 from trainers import guard as guard_lib
@@ -143,13 +142,6 @@ def resolve(defaults, config_file=None, assignments=(), flags=None, types=None):
 
 
 def dump(config, path):
-    """config.json, written whole or not at all (trackers and segmenters read it)."""
-    tmp = path + '.tmp'
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(config, f, indent=1, sort_keys=True)
-            f.write('\n')
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with open(path, 'w') as f:
+        json.dump(config, f, indent=1, sort_keys=True)
+        f.write('\n')

@@ -136,7 +136,7 @@ def _start(config, run_dir, checkpoint, unreadable, run_file):
                              '%s is unreadable (%s)' % (os.path.basename(p), r)
                              for p, r in unreadable),
                                    os.path.join(run_dir, checkpoints.UNREADABLE_DIR)))
-    config_lib.dump(config, os.path.join(run_dir, 'config.json'))
+    write_json(os.path.join(run_dir, 'config.json'), config)  # trackers read it: whole or old
     write_json(os.path.join(run_dir, RUN_FILE), run_file)
     write_summary(run_dir, {'status': 'running (or killed: no final summary was written)'},
                   reserve=SUMMARY_RESERVE)
