@@ -92,13 +92,13 @@ def coco_breakdown(data_root):
         n_masks += len(masks)
     # the whole per-image conversion through the converter, with its record encoding timed apart
     result_counts = {}
-    from pipelines import core
+    from pipelines.converter import UnitResult
     encode = converter._encode
     converter._encode = lambda *a: _timed(totals, 'record_encode', encode, *a)
     converter._cocos['train2017'] = api, screened  # parsed above, timed apart
     start = time.time()
     for image_id in sorted(api.imgs):
-        result = core.UnitResult()
+        result = UnitResult()
         converter.convert(coco.CocoUnit('train2017', (image_id,), False), result)
         for k, v in result.counts.items():
             result_counts[k] = result_counts.get(k, 0) + v
@@ -109,7 +109,8 @@ def coco_breakdown(data_root):
 
 def davis_breakdown(data_root):
     import tensorflow  # noqa: F401  (record encoding imports it: not part of any step's time)
-    from pipelines import core, images, vos
+    from pipelines import images, vos
+    from pipelines.converter import UnitResult
     totals = {}
     converter = vos.DavisConverter(data_root, '2017')
     converter.setup()
@@ -127,7 +128,7 @@ def davis_breakdown(data_root):
             frames += 1
     start = time.time()
     for name in names:
-        converter.convert(vos.Video('train', name), core.UnitResult())
+        converter.convert(vos.Video('train', name), UnitResult())
     totals['converter_total'] = time.time() - start
     return {'frames': frames,
             'ms_per_frame': {k: round(v / frames * 1000, 3) for k, v in totals.items()}}

@@ -57,11 +57,11 @@ def assemble_ms(records, stage, size, cfg, seconds):
     """ms per batch of the graph-side augmentation (resizes, heatmaps, guides) run on the CPU,
     measured on a cached batch so that the host pipeline is not counted."""
     import tensorflow as tf
-    from trainers.osmn import data
+    from trainers.osmn import augment, data
     with tf.Graph().as_default():
         batch = tf.compat.v1.data.make_one_shot_iterator(
             data.batches(records, 'train', stage, cfg, 0, True).take(1).cache().repeat()).get_next()
-        inputs = data.assemble(batch, size, cfg, training=True)
+        inputs = augment.assemble(batch, size, cfg, training=True)
         rate = median_rate(one_value_each(inputs.values()), 1, seconds)
     return 1000.0 / rate
 

@@ -20,7 +20,10 @@ import sys
 import time
 
 from bench import common
-from trainers import launch, parallel
+from trainers import launch
+from trainers.distributed import collective_engine, gradients
+from trainers.distributed import topology as topology_lib
+from trainers.distributed import watchdog as watchdog_lib
 
 WORKDIR = os.path.join(common.ROOT, 'data', 'bench-parallel')
 BATCH = 8
@@ -31,7 +34,7 @@ def _session_config(topology):
     import tensorflow as tf
     base = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1,
                                     inter_op_parallelism_threads=1)
-    return parallel.cluster_session_config(base, topology)
+    return collective_engine.cluster_session_config(base, topology)
 
 
 def _sasiam_loss():
@@ -78,7 +81,7 @@ def _graph(kind, model_name, collectives):
         optimizer = tf.compat.v1.train.GradientDescentOptimizer(1e-6)
         grads = optimizer.compute_gradients(loss)
         if collectives:
-            grads = parallel.reduce_gradients(grads, collectives)
+            grads = gradients.reduce_gradients(grads, collectives)
         update = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
         with tf.control_dependencies(update):
             op = optimizer.apply_gradients(grads)
@@ -91,19 +94,19 @@ def _graph(kind, model_name, collectives):
     # stand-ins of the gradients, same shapes: only the all-reduce runs
     grads = [tf.Variable(tf.random.normal(s, seed=i), trainable=False, name='grad_%d' % i)
              for i, s in enumerate(shapes)]
-    op = tf.group(*parallel.all_reduce_packed([g.read_value() for g in grads], collectives))
+    op = tf.group(*gradients.all_reduce_packed([g.read_value() for g in grads], collectives))
     return op, sum(s.num_elements() for s in shapes)
 
 
 def worker(kind, model_name, steps):
     """One rank of a measurement; prints one JSON line."""
     import tensorflow as tf
-    topology = parallel.from_env()
+    topology = topology_lib.from_env()
     config = _session_config(topology)
-    server = parallel.start_server(topology, config)
-    collectives = parallel.Collectives(topology) if topology.distributed else None
+    server = collective_engine.start_server(topology, config)
+    collectives = collective_engine.Collectives(topology) if topology.distributed else None
     op, params = _graph(kind, model_name, collectives)
-    watchdog = parallel.Watchdog(topology)
+    watchdog = watchdog_lib.Watchdog(topology)
     with tf.compat.v1.Session(server.target if server else '', config=config) as sess:
         sess.run(tf.compat.v1.global_variables_initializer())
         seconds = _timed(sess, op, steps, 2, watchdog)

@@ -85,16 +85,16 @@ def main(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--workdir', default=os.path.join(ROOT, 'data', 'bench-track'))
     args = parser.parse_args(argv)
-    from trackers import sasiam
+    from trackers import sasiam, sasiam_branches
     sequence = ensure_sequence(args.workdir, args.frames)
     print('sequence %s: %d frames; %s' % (sequence.name, len(sequence.frames), machine()))
     result = {'machine': machine(), 'device': args.device, 'sequence': sequence.name,
               'frames': len(sequence.frames), 'frame_size': '1280x720',
               'upsample_and_update_rule_us': round(update_rule_us(), 1), 'trackers': {}}
     for name, kinds in (('combined', ('appearance', 'semantic')), ('appearance', ('appearance',)),
-                        ('semantic', ('semantic',)), ('pixel_pool', (sasiam.PIXEL_POOL,))):
-        branches = [sasiam.pixel_pool_branch() if k == sasiam.PIXEL_POOL else
-                    sasiam.untrained_branch(k) for k in kinds]
+                        ('semantic', ('semantic',)), ('pixel_pool', (sasiam_branches.PIXEL_POOL,))):
+        branches = [sasiam_branches.pixel_pool_branch() if k == sasiam_branches.PIXEL_POOL
+                    else sasiam_branches.untrained_branch(k) for k in kinds]
         if len(branches) == 2:
             c = sasiam.TRACK_DEFAULTS['c_appearance']
             branches = [branches[0]._replace(weight=c), branches[1]._replace(weight=1 - c)]

@@ -3,8 +3,10 @@ from __future__ import absolute_import, division, print_function
 
 
 class InputError(Exception):
-    """An input that cannot be used; `reason` is its errors.jsonl reason, `detail` says why."""
+    """An input that cannot be used; `reason` is its errors.jsonl reason, `detail` says why.
+    `path` (the file at fault) and `level` (what a rejection removes: unit, image or object) are
+    filled in by whoever knows them, the reader or the converter that rejects the input."""
 
-    def __init__(self, reason, detail):
+    def __init__(self, reason, detail, path=None, level=None):
         super(InputError, self).__init__(detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.path, self.level = reason, detail, path, level

@@ -15,7 +15,9 @@ import os
 import sys
 import threading
 
-from pipelines import core, fileio
+from pipelines import driver, fileio, report
+from pipelines.dead_letters import StrictStop
+from pipelines.runner_options import default_workers
 
 class UsageError(Exception):
     """A command line that cannot run; the message says what to pass instead."""
@@ -154,7 +156,7 @@ class StderrFilter(object):
 def _user_message(err):
     """One line for an error a person can fix, or None for a bug (which keeps its traceback)."""
     from pipelines import output
-    if isinstance(err, (UsageError, output.OutputError, core.StrictStop)):
+    if isinstance(err, (UsageError, output.OutputError, StrictStop)):
         return str(err)
     if isinstance(err, (FileNotFoundError, NotADirectoryError, PermissionError,
                         FileExistsError, IsADirectoryError)):
@@ -186,8 +188,8 @@ def run(parser, argv, build, schema):
         options = dict(options, max_reject_fraction=args.max_reject_fraction)
         if COMMAND_LINE and not args.verbose:
             capture = StderrFilter()
-        info, counters = core.run_conversion(transform, schema, args.out, beam_args,
-                                             source=args.data, options=options,
+        info, counters = driver.run_conversion(transform, schema, args.out, beam_args,
+                                               source=args.data, options=options,
                                              overwrite=args.overwrite, notes=notes)
     except KeyboardInterrupt:
         console = capture or sys.stderr
@@ -204,16 +206,16 @@ def run(parser, argv, build, schema):
             sys.stderr.write(held)  # a bug: what Beam printed belongs to the report
             raise
         prefix = 'strict: stopped at the first bad input: ' if isinstance(
-            err, core.StrictStop) else 'error: '
+            err, StrictStop) else 'error: '
         sys.stderr.write(prefix + message + '\n')
         return 1
     _stop(capture)
     for note in notes:
         sys.stderr.write('note: %s\n' % note)
     final = fileio.join(args.out, info['name'])
-    for line in core.summary_lines(info, counters, final):
+    for line in report.summary_lines(info, counters, final):
         print(line)
-    problem = core.verdict(info, args.max_reject_fraction)
+    problem = report.verdict(info, args.max_reject_fraction)
     if problem:
         sys.stderr.write('error: %s: %s (written to %s for inspection)\n' % (
             info['name'], problem, final))
@@ -231,4 +233,4 @@ def _stop(capture):
 
 def min_shards(args, beam_args):
     """--min-shards, or 2 shards per worker."""
-    return args.min_shards or 2 * core.default_workers(beam_args)
+    return args.min_shards or 2 * default_workers(beam_args)

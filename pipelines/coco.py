@@ -26,7 +26,9 @@ import posixpath
 import cv2
 import numpy as np
 
-from pipelines import cli, core, fileio, images
+from pipelines import cli, fileio, images
+from pipelines.beam_steps import ConvertToShards
+from pipelines.converter import Converter
 from datasets.errors import InputError
 from schemas import coco_instances, dataset_info
 
@@ -195,7 +197,7 @@ def load_coco(path):
     return coco, screened
 
 
-class CocoConverter(core.Converter):
+class CocoConverter(Converter):
     name = NAME
     progress_unit = 'images'
 
@@ -346,7 +348,7 @@ def plan_split(path, split, images_per_unit):
     return units, list(screened.categories.values())
 
 
-class CocoInstanceRecords(core.ConvertToShards):
+class CocoInstanceRecords(ConvertToShards):
     """Composite transform: a COCO 2017 root -> coco_instances shards, plus label_map.pbtxt."""
 
     def __init__(self, data_root, splits=SPLITS, min_area_ratio=MIN_AREA_RATIO,

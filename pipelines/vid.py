@@ -22,7 +22,10 @@ import posixpath
 
 import cv2
 
-from pipelines import cli, core, fileio, images
+from pipelines import cli, fileio, images
+from pipelines.beam_steps import ConvertToShards
+from pipelines.converter import Converter
+from pipelines.shards import hash_fraction
 from datasets.errors import InputError
 from pipelines.vid_crop import (SIZE_X, crop_geometry, frame_mean_pad_value, needs_padding,
                                 search_crop)
@@ -84,7 +87,7 @@ def box_problem(box, width, height):
 
 # -- conversion ------------------------------------------------------------------------------
 
-class VidConverter(core.Converter):
+class VidConverter(Converter):
     name = NAME
     progress_unit = 'frames'
 
@@ -288,7 +291,7 @@ def list_snippets(data_root):
 def assign_split(source_split, name, mode, validation_fraction):
     if mode == 'ilsvrc':
         return 'validation' if source_split == 'val' else 'train'
-    return 'validation' if core.hash_fraction(name) < validation_fraction else 'train'
+    return 'validation' if hash_fraction(name) < validation_fraction else 'train'
 
 
 def plan(data_root, mode='hash', validation_fraction=0.1):
@@ -302,7 +305,7 @@ def plan(data_root, mode='hash', validation_fraction=0.1):
     return dict(by_split)
 
 
-class VidTrackRecords(core.ConvertToShards):
+class VidTrackRecords(ConvertToShards):
     """Composite transform: an ILSVRC2015-VID root -> vid_track shards."""
 
     def __init__(self, data_root, mode='hash', validation_fraction=0.1,

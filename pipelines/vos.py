@@ -24,7 +24,10 @@ import json
 import cv2
 import numpy as np
 
-from pipelines import cli, core, fileio, images
+from pipelines import cli, fileio, images
+from pipelines.beam_steps import ConvertToShards
+from pipelines.converter import Converter
+from pipelines.dead_letters import describe
 from datasets.errors import InputError
 from schemas import dataset_info, vos_video
 
@@ -78,7 +81,7 @@ def object_stats(labels, object_ids, guide_size=None):
     return boxes, areas, valid
 
 
-class VosConverter(core.Converter):
+class VosConverter(Converter):
     """The video assembly both datasets share; subclasses list frames and objects."""
 
     progress_unit = 'frames'
@@ -143,7 +146,7 @@ class VosConverter(core.Converter):
             try:
                 data, labels, size = self._read_frame(image_path, mask_path, size, result)
             except Exception as err:  # InputError, unreadable file or anything unexpected
-                reason, detail = core.describe(err)
+                reason, detail = describe(err)
                 result.reject('image', reason, getattr(err, 'path', image_path), detail)
                 dropped.add(name)
                 continue
@@ -314,7 +317,7 @@ class DavisConverter(VosConverter):
         return [VideoObject(i, '', everywhere, start) for i in ids]
 
 
-class DavisVideoRecords(core.ConvertToShards):
+class DavisVideoRecords(ConvertToShards):
     """Composite transform: a DAVIS root -> vos_video shards (davis2016 or davis2017)."""
 
     def __init__(self, data_root, year='2017', videos_per_shard=DEFAULT_VIDEOS_PER_SHARD,
@@ -458,7 +461,7 @@ def read_meta(data_root, split):
     return videos
 
 
-class YtvosVideoRecords(core.ConvertToShards):
+class YtvosVideoRecords(ConvertToShards):
     """Composite transform: a YouTube-VOS 2018 root -> vos_video shards."""
 
     def __init__(self, data_root, splits=YTVOS_SPLITS, videos_per_shard=DEFAULT_VIDEOS_PER_SHARD,

@@ -1,5 +1,9 @@
 """Declare a record schema once; encode, decode and document it from that one declaration.
 
+(Over 400 lines on purpose: the declaration, the encoder, the TensorFlow decoder, the numpy reader
+and the documentation interpret the same shape rules and must change together; split, each half
+would re-state them.)
+
 A schema is a list of `Field`s. Each field has a Python `name` (the key of the dicts that `encode`
 takes and `decode` returns, so code outside `schemas/` never spells a serialized key) and the
 serialized feature `key`. Shapes:

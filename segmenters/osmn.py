@@ -1,6 +1,6 @@
 """OSMN inference (../shared/spec/osmn.md sections 4 and 8) and online fine-tuning (stage 3, 1).
 
-One static graph on the trainer's model and input code (trainers/osmn/model.py, data.py) and
+One static graph on the trainer's model and input code (trainers/osmn/model.py, augment.py) and
 device layer (trainers/device.py):
 
 * the visual modulator runs once per object, on the test guide of its given mask (tight box,
@@ -52,7 +52,7 @@ from segmenters.sources import SourceError
 from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
-from trainers.osmn import data, model
+from trainers.osmn import augment, model
 
 # [width, height] the network sees per dataset (spec section 8); `frames` folders are DAVIS-like
 # (a folder of YouTube-Objects frames: --size 640 360, the youtube_objects size)
@@ -166,24 +166,24 @@ class OsmnSegmenter(object):
         self.guide_frame = ph(tf.uint8, [1, mh, mw, 3], 'guide_frame')
         self.guide_mask = ph(tf.uint8, [1, mh, mw], 'guide_mask')
         self.guide_box = ph(tf.int64, [1, 4], 'guide_box')
-        guide = data.visual_guides(self.guide_frame, self.guide_mask, self.guide_box,
-                                   tf.zeros([1, data.UNIFORMS]), i, training=False)
+        guide = augment.visual_guides(self.guide_frame, self.guide_mask, self.guide_box,
+                                   tf.zeros([1, augment.UNIFORMS]), i, training=False)
         self.scales = model.modulator_scales(guide, m, False)
         # the trainer's resize (float32 CropAndResize: the op stays on the NPU)
-        given = data._crop_and_resize(
-            self.guide_mask[..., None], data.frame_boxes(self.guide_frame, self.frame_size, (h, w)),
-            tf.range(1), (h, w), method='nearest')
+        guide_boxes = augment.frame_boxes(self.guide_frame, self.frame_size, (h, w))
+        given = augment.crop_and_resize(self.guide_mask[..., None], guide_boxes, tf.range(1),
+                                        (h, w), method='nearest')
         self.given_mask = tf.cast(given[0, ..., 0] > 0, tf.uint8)
         # the segmentation net, per frame, on `batch` objects
         self.frame = ph(tf.uint8, [1, mh, mw, 3], 'frame')
-        image = data.to_network_input(data._crop_and_resize(
-            self.frame, data.frame_boxes(self.frame, self.frame_size, (h, w)), tf.range(1),
+        image = augment.to_network_input(augment.crop_and_resize(
+            self.frame, augment.frame_boxes(self.frame, self.frame_size, (h, w)), tf.range(1),
             (h, w)))
         self.previous = ph(tf.uint8, [self.batch, h, w], 'previous_masks')
         self.object_scales = ph(tf.float32, [self.batch, model.modulation_size(m['width'])],
                                 'object_scales')
         logits = model.modulated_logits(tf.tile(image, [self.batch, 1, 1, 1]), self.object_scales,
-                                        data.heatmaps(self.previous), m, False)
+                                        augment.heatmaps(self.previous), m, False)
         self.probabilities = tf.sigmoid(logits)[..., 0]
         self.model_variables = [v for v in tf.compat.v1.global_variables()
                                 if v.op.name.startswith('osmn/')]
@@ -195,13 +195,13 @@ class OsmnSegmenter(object):
         """Training on a given frame: guide = reference = current frame (the reference's
         4-tuple), training augmentation, BN frozen, Adam on fresh slots."""
         import tensorflow as tf
-        self.uniforms = tf.compat.v1.placeholder(tf.float32, [1, data.UNIFORMS], 'uniforms')
+        self.uniforms = tf.compat.v1.placeholder(tf.float32, [1, augment.UNIFORMS], 'uniforms')
         batch = {'image': self.guide_frame, 'mask': self.guide_mask,
                  'frame_size': self.frame_size, 'guide_box': self.guide_box,
                  'uniforms': self.uniforms, 'guide_image': self.guide_frame,
                  'guide_mask': self.guide_mask, 'prev_mask': self.guide_mask}
         with tf.name_scope('finetune'):
-            inputs = data.assemble(batch, self.size, i, training=True)
+            inputs = augment.assemble(batch, self.size, i, training=True)
             logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'],
                                      dict(m, fix_bn=True), True)
             summed, mean = model.balanced_loss(logit_map, inputs['label'])
@@ -299,7 +299,7 @@ class OsmnSegmenter(object):
             if obj.first_frame not in frames:
                 frames[obj.first_frame] = video.image(obj.first_frame)
             feed = self._put_guide(frames[obj.first_frame], obj, video)
-            feed[self.uniforms] = rng.rand(1, data.UNIFORMS)
+            feed[self.uniforms] = rng.rand(1, augment.UNIFORMS)
             loss, _ = self.sess.run([self.finetune_loss, self.finetune_op], feed)
             losses.append(float(loss))
         return losses[0], losses[-1], len(losses)

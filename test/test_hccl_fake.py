@@ -19,8 +19,9 @@ import tensorflow as tf
 
 from fake_npu_env import fake_npu
 from record_files import sample_coco_records, sample_vid_records
-from trainers import cli, parallel
+from trainers import cli
 from trainers import device as device_lib
+from trainers.distributed import topology as topology_lib
 
 RANKS = 2
 SASIAM_TINY = ['--device', 'npu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
@@ -72,7 +73,7 @@ def _run_ranks(train, argv, table):
         try:
             fake.bind_rank(r)
             cfg = train.config_from_args(train.parse_args(argv))
-            topology = parallel.Topology(r, RANKS, r, 'hccl', (), table)
+            topology = topology_lib.Topology(r, RANKS, r, 'hccl', (), table)
             statuses[r] = cli.run(train.build, cfg, topology=topology)
         except BaseException as err:  # reported by the test thread
             errors.append((r, err))

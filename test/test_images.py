@@ -50,8 +50,9 @@ def test_missing_and_unreadable_file_reasons(tmpdir):
 
 
 def test_guard_turns_any_exception_into_a_stable_dead_letter():
-    from pipelines import core
-    result = core.UnitResult()
+    from pipelines.converter import UnitResult
+    from pipelines.dead_letters import StrictStop
+    result = UnitResult()
     with result.guard('image', 'a.jpg') as step:
         images.decode_jpeg(b'')
     assert step.failed
@@ -65,10 +66,11 @@ def test_guard_turns_any_exception_into_a_stable_dead_letter():
         ('image', 'truncated_jpeg', 'a.jpg', 'file is empty (0 bytes)', 0),
         ('object', 'unexpected_error', 'b.json#annotation=3',
          'TypeError: cannot handle <_io.BytesIO object>', 1)]
-    strict = core.UnitResult(strict=True)
-    with pytest.raises(core.BadInput, match='truncated_jpeg: a.jpg'):
+    strict = UnitResult(strict=True)
+    with pytest.raises(StrictStop, match='truncated_jpeg: a.jpg') as stop:
         with strict.guard('image', 'a.jpg'):
             images.decode_jpeg(b'')
+    assert (stop.value.rejected.level, stop.value.rejected.path) == ('image', 'a.jpg')
 
 
 def test_index_png_round_trip_keeps_palette_indices():

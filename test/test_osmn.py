@@ -18,7 +18,7 @@ from pipelines import images
 from pipelines import vos as vos_pipeline
 from schemas import dataset_info, vos_video
 from trainers import reader
-from trainers.osmn import data, train
+from trainers.osmn import augment, data, train
 
 TINY = ['--device', 'cpu', '--random-init-for-tests', '--set', 'model.width=0.0625',
         '--set', 'input.input_scale=0.25', '--set', 'input.batch_size=2',
@@ -47,7 +47,7 @@ def test_heatmap_moments_hand_computed_and_against_numpy():
     mask[:, :] = 1  # x: 0..29, median 14.5, |x - 14.5| median 7.5 -> sigma 1.4826 * 7.5
     graph = tf.Graph()
     with graph.as_default():
-        cx, cy, sx, sy, has = [v[0] for v in _run(data.robust_moments(tf.constant(mask[None])))]
+        cx, cy, sx, sy, has = [v[0] for v in _run(augment.robust_moments(tf.constant(mask[None])))]
     assert (cx, cy) == (14.5, 9.5) and has
     assert sx == pytest.approx(1.4826 * 7.5) and sy == pytest.approx(1.4826 * 5.0)
     small = np.zeros((20, 30), np.uint8)
@@ -55,7 +55,7 @@ def test_heatmap_moments_hand_computed_and_against_numpy():
     rng = np.random.RandomState(0)
     with tf.Graph().as_default():
         placeholder = tf.compat.v1.placeholder(tf.uint8, [None, None, None])
-        moments = data.robust_moments(placeholder)
+        moments = augment.robust_moments(placeholder)
         masks = [small[:, :23]] + [(rng.rand(20, 23) < p).astype(np.uint8)
                                    for p in (0.02, 0.3, 0.9)]
         got = _run(moments, {placeholder: np.stack(masks)})  # one batch, per-row moments
@@ -67,7 +67,7 @@ def test_heatmap_values_perturbation_and_empty_masks():
     mask = np.zeros((40, 40), np.uint8)
     mask[10:31, 15:26] = 1  # centre (20, 20), sigma floored at 5 (MAD 3 / 5)
     def heat(m, u=None, flip=None):
-        return data.heatmaps(tf.constant(m[None]), None if u is None else tf.constant([u]),
+        return augment.heatmaps(tf.constant(m[None]), None if u is None else tf.constant([u]),
                              flip=None if flip is None else tf.constant([flip]))[0]
     with tf.Graph().as_default():
         plain = _run(heat(mask))[..., 0]
@@ -95,9 +95,9 @@ CFG = dict(train.DEFAULTS['input'], max_frame_size=train.STAGES['davis']['max_fr
 def _guide(image, mask, box, uniforms, training=True):
     """The guide as the network sees it (BGR minus the mean, background 0), batch of one."""
     with tf.Graph().as_default():
-        return _run(data.visual_guides(
+        return _run(augment.visual_guides(
             tf.constant(image[None]), tf.constant(mask[None]), tf.constant([box]),
-            tf.constant([list(uniforms) + [0.5] * (data.UNIFORMS - len(uniforms))], tf.float32),
+            tf.constant([list(uniforms) + [0.5] * (augment.UNIFORMS - len(uniforms))], tf.float32),
             CFG, training))[0]
 
 
@@ -110,7 +110,7 @@ def test_guide_crop_is_the_pil_crop_resize_with_background_zeroed():
     guide = _guide(image, mask, [40, 30, 99, 69], still)
     # PIL crops (40, 30, 99, 69): the last row and column of the object are lost
     expected = np.asarray(Image.fromarray(image).crop((40, 30, 99, 69)).resize(
-        (224, 224), Image.BILINEAR), np.float32)[..., ::-1] - np.array(data.MEAN_BGR)
+        (224, 224), Image.BILINEAR), np.float32)[..., ::-1] - np.array(augment.MEAN_BGR)
     inner = (slice(3, -3), slice(3, -3))  # PIL clamps at the crop edge, crop_and_resize does not
     np.testing.assert_allclose(guide[inner], expected[inner], atol=1.0)  # PIL rounds to uint8
     # a mask pixel never reaches the guide where PIL's crop had none: the outer ring is zero
@@ -175,7 +175,7 @@ def test_video_labels_equal_the_palette_masks(records):
         pair_b, host = tf.compat.v1.data.make_one_shot_iterator(samples).get_next()
         # the graph side, at the frames' own size: labels must be the masks themselves
         element = ({k: v[0] for k, v in pair_b.items()},
-                   {k: v[0] for k, v in data.assemble(host, (120, 214), cfg, True).items()})
+                   {k: v[0] for k, v in augment.assemble(host, (120, 214), cfg, True).items()})
         checked = 0
         with tf.compat.v1.Session() as sess:
             while True:

@@ -1,4 +1,4 @@
-"""Data-parallel training (trainers/parallel.py, trainers/launch.py).
+"""Data-parallel training (trainers/distributed/, trainers/launch.py).
 
 The engine test runs two real processes on 127.0.0.1 (this file is also their worker: `python
 test/test_parallel.py worker OUT STEPS TIMEOUT`), on a tiny stand-alone model: a two-layer network
@@ -21,7 +21,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # when run as a worker script
     sys.path.insert(0, ROOT)
 
-from trainers import launch, parallel  # noqa: E402
+from reference_impls import average_variables  # noqa: E402
+from trainers import launch  # noqa: E402
+from trainers.distributed import agreement, collective_engine, gradients  # noqa: E402
+from trainers.distributed import rank_table, settings, sync_batch_norm  # noqa: E402
+from trainers.distributed import topology as topology_lib  # noqa: E402
+from trainers.distributed import watchdog as watchdog_lib  # noqa: E402
 
 BATCH = 4
 LR = 0.1
@@ -54,13 +59,13 @@ def tiny_train_op(loss, update, moving, collectives=None):
     step = tf.compat.v1.train.get_or_create_global_step()
     optimizer = tf.compat.v1.train.MomentumOptimizer(LR, 0.9)
     if collectives is not None:
-        optimizer = parallel.distributed_optimizer(optimizer, collectives)
+        optimizer = gradients.distributed_optimizer(optimizer, collectives)
     with tf.control_dependencies([update]):
         apply = optimizer.minimize(loss, global_step=step)
     if collectives is None:
         return apply
     with tf.control_dependencies([apply]):
-        return parallel.average_variables([moving], collectives)
+        return average_variables([moving], collectives)
 
 
 def bn_loss(x, y, moments):
@@ -85,32 +90,32 @@ def worker(out_dir, steps, timeout_s):
     broadcast, the first and the last step; then one more step, which only finishes if every peer
     is still there (the test kills rank 1 first)."""
     import tensorflow as tf
-    topology = parallel.from_env()
+    topology = topology_lib.from_env()
     base = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1,
                                     inter_op_parallelism_threads=2)
-    config = parallel.cluster_session_config(base, topology)
-    server = parallel.start_server(topology, config)
-    collectives = parallel.Collectives(topology)
-    agreement = parallel.agreement_check(collectives, parallel.fingerprint('tiny model, batch 4'))
-    disagreement = parallel.agreement_check(collectives,
-                                            parallel.fingerprint('rank %d' % topology.rank))
+    config = collective_engine.cluster_session_config(base, topology)
+    server = collective_engine.start_server(topology, config)
+    collectives = collective_engine.Collectives(topology)
+    same = agreement.agreement_check(collectives, agreement.fingerprint('tiny model, batch 4'))
+    disagreement = agreement.agreement_check(collectives,
+                                             agreement.fingerprint('rank %d' % topology.rank))
     # no device scopes: the graph is built as a single-device trainer builds it
     x = tf.compat.v1.placeholder(tf.float32, [BATCH, 5])
     y = tf.compat.v1.placeholder(tf.float32, [BATCH, 2])
     # each rank initialises differently: only the broadcast makes them agree
     loss, update, moving = tiny_model(x, y, init_seed=100 + topology.rank)
     train = tiny_train_op(loss, update, moving, collectives)
-    bn_train = parallel.distributed_optimizer(
+    bn_train = gradients.distributed_optimizer(
         tf.compat.v1.train.GradientDescentOptimizer(LR), collectives).minimize(
-            bn_loss(x, y, lambda h: parallel.synced_moments(h, [0], collectives)))
-    stop_flag, stop_agreed = parallel.stop_agreement(collectives)
-    broadcast = parallel.broadcast_variables(tf.compat.v1.global_variables(), collectives)
-    watchdog = parallel.Watchdog(topology)
+            bn_loss(x, y, lambda h: sync_batch_norm.synced_moments(h, [0], collectives)))
+    stop_flag, stop_agreed = agreement.stop_agreement(collectives)
+    broadcast = agreement.broadcast_variables(tf.compat.v1.global_variables(), collectives)
+    watchdog = watchdog_lib.Watchdog(topology)
     dumps = {}
     with tf.compat.v1.Session(server.target, config=config) as sess:
         sess.run(tf.compat.v1.global_variables_initializer())
         with watchdog.watch('the initial broadcast', 120):
-            parallel.check_agreement(sess.run(agreement), 'a configuration')
+            agreement.check_agreement(sess.run(same), 'a configuration')
             differing = sess.run(disagreement)
             sess.run(broadcast)
         dumps['init'] = _values(sess)
@@ -143,7 +148,7 @@ def worker(out_dir, steps, timeout_s):
 
 
 def _worker_env(addresses, rank):
-    env = dict(os.environ, TF_CONFIG=parallel.tf_config(addresses, rank),
+    env = dict(os.environ, TF_CONFIG=topology_lib.tf_config(addresses, rank),
                PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL='2')
     env.pop('RANK_SIZE', None)
     return env
@@ -223,7 +228,7 @@ def test_two_processes_agree_and_equal_one_step_on_the_concatenation_and_stop_on
             p.wait()
     out0 = out0.decode()
     # the survivor stops with the peer-lost status and names the dead rank, within ~2 timeouts
-    assert procs[0].returncode == parallel.EXIT_PEER_LOST, out0[-3000:]
+    assert procs[0].returncode == watchdog_lib.EXIT_PEER_LOST, out0[-3000:]
     assert 'rank 1 (%s) no longer answers' % addresses[1] in out0
     assert 'step %d did not finish' % (steps + 1) in out0
     assert stopped_after < 2 * timeout_s + 20
@@ -269,27 +274,28 @@ def _rank_init(name, rank):
 
 
 def test_topology_from_tf_config_hccl_variables_or_nothing(tmp_path):
-    assert parallel.from_env({}) == parallel.SINGLE
+    assert topology_lib.from_env({}) == topology_lib.SINGLE
     workers = ['10.0.0.1:2222', '10.0.0.1:2223', '10.0.0.2:2222']
-    t = parallel.from_env({'TF_CONFIG': parallel.tf_config(workers, 2)})
+    t = topology_lib.from_env({'TF_CONFIG': topology_lib.tf_config(workers, 2)})
     assert (t.rank, t.size, t.local_rank, t.engine, t.workers) == (2, 3, 0, 'collective',
                                                                    tuple(workers))
     assert not t.is_chief and t.task_device == '/job:worker/replica:0/task:2'
-    assert parallel.from_env({'TF_CONFIG': parallel.tf_config(workers, 1)}).local_rank == 1
+    second = topology_lib.from_env({'TF_CONFIG': topology_lib.tf_config(workers, 1)})
+    assert second.local_rank == 1
     chief = {'cluster': {'chief': ['h:1'], 'worker': ['h:2']}, 'task': {'type': 'worker',
                                                                         'index': 0}}
-    assert parallel.from_env({'TF_CONFIG': json.dumps(chief)}).rank == 1
+    assert topology_lib.from_env({'TF_CONFIG': json.dumps(chief)}).rank == 1
     table = tmp_path / 'rank_table.json'
     table.write_text('{}')
-    t = parallel.from_env({'RANK_SIZE': '8', 'RANK_ID': '3', 'ASCEND_DEVICE_ID': '5',
-                           'RANK_TABLE_FILE': str(table), 'JOB_ID': '1'})
+    t = topology_lib.from_env({'RANK_SIZE': '8', 'RANK_ID': '3', 'ASCEND_DEVICE_ID': '5',
+                               'RANK_TABLE_FILE': str(table), 'JOB_ID': '1'})
     assert (t.rank, t.size, t.local_rank, t.engine, t.rank_table) == (3, 8, 5, 'hccl',
                                                                       str(table))
-    assert parallel.from_env({'RANK_SIZE': '1', 'RANK_ID': '0'}) == parallel.SINGLE
+    assert topology_lib.from_env({'RANK_SIZE': '1', 'RANK_ID': '0'}) == topology_lib.SINGLE
     bad = [
         ({'TF_CONFIG': '{"cluster": '}, 'not valid JSON'),
-        ({'TF_CONFIG': parallel.tf_config(workers, 3)}, 'outside its 3 workers'),
-        ({'TF_CONFIG': parallel.tf_config(['nohost'], 0)}, 'not host:port'),
+        ({'TF_CONFIG': topology_lib.tf_config(workers, 3)}, 'outside its 3 workers'),
+        ({'TF_CONFIG': topology_lib.tf_config(['nohost'], 0)}, 'not host:port'),
         ({'RANK_SIZE': 'eight'}, 'RANK_SIZE must be an integer'),
         ({'RANK_SIZE': '8', 'DEVICE_ID': '0', 'RANK_TABLE_FILE': str(table)}, 'RANK_ID'),
         ({'RANK_SIZE': '8', 'RANK_ID': '8', 'DEVICE_ID': '0'}, 'not below RANK_SIZE'),
@@ -297,24 +303,24 @@ def test_topology_from_tf_config_hccl_variables_or_nothing(tmp_path):
         ({'RANK_SIZE': '8', 'RANK_ID': '1', 'DEVICE_ID': '1',
           'RANK_TABLE_FILE': str(tmp_path / 'none.json')}, 'does not exist'),
         ({'RANK_SIZE': '2', 'RANK_ID': '1', 'DEVICE_ID': '1', 'RANK_TABLE_FILE': str(table),
-          'TF_CONFIG': parallel.tf_config(workers, 0)}, 'both TF_CONFIG and RANK_SIZE'),
+          'TF_CONFIG': topology_lib.tf_config(workers, 0)}, 'both TF_CONFIG and RANK_SIZE'),
     ]
     for environ, message in bad:
-        with pytest.raises(parallel.ParallelError) as err:
-            parallel.from_env(environ)
+        with pytest.raises(topology_lib.ParallelError) as err:
+            topology_lib.from_env(environ)
         assert message in str(err.value), (environ, str(err.value))
-    with pytest.raises(parallel.ParallelError, match='needs --device npu'):
-        parallel.check_device(parallel.Topology(0, 8, 0, 'hccl', (), str(table)), 'cpu')
-    with pytest.raises(parallel.ParallelError, match='Ascend ranks use HCCL'):
-        parallel.check_device(parallel.from_env({'TF_CONFIG': parallel.tf_config(workers, 0)}),
-                              'npu')
+    with pytest.raises(topology_lib.ParallelError, match='needs --device npu'):
+        topology_lib.check_device(topology_lib.Topology(0, 8, 0, 'hccl', (), str(table)), 'cpu')
+    with pytest.raises(topology_lib.ParallelError, match='Ascend ranks use HCCL'):
+        collective = topology_lib.from_env({'TF_CONFIG': topology_lib.tf_config(workers, 0)})
+        topology_lib.check_device(collective, 'npu')
 
 
 def test_rank_tables_from_hccn_conf_and_their_checks():
     conf = 'address_0=192.168.100.101\nnetmask_0=255.255.255.0\naddress_1=192.168.101.101\n' \
            'address_2=192.168.102.101\n# comment\n'
-    assert parallel.read_hccn_conf(conf) == {0: '192.168.100.101', 1: '192.168.101.101',
-                                             2: '192.168.102.101'}
+    assert rank_table.read_hccn_conf(conf) == {0: '192.168.100.101', 1: '192.168.101.101',
+                                               2: '192.168.102.101'}
     table = launch.one_host_rank_table(2, 1, conf, '10.0.0.10')
     assert table == {'status': 'completed', 'version': '1.0', 'server_count': '1',
                      'server_list': [{'server_id': '10.0.0.10', 'device': [
@@ -322,8 +328,8 @@ def test_rank_tables_from_hccn_conf_and_their_checks():
                          {'device_id': '2', 'device_ip': '192.168.102.101', 'rank_id': '1'}]}]}
     with pytest.raises(launch.LaunchError, match=r'no address for device\(s\) 3'):
         launch.one_host_rank_table(4, 0, conf, 'h')
-    two_hosts = parallel.rank_table([('a', [(d, '1.0.0.%d' % d) for d in range(8)]),
-                                     ('b', [(d, '2.0.0.%d' % d) for d in range(8)])])
+    two_hosts = rank_table.rank_table([('a', [(d, '1.0.0.%d' % d) for d in range(8)]),
+                                       ('b', [(d, '2.0.0.%d' % d) for d in range(8)])])
     envs = launch.hccl_envs('t.json', two_hosts, 8, server_index=1, job_id='7')
     assert [e['RANK_ID'] for e in envs] == [str(r) for r in range(8, 16)]
     assert envs[3]['DEVICE_ID'] == envs[3]['ASCEND_DEVICE_ID'] == '3'
@@ -332,8 +338,8 @@ def test_rank_tables_from_hccn_conf_and_their_checks():
     with pytest.raises(launch.LaunchError, match='lists 8 devices'):
         launch.hccl_envs('t.json', two_hosts, 4)
     two_hosts['server_list'][1]['device'][0]['rank_id'] = '0'
-    with pytest.raises(parallel.ParallelError, match='each once'):
-        parallel.rank_table_devices(two_hosts, 0)
+    with pytest.raises(topology_lib.ParallelError, match='each once'):
+        rank_table.rank_table_devices(two_hosts, 0)
 
 
 def test_worker_addresses_for_one_or_several_hosts():
@@ -351,56 +357,56 @@ def test_worker_addresses_for_one_or_several_hosts():
 def test_cluster_session_config_config_checks_and_rank_seeds():
     import tensorflow as tf
     base = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=3)
-    topology = parallel.from_env({'TF_CONFIG': parallel.tf_config(['a:1', 'b:2'], 1)})
-    config = parallel.cluster_session_config(base, topology, 'nccl')
+    topology = topology_lib.from_env({'TF_CONFIG': topology_lib.tf_config(['a:1', 'b:2'], 1)})
+    config = collective_engine.cluster_session_config(base, topology, 'nccl')
     assert config.experimental.collective_group_leader == '/job:worker/replica:0/task:0'
     assert list(config.device_filters) == ['/job:worker/task:1']
     assert config.experimental.collective_nccl and config.intra_op_parallelism_threads == 3
     assert not base.device_filters  # a copy: the base config is left alone
-    assert parallel.cluster_session_config(base, parallel.SINGLE) == base
-    assert parallel.start_server(parallel.SINGLE, base) is None
-    parallel.check_config(parallel.PARALLEL)
+    assert collective_engine.cluster_session_config(base, topology_lib.SINGLE) == base
+    assert collective_engine.start_server(topology_lib.SINGLE, base) is None
+    settings.check_config(settings.PARALLEL)
     for key, value in (('lr_scaling', 'sqrt'), ('communication', 'mpi'), ('warmup_steps', -1),
                        ('step_timeout_s', 0)):
-        with pytest.raises(parallel.ParallelError, match=key.split('_')[0]):
-            parallel.check_config(dict(parallel.PARALLEL, **{key: value}))
-    parallel.check_agreement(0.0, 'a configuration')
-    with pytest.raises(parallel.ParallelError, match=r"1 rank\(s\) were started with a "
-                                                     r"configuration different from rank 0's"):
-        parallel.check_agreement(1.0, 'a configuration')
-    assert parallel.fingerprint('a') == parallel.fingerprint('a') != parallel.fingerprint('b')
-    assert all(0 <= v < 2 ** 30 for v in parallel.fingerprint('a'))
-    assert parallel.rank_seed(5, 0) == 5  # rank 0 draws what a single device draws
-    assert len({parallel.rank_seed(5, r) for r in range(8)}) == 8
+        with pytest.raises(topology_lib.ParallelError, match=key.split('_')[0]):
+            settings.check_config(dict(settings.PARALLEL, **{key: value}))
+    agreement.check_agreement(0.0, 'a configuration')
+    with pytest.raises(topology_lib.ParallelError, match=r"1 rank\(s\) were started with a "
+                                                         r"configuration different from rank 0's"):
+        agreement.check_agreement(1.0, 'a configuration')
+    assert agreement.fingerprint('a') == agreement.fingerprint('a') != agreement.fingerprint('b')
+    assert all(0 <= v < 2 ** 30 for v in agreement.fingerprint('a'))
+    assert settings.rank_seed(5, 0) == 5  # rank 0 draws what a single device draws
+    assert len({settings.rank_seed(5, r) for r in range(8)}) == 8
 
 
 def test_pack_groups_respect_the_pack_size():
-    assert parallel.pack_groups([4, 4, 4, 10, 1], 8) == [[0, 1], [2], [3], [4]]
-    assert parallel.pack_groups([], 8) == []
-    assert parallel.pack_groups([3, 3], 100) == [[0, 1]]
+    assert gradients.pack_groups([4, 4, 4, 10, 1], 8) == [[0, 1], [2], [3], [4]]
+    assert gradients.pack_groups([], 8) == []
+    assert gradients.pack_groups([3, 3], 100) == [[0, 1]]
 
 
 def test_linear_scaling_with_warmup_and_off_by_default():
     import tensorflow as tf
-    assert parallel.PARALLEL['lr_scaling'] == 'none'
+    assert settings.PARALLEL['lr_scaling'] == 'none'
     with tf.Graph().as_default():
         step = tf.compat.v1.placeholder(tf.int64, [])
-        assert parallel.scaled_learning_rate(0.01, step, 8) == 0.01
-        lr = parallel.scaled_learning_rate(tf.constant(0.01), step, 8, 'linear', 100)
-        no_warmup = parallel.scaled_learning_rate(0.01, step, 8, 'linear')
+        assert settings.scaled_learning_rate(0.01, step, 8) == 0.01
+        lr = settings.scaled_learning_rate(tf.constant(0.01), step, 8, 'linear', 100)
+        no_warmup = settings.scaled_learning_rate(0.01, step, 8, 'linear')
         with tf.compat.v1.Session() as sess:
             got = [sess.run(lr, {step: s}) for s in (0, 50, 100, 1000)]
             assert sess.run(no_warmup) == pytest.approx(0.08)
     assert got == pytest.approx([0.01, 0.045, 0.08, 0.08])
-    with pytest.raises(parallel.ParallelError):
-        parallel.scaled_learning_rate(0.01, None, 8, 'sqrt')
+    with pytest.raises(topology_lib.ParallelError):
+        settings.scaled_learning_rate(0.01, None, 8, 'sqrt')
 
 
 def test_watchdog_names_the_lost_rank_and_stays_quiet_when_steps_finish():
-    topology = parallel.Topology(0, 3, 0, 'collective', ('a:1', 'b:2', 'c:3'), None)
+    topology = topology_lib.Topology(0, 3, 0, 'collective', ('a:1', 'b:2', 'c:3'), None)
     messages = []
     alive = {'b:2': True, 'c:3': False}
-    dog = parallel.Watchdog(topology, messages.append, lambda a: alive[a], poll_s=0.02)
+    dog = watchdog_lib.Watchdog(topology, messages.append, lambda a: alive[a], poll_s=0.02)
     with dog.watch('step 1', 5.0):
         time.sleep(0.1)
     assert messages == []
@@ -412,11 +418,12 @@ def test_watchdog_names_the_lost_rank_and_stays_quiet_when_steps_finish():
     assert len(messages) == 1
     assert messages[0].startswith('rank 0 of 3 stopped: rank 2 (c:3) no longer answers; step 2 '
                                   'did not finish after')
-    stuck = parallel.diagnose(topology, 'step 9', 600, {1: True, 2: True})
+    stuck = watchdog_lib.diagnose(topology, 'step 9', 600, {1: True, 2: True})
     assert 'although every rank answers' in stuck and 'step_timeout_s' in stuck
-    hccl = parallel.diagnose(parallel.Topology(4, 8, 4, 'hccl', (), 't'), 'step 9', 600, {})
+    hccl = watchdog_lib.diagnose(topology_lib.Topology(4, 8, 4, 'hccl', (), 't'), 'step 9', 600,
+                                 {})
     assert hccl.startswith('rank 4 of 8 stopped') and 'per-rank logs' in hccl
-    assert parallel.Watchdog(parallel.SINGLE)._thread is None  # no thread for one process
+    assert watchdog_lib.Watchdog(topology_lib.SINGLE)._thread is None  # none for one process
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,10 @@ for path in (ROOT, HERE):  # when run as a worker script
         sys.path.insert(0, path)
 
 from record_files import sample_coco_records, sample_vid_records  # noqa: E402
-from trainers import launch, parallel  # noqa: E402
+from trainers import launch  # noqa: E402
+from trainers.distributed import collective_engine, sync_batch_norm  # noqa: E402
+from trainers.distributed import topology as topology_lib  # noqa: E402
+from trainers.distributed import watchdog as watchdog_lib  # noqa: E402
 
 SASIAM_TINY = ['--device', 'cpu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
                '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',
@@ -47,7 +50,7 @@ def _trainer(name):
 
 class OneRank(object):
     """Collectives of a single rank: all-reduce and broadcast are the identity."""
-    topology = parallel.Topology(0, 1, 0, 'collective', (), None)
+    topology = topology_lib.Topology(0, 1, 0, 'collective', (), None)
 
     def all_reduce(self, tensor, reduction='mean'):
         import tensorflow as tf
@@ -71,26 +74,29 @@ def step_worker(name, out_dir, argv):
     rank order ('single') and once with rank 1's half first ('swapped'), both from rank 0's
     initial variables."""
     import tensorflow as tf
-    from trainers import cli, loop, ranks
+    from trainers import checkpoints, cli, loop
+    from trainers.distributed.data_parallel import Cluster, DataParallel
     from trainers import device as device_lib
     train = _trainer(name)
-    topology = parallel.from_env()
+    topology = topology_lib.from_env()
     cfg = train.config_from_args(train.parse_args(argv))
-    session_config = parallel.cluster_session_config(device_lib.session_config('cpu'), topology)
-    server = parallel.start_server(topology, session_config)
+    session_config = collective_engine.cluster_session_config(device_lib.session_config('cpu'),
+                                                              topology)
+    server = collective_engine.start_server(topology, session_config)
     with tf.Graph().as_default() as graph:
-        dp = ranks.DataParallel(topology, cli._collectives(topology, cfg['parallel']),
-                               cfg['parallel'], server.target if server else '')
+        dp = DataParallel(topology, cli._collectives(topology, cfg['parallel']),
+                          cfg['parallel'], server.target if server else '')
         # the single process normalises with the same batch-norm code on one rank (slim's
         # fused kernel updates a layer applied twice per step in either order; test_parallel
-        # checks parallel.batch_norm against slim's on one application)
-        with parallel.synced_batch_norm(OneRank()):
+        # checks sync_batch_norm.batch_norm against slim's on one application)
+        with sync_batch_norm.synced_batch_norm(OneRank()):
             trainable, cfg = train.build(cfg, 'cpu', dp)
-        cluster = ranks.Cluster(dp, trainable, cfg)
+        cluster = Cluster(dp, trainable, cfg)
         # the training iterator is the first one each trainer builds
         get_next = [op for op in graph.get_operations() if op.type == 'IteratorGetNext'][0]
         sess = tf.compat.v1.Session(dp.target, config=session_config)
-        loop._restore_or_init(sess, None, trainable, cfg['train']['run_dir'], dp.is_chief)
+        checkpoints.restore_or_init(sess, None, trainable, cfg['train']['run_dir'], dp.is_chief,
+                                    loop.RESUME_STATE)
         cluster.start(sess)
         def step(tag, batch):
             before = _values(sess)
@@ -122,7 +128,7 @@ def _env(addresses=None, rank=0):
     for key in ('TF_CONFIG', 'RANK_SIZE', 'RANK_ID'):
         env.pop(key, None)
     if addresses:
-        env['TF_CONFIG'] = parallel.tf_config(addresses, rank)
+        env['TF_CONFIG'] = topology_lib.tf_config(addresses, rank)
     return env
 
 
@@ -260,7 +266,7 @@ def test_a_rank_killed_mid_run_stops_the_other_with_a_clear_message(vid_records,
             if p.poll() is None:
                 p.kill()
             p.wait()
-    assert procs[0].returncode == parallel.EXIT_PEER_LOST, out0[-3000:]
+    assert procs[0].returncode == watchdog_lib.EXIT_PEER_LOST, out0[-3000:]
     assert 'rank 1 (%s) no longer answers' % addresses[1] in out0
     assert 'resumes from rank 0\'s last checkpoint' in out0
     assert stopped_after < 60

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import sampledata
 from pipelines import __main__ as pipelines_main
-from pipelines import cli, core, output, vos
+from pipelines import beam_steps, cli, driver, output, runner_options, shards, vos
 from schemas import dataset_info
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,7 +97,7 @@ def test_interrupt_publishes_nothing(davis, capsys, monkeypatch, tmpdir):
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(core, 'run_conversion', interrupted)
+    monkeypatch.setattr(driver, 'run_conversion', interrupted)
     assert run(data, str(tmpdir)) == 130
     assert one_error_line(capsys).startswith('interrupted: nothing published')
 
@@ -165,7 +165,7 @@ def test_tfrecords_written_without_tensorflow_are_tensorflows(tmpdir):
     ours, theirs = str(tmpdir.join('ours')), str(tmpdir.join('theirs'))
     with open(ours, 'wb') as f:
         for record in records:
-            core.write_record(f, record)
+            beam_steps.write_record(f, record)
     with tf.io.TFRecordWriter(theirs) as writer:
         for record in records:
             writer.write(record)
@@ -174,23 +174,23 @@ def test_tfrecords_written_without_tensorflow_are_tensorflows(tmpdir):
 
 def test_small_inputs_get_two_shards_per_worker():
     units = {'train': list(range(6)), 'validation': [100, 101]}
-    assert [(t.split, len(t.units)) for t in core.plan_shards(units, 8, min_shards=4)] == \
+    assert [(t.split, len(t.units)) for t in shards.plan_shards(units, 8, min_shards=4)] == \
         [('train', 2), ('train', 2), ('train', 2), ('validation', 2)]
-    assert len(core.plan_shards(units, 8)) == 2  # no minimum: one shard per split
-    assert len(core.plan_shards({'train': list(range(100))}, 8, min_shards=4)) == 13
-    assert core.default_workers(['--direct_num_workers=3']) == 3
+    assert len(shards.plan_shards(units, 8)) == 2  # no minimum: one shard per split
+    assert len(shards.plan_shards({'train': list(range(100))}, 8, min_shards=4)) == 13
+    assert runner_options.default_workers(['--direct_num_workers=3']) == 3
 
 
 def test_source_split_names_become_common_names():
     """Shards are planned under train / validation; the release's name is kept for dataset_info."""
-    transform = core.ConvertToShards(None, {'train2017': [1, 2], 'val2017': [3]}, 8)
+    transform = beam_steps.ConvertToShards(None, {'train2017': [1, 2], 'val2017': [3]}, 8)
     assert [(t.split, t.units) for t in transform.tasks] == \
         [('train', (1, 2)), ('validation', (3,))]
     assert transform.source_splits == {'train': 'train2017', 'validation': 'val2017'}
-    assert core.shard_relpath('coco', 'validation', 0, 1) == \
+    assert shards.shard_relpath('coco', 'validation', 0, 1) == \
         'validation/coco-validation.tfrecord-00000-of-00001'
     with pytest.raises(ValueError, match='same split twice'):
-        core.ConvertToShards(None, {'val': [1], 'valid': [2]}, 8)
+        beam_steps.ConvertToShards(None, {'val': [1], 'valid': [2]}, 8)
 
 
 def test_make_refuses_unknown_variables():
@@ -231,16 +231,16 @@ def test_help_shows_every_default(dataset, capsys):
 
 
 def test_shard_planning_reads_every_worker_flag():
-    assert core.default_workers(['--direct_num_workers', '4']) == 4
-    assert core.default_workers(['--direct_num_workers=3', '--direct_num_workers=5']) == 5
-    assert core.default_workers(['--runner=DataflowRunner', '--num_workers=3',
+    assert runner_options.default_workers(['--direct_num_workers', '4']) == 4
+    assert runner_options.default_workers(['--direct_num_workers=3', '--direct_num_workers=5']) == 5
+    assert runner_options.default_workers(['--runner=DataflowRunner', '--num_workers=3',
                                  '--max_num_workers', '40']) == 40
-    assert core.default_workers(['--runner', 'DataflowRunner', '--num_workers', '6']) == 6
-    assert core.default_workers(['--runner=FlinkRunner', '--parallelism=12']) == 12
+    assert runner_options.default_workers(['--runner', 'DataflowRunner', '--num_workers', '6']) == 6
+    assert runner_options.default_workers(['--runner=FlinkRunner', '--parallelism=12']) == 12
     # a remote runner's flag says nothing about the DirectRunner, and the reverse
-    assert core.default_workers(['--num_workers=9']) == core.default_workers([])
-    assert core.default_workers(['--runner=FlinkRunner', '--direct_num_workers=9']) == \
-        core.default_workers([])
+    assert runner_options.default_workers(['--num_workers=9']) == runner_options.default_workers([])
+    assert runner_options.default_workers(['--runner=FlinkRunner', '--direct_num_workers=9']) == \
+        runner_options.default_workers([])
 
 
 @pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs Linux /proc')
@@ -279,13 +279,13 @@ def test_lock_being_created_is_busy_and_existing_output_is_checked_under_the_loc
 
 def test_a_failed_write_in_a_worker_is_one_line(davis, capsys, monkeypatch, tmpdir):
     data, _ = davis
-    real_open_write = core.fileio.open_write
+    real_open_write = beam_steps.fileio.open_write
 
     def disk_full(path):
         if '.tfrecord-' in path:
             raise OSError(28, 'No space left on device', path)
         return real_open_write(path)
-    monkeypatch.setattr(core.fileio, 'open_write', disk_full)
+    monkeypatch.setattr(beam_steps.fileio, 'open_write', disk_full)
     assert vos.davis_main(['--data', data, '--out', str(tmpdir), '--direct_num_workers=2',
                            '--direct_running_mode=multi_threading']) == 1
     line = one_error_line(capsys)

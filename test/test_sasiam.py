@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from fake_npu_env import assert_ops_reviewed, fake_npu
 from record_files import sample_vid_records
+from reference_impls import reference_pair_probabilities
 from schemas import vid_track
 from trainers import reader
 from trainers.sasiam import data, model, train
@@ -109,7 +110,7 @@ def test_pair_frequencies_follow_the_reference_rule(tmpdir):
     for n in lengths:
         drawn = pairs['t%d' % n]
         assert len(drawn) == passes, 'exactly one pair per track and pass'
-        probs = data.reference_pair_probabilities(n, 100)
+        probs = reference_pair_probabilities(n, 100)
         if n <= 2:
             assert set(drawn) == set(probs)  # (0, 0) duplicated crop, or (0, 1)
             continue
@@ -137,10 +138,10 @@ def test_k_pairs_per_track_per_pass(tmpdir):
 
 def test_reference_probabilities_sum_to_one():
     for n in (1, 2, 3, 50, 100, 101, 250):
-        probs = data.reference_pair_probabilities(n, 100)
+        probs = reference_pair_probabilities(n, 100)
         assert abs(sum(probs.values()) - 1) < 1e-9
         assert all(0 <= s and s + d < n for s, d in probs)
-    assert data.reference_pair_probabilities(5, 100)[(0, 4)] == pytest.approx(2 / 5.)
+    assert reference_pair_probabilities(5, 100)[(0, 4)] == pytest.approx(2 / 5.)
 
 
 # -- augmentation -----------------------------------------------------------------------------

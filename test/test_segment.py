@@ -283,12 +283,12 @@ def test_bad_inputs_are_one_line_errors_or_error_entries(trained, tmpdir, capsys
 
 def test_inference_equals_the_trainers_validation_graph(trained, raw_results):
     """Frame 1 of a video, object 1: the segmenter's probabilities equal the trainer's own
-    validation path (data.assemble without augmentation + model.logits) on the same frame,
+    validation path (augment.assemble without augmentation + model.logits) on the same frame,
     guide (frame 0) and previous mask (the given one): one model, one input construction."""
     import cv2
     import tensorflow as tf
     from pipelines.images import tight_box
-    from trainers.osmn import data, model
+    from trainers.osmn import augment, model
     davis_root = os.path.join(trained['data'], 'DAVIS')
     seq = davis_eval.sequence_names(davis_root, '2017', 'val')[0]
     names, gt, _ = davis_eval.ground_truth(davis_root, seq, '2017')
@@ -300,10 +300,10 @@ def test_inference_equals_the_trainers_validation_graph(trained, raw_results):
         batch = {'image': tf.constant(frames[1][None].copy()),
                  'mask': tf.constant(given[None]), 'frame_size': tf.constant([given.shape]),
                  'guide_box': tf.constant([tight_box(given)], tf.int64),
-                 'uniforms': tf.zeros([1, data.UNIFORMS]),
+                 'uniforms': tf.zeros([1, augment.UNIFORMS]),
                  'guide_image': tf.constant(frames[0][None].copy()),
                  'guide_mask': tf.constant(given[None]), 'prev_mask': tf.constant(given[None])}
-        inputs = data.assemble(batch, osmn.network_size(cfg, 'davis2017'), cfg['input'], False)
+        inputs = augment.assemble(batch, osmn.network_size(cfg, 'davis2017'), cfg['input'], False)
         prob = tf.sigmoid(model.logits(inputs['image'], inputs['guide'], inputs['heatmap'],
                                        cfg['model'], False))[0, ..., 0]
         with tf.compat.v1.Session() as sess:

@@ -15,6 +15,8 @@ from evaluation import otb
 from record_files import sample_vid_records
 from trackers import __main__ as cli
 from trackers import sasiam
+from trackers.sasiam_branches import (TrackerError, branches_from_runs, load_branch, tracker_name,
+                                      untrained_branch)
 from trainers import device
 from trainers.sasiam import model, train
 
@@ -145,7 +147,7 @@ def test_boxes_round_trip_centre_convention():
     state = sasiam.initial_state([10, 20, 30, 40])
     assert (state.cx, state.cy) == (10 + 29 / 2.0, 20 + 39 / 2.0)
     np.testing.assert_allclose(sasiam.box_of(state), [10, 20, 30, 40])
-    with pytest.raises(sasiam.TrackerError, match='positive'):
+    with pytest.raises(TrackerError, match='positive'):
         sasiam.initial_state([0, 0, 0, 5])
 
 
@@ -301,7 +303,7 @@ def test_combined_tracker_restores_both_branch_runs_by_name(tmpdir):
     boxes = sasiam.search_boxes(120.0, 160.0, 150.0, sasiam.scale_factors(3, 1.0375), 240, 320)
 
     def responses(runs):
-        with sasiam.open_tracker(sasiam.branches_from_runs(runs, CFG), CFG, 'cpu') as tracker:
+        with sasiam.open_tracker(branches_from_runs(runs, CFG), CFG, 'cpu') as tracker:
             feed = {tracker.graph.crops: tracker.host.search_crops(frame, boxes)}
             tracker.sess.run(tracker.graph.init_op, feed)
             with tracker.sess.graph.as_default():
@@ -326,14 +328,14 @@ def test_tracker_names_are_unique_and_stable(tmpdir, capsys):
     fake_branch_run(first, 'appearance', 0.0, 1)
     fake_branch_run(other, 'appearance', 0.0, 1)
     checkpoint = tf.train.latest_checkpoint(first)            # .../runs/a/model.ckpt-7
-    assert sasiam.load_branch(first).name == 'a'
-    assert sasiam.load_branch(checkpoint).name == 'a-7'
-    assert sasiam.load_branch(first + os.sep).name == 'a'
+    assert load_branch(first).name == 'a'
+    assert load_branch(checkpoint).name == 'a-7'
+    assert load_branch(first + os.sep).name == 'a'
     # a run and one of its checkpoints have different names; two runs called a do not
-    names = [sasiam.tracker_name(b) for b in cli.distinct_trackers([first, checkpoint], CFG)]
+    names = [tracker_name(b) for b in cli.distinct_trackers([first, checkpoint], CFG)]
     assert names == ['a', 'a-7']
-    with pytest.raises(sasiam.TrackerError, match=r'two trackers are named a \(.*runs.a and '
-                                                   r'.*old.a\).*results/a/'):
+    with pytest.raises(TrackerError, match=r'two trackers are named a \(.*runs.a and '
+                                            r'.*old.a\).*results/a/'):
         cli.distinct_trackers([first, other], CFG)
     textured_sequence(str(tmpdir.join('otb', 'Moving')), n=2)
     assert cli.main(['eval', '--run', first, '--compare', other, '--otb',
@@ -348,11 +350,11 @@ def test_two_runs_of_one_branch_or_another_width_are_refused(tmpdir):
     first, second = str(tmpdir.mkdir('a1')), str(tmpdir.mkdir('a2'))
     fake_branch_run(first, 'appearance', 0.0, 1)
     fake_branch_run(second, 'appearance', 0.0, 1)
-    with pytest.raises(sasiam.TrackerError, match='one appearance and one semantic'):
-        sasiam.branches_from_runs([first, second], CFG)
-    branch = sasiam.load_branch(first)
+    with pytest.raises(TrackerError, match='one appearance and one semantic'):
+        branches_from_runs([first, second], CFG)
+    branch = load_branch(first)
     wider = branch._replace(model=dict(branch.model, width=0.125))
-    with pytest.raises(sasiam.TrackerError, match='model.width'):
+    with pytest.raises(TrackerError, match='model.width'):
         sasiam.open_tracker([wider], CFG, 'cpu')
 
 
@@ -374,8 +376,8 @@ def test_device_graph_is_static_and_its_ops_are_reviewed_for_the_npu():
     op type plain or reviewed in trainers/device.py, as the training graphs' (test_sasiam).
     The variable-size frame, crop_and_resize and the upsampling live in the host graph, on the
     CPU."""
-    branches = [sasiam.untrained_branch('appearance', 0.0625)._replace(weight=0.3),
-                sasiam.untrained_branch('semantic', 0.0625)._replace(weight=0.7)]
+    branches = [untrained_branch('appearance', 0.0625)._replace(weight=0.3),
+                untrained_branch('semantic', 0.0625)._replace(weight=0.7)]
     graph = tf.Graph()
     with graph.as_default():
         tracker_graph = sasiam.TrackerGraph(branches, CFG)

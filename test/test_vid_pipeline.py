@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import sampledata
-from pipelines import core, images, vid
+from pipelines import images, shards, vid
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop
 from schemas import dataset_info, vid_track
 from record_files import load_output
@@ -119,7 +119,7 @@ def test_hash_split_is_stable_and_about_ten_percent():
     share = chosen.count('validation') / float(len(names))
     assert 0.08 < share < 0.12
     assert chosen == [vid.assign_split('train', n, 'hash', 0.1) for n in reversed(names)][::-1]
-    assert core.hash_fraction('ILSVRC2015_train_00000000') == core.hash_fraction(
+    assert shards.hash_fraction('ILSVRC2015_train_00000000') == shards.hash_fraction(
         'ILSVRC2015_train_00000000')
     assert vid.assign_split('val', 'x', 'ilsvrc', 0.1) == 'validation'
     assert vid.assign_split('train', 'x', 'ilsvrc', 0.1) == 'train'
@@ -128,9 +128,9 @@ def test_hash_split_is_stable_and_about_ten_percent():
 def test_plan_does_not_depend_on_listing_order(monkeypatch, tmpdir):
     listing = [('train', 'ILSVRC2015_VID_train_0000/s%02d' % i, 's%02d' % i) for i in range(20)]
     monkeypatch.setattr(vid, 'list_snippets', lambda root: list(listing))
-    first = core.plan_shards(vid.plan('root'), 3)
+    first = shards.plan_shards(vid.plan('root'), 3)
     monkeypatch.setattr(vid, 'list_snippets', lambda root: list(reversed(listing)))
-    assert core.plan_shards(vid.plan('root'), 3) == first
+    assert shards.plan_shards(vid.plan('root'), 3) == first
     assert sum(len(t.units) for t in first) == 20
     for split in set(t.split for t in first):
         tasks = [t for t in first if t.split == split]

@@ -22,6 +22,8 @@ import sys
 from trackers import run as run_lib
 from trackers import sasiam
 from trackers import sequences as seq_lib
+from trackers.sasiam_branches import (PIXEL_POOL, TrackerError, branches_from_runs,
+                                      pixel_pool_branch, tracker_name)
 
 
 def parse_args(argv):
@@ -59,12 +61,12 @@ def track_config(assignments):
 
 def branches_of(spec, cfg):
     runs = [r for r in spec.split(',') if r]
-    if runs == [sasiam.PIXEL_POOL]:
-        return [sasiam.pixel_pool_branch()]
+    if runs == [PIXEL_POOL]:
+        return [pixel_pool_branch()]
     if not 1 <= len(runs) <= 2:
-        raise sasiam.TrackerError('--run takes one run or appearance_run,semantic_run, got %r'
-                                  % spec)
-    return sasiam.branches_from_runs(runs, cfg)
+        raise TrackerError('--run takes one run or appearance_run,semantic_run, got %r'
+                           % spec)
+    return branches_from_runs(runs, cfg)
 
 
 def speed_line(name, speed):
@@ -112,9 +114,9 @@ def distinct_trackers(specs, cfg):
     out = []
     for spec in specs:
         branches = branches_of(spec, cfg)
-        name = sasiam.tracker_name(branches)
+        name = tracker_name(branches)
         if name in owners:
-            raise sasiam.TrackerError(
+            raise TrackerError(
                 'two trackers are named %s (%s and %s): their results would overwrite each other '
                 'in results/%s/; rename a run directory' % (name, owners[name], spec, name))
         owners[name] = spec
@@ -180,7 +182,7 @@ def main(argv=None):
     try:
         cfg = track_config(args.set)
         return (command_track if args.command == 'track' else command_eval)(args, cfg)
-    except (sasiam.TrackerError, seq_lib.SequenceError, EvaluationError, ConfigError,
+    except (TrackerError, seq_lib.SequenceError, EvaluationError, ConfigError,
             DeviceError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1

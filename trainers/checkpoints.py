@@ -12,6 +12,9 @@ import glob
 import os
 import re
 import shutil
+import sys
+
+from trainers.config import ConfigError
 
 PREFIX = 'model.ckpt'
 UNREADABLE_DIR = 'unreadable'
@@ -125,3 +128,54 @@ def write_state(run_dir, steps):
     with open(tmp, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     os.replace(tmp, os.path.join(run_dir, 'checkpoint'))
+
+
+def restore_or_init(sess, saver, trainable, run_dir, chief=True, required=()):
+    """Restore the latest checkpoint or initialise (and load pretrained weights). A rank other
+    than 0 only initialises: rank 0's values reach it by broadcast, so ranks need not share a
+    file system and resume from rank 0's checkpoint. `required`: names of variables outside the
+    model a checkpoint must hold (see missing_state)."""
+    import tensorflow as tf
+    found = latest(run_dir) if chief else None
+    if found:
+        missing = missing_state(found, required)
+        if missing:  # e.g. a CPU/GPU checkpoint resumed on the NPU: no loss-scale state yet
+            sess.run(tf.compat.v1.variables_initializer(missing))
+            present = [v for v in tf.compat.v1.global_variables() if v not in missing]
+            tf.compat.v1.train.Saver(var_list=present).restore(sess, found)
+            sys.stderr.write('note: %s has no %s (written on another device?): they start '
+                             'fresh\n' % (found, ', '.join(sorted(v.op.name for v in missing))))
+        else:
+            saver.restore(sess, found)
+        sess.run(tf.compat.v1.local_variables_initializer())
+    else:
+        sess.run([tf.compat.v1.global_variables_initializer(),
+                  tf.compat.v1.local_variables_initializer()])
+        if trainable.init_fn is not None and chief:
+            trainable.init_fn(sess)
+    return found
+
+
+def missing_state(checkpoint, required=()):
+    """The graph's variables `checkpoint` lacks. Only state outside the model may be missing
+    (the loss scale and its counters, the double's iteration counter, the saved rank count);
+    a missing trainable variable, optimizer slot or `required` variable (the loop's step and input
+    position), or a variable of another shape, means another model: ConfigError."""
+    import tensorflow as tf
+    saved = dict(tf.train.list_variables(checkpoint))
+    graph = tf.compat.v1.global_variables()
+    missing = [v for v in graph if v.op.name not in saved]
+    model = set(tf.compat.v1.trainable_variables())
+    slots = ('Momentum', 'Adam', 'Adam_1')
+    wrong = sorted(v.op.name for v in missing if v in model or
+                   v.op.name in required or v.op.name.rsplit('/', 1)[-1] in slots)
+    wrong += sorted('%s (%s, saved %s)' % (v.op.name, v.shape.as_list(), saved[v.op.name])
+                    for v in graph if v.op.name in saved and
+                    v.shape.as_list() != list(saved[v.op.name]))
+    if wrong:
+        raise ConfigError(
+            '%s does not fit this model, %d variable(s) missing or of another shape (%s%s): it '
+            'was written by another model configuration; start a new --run-dir or restore the '
+            'matching configuration'
+            % (checkpoint, len(wrong), ', '.join(wrong[:3]), ', ...' if len(wrong) > 3 else ''))
+    return missing

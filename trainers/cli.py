@@ -7,8 +7,10 @@ import sys
 
 from trainers import config as config_lib
 from trainers import device as device_lib
-from trainers import loop, parallel, ranks, reader
+from trainers import loop, reader
 from trainers import run_dir as run_dir_lib
+from trainers.distributed import collective_engine, settings, topology as topology_lib
+from trainers.distributed.data_parallel import DataParallel
 
 
 def add_common_args(parser):
@@ -43,24 +45,24 @@ def common_flags(args, extra=()):
 
 
 def run(build, cfg, process_ends=False, topology=None):
-    """Resolve the device and the data-parallel topology (parallel.from_env unless given), build
+    """Resolve the device and the data-parallel topology (topology.from_env unless given), build
     the graph with build(cfg, device, dp) -> (Trainable, resolved config), train; known failures
     become a message and exit status 1."""
     import tensorflow as tf
     try:
-        topology = parallel.from_env() if topology is None else topology
+        topology = topology_lib.from_env() if topology is None else topology
         device = device_lib.resolve(cfg['device']['device'])
-        parallel.check_device(topology, device)
-        parallel.check_config(cfg['parallel'])
-        session_config = parallel.cluster_session_config(
+        topology_lib.check_device(topology, device)
+        settings.check_config(cfg['parallel'])
+        session_config = collective_engine.cluster_session_config(
             device_lib.session_config(device, cfg['device']['precision_mode'],
                                       cfg['device']['iterations_per_loop']),
             topology, cfg['parallel']['communication'])
-        server = parallel.start_server(topology, session_config)
+        server = collective_engine.start_server(topology, session_config)
         graph = tf.Graph()
         with graph.as_default():
-            dp = ranks.DataParallel(topology, _collectives(topology, cfg['parallel']),
-                                   cfg['parallel'], server.target if server else '')
+            dp = DataParallel(topology, _collectives(topology, cfg['parallel']),
+                              cfg['parallel'], server.target if server else '')
             if topology.distributed:
                 sys.stderr.write('rank %d of %d (%s engine)\n'
                                  % (topology.rank, topology.size, topology.engine))
@@ -69,7 +71,8 @@ def run(build, cfg, process_ends=False, topology=None):
             loop.train(trainable, cfg, device, session_config, close_session=not process_ends,
                        dp=dp)
     except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
-            loop.TrainingDiverged, parallel.ParallelError, run_dir_lib.RunFailed, OSError) as err:
+            loop.TrainingDiverged, topology_lib.ParallelError, run_dir_lib.RunFailed,
+            OSError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
     return 0
@@ -79,7 +82,7 @@ def _collectives(topology, cfg):
     """The collectives of the topology's engine: TensorFlow's (CPU/GPU) or HCCL's (the device
     layer, Ascend); None for one process."""
     if topology.engine == 'collective':
-        return parallel.Collectives(topology, cfg['communication'])
+        return collective_engine.Collectives(topology, cfg['communication'])
     if topology.engine == 'hccl':
         return device_lib.hccl_collectives(topology)
     return None

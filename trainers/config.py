@@ -14,7 +14,7 @@ import json
 
 from trainers import device as device_lib
 from trainers import guard as guard_lib
-from trainers import parallel as parallel_settings
+from trainers.distributed import settings as parallel_settings
 # the declaration helpers, re-exported: trainers declare their keys as config_lib.integer(1), ...
 from trainers.accepts import (  # noqa: F401
     AUTOTUNE, ConfigError, boolean, check, integer, list_of, number, one_of, optional,

@@ -99,12 +99,12 @@ def wrap_optimizer(optimizer, device, loss_scale, collectives=None, reduction='m
     NPUDistributedOptimizer (HCCL, a mean over the ranks; times the rank count for a summed
     loss, `reduction='sum'`), inside a loss-scale optimizer with is_distributed=True so that every
     rank skips the same overflow steps; elsewhere by the collective engine's optimizer
-    (parallel.distributed_optimizer). Without collectives, off the NPU: the optimizer as is."""
-    from trainers import parallel
+    (gradients.distributed_optimizer). Without collectives, off the NPU: the optimizer as is."""
+    from trainers.distributed import gradients
     if device != 'npu':
         if collectives is None:
             return optimizer
-        return parallel.distributed_optimizer(optimizer, collectives, reduction, pack_mb)
+        return gradients.distributed_optimizer(optimizer, collectives, reduction, pack_mb)
     npu = _npu_bridge()['npu_init']
     manager = npu.ExponentialUpdateLossScaleManager(
         init_loss_scale=loss_scale['init'],
@@ -117,7 +117,7 @@ def wrap_optimizer(optimizer, device, loss_scale, collectives=None, reduction='m
         distributed = npu.NPUDistributedOptimizer(optimizer)
         if reduction == 'sum':  # the adapter averages; a summed loss wants the sum
             ranks = float(collectives.topology.size)
-            distributed = parallel.gradient_transform(distributed, lambda gv: [
+            distributed = gradients.gradient_transform(distributed, lambda gv: [
                 (None if g is None else g * ranks, v) for g, v in gv], 'Summed')
         wrapped = npu.NPULossScaleOptimizer(distributed, manager, is_distributed=True)
     wrapped.loss_scale_tensor = manager.get_loss_scale()  # read by the divergence guard
@@ -125,8 +125,8 @@ def wrap_optimizer(optimizer, device, loss_scale, collectives=None, reduction='m
 
 
 class HcclCollectives(object):
-    """parallel.Collectives' interface (all_reduce, broadcast, broadcast_list) on the adapter's
-    HCCL ops, so the engine-independent helpers of trainers/parallel.py (variable broadcast,
+    """Collectives' interface (all_reduce, broadcast, broadcast_list) on the adapter's
+    HCCL ops, so the engine-independent helpers of trainers/distributed/ (variable broadcast,
     agreement and stop checks, synchronised batch norm) run on Ascend ranks too."""
 
     def __init__(self, topology):

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 
-from trainers import parallel
+from trainers.distributed import rank_table, topology
 
 HCCN_CONF = '/etc/hccn.conf'
 DEFAULT_JOB_ID = '10087'
@@ -77,7 +77,7 @@ def collective_envs(addresses, ranks, one_gpu_each=False):
     """The environment additions of each local rank for the collective engine."""
     envs = []
     for local, rank in enumerate(ranks):
-        env = {'TF_CONFIG': parallel.tf_config(addresses, rank), 'LOCAL_RANK': str(local)}
+        env = {'TF_CONFIG': topology.tf_config(addresses, rank), 'LOCAL_RANK': str(local)}
         if one_gpu_each:
             env['CUDA_VISIBLE_DEVICES'] = str(local)
         envs.append(env)
@@ -86,18 +86,18 @@ def collective_envs(addresses, ranks, one_gpu_each=False):
 
 def one_host_rank_table(npus, first_device, hccn_conf_text, server_id):
     """The rank table of `npus` NPUs of this host, from /etc/hccn.conf's device addresses."""
-    ips = parallel.read_hccn_conf(hccn_conf_text)
+    ips = rank_table.read_hccn_conf(hccn_conf_text)
     devices = list(range(first_device, first_device + npus))
     missing = [d for d in devices if d not in ips]
     if missing:
         raise LaunchError('%s has no address for device(s) %s. %s'
                           % (HCCN_CONF, ', '.join(map(str, missing)), RANK_TABLE_HELP))
-    return parallel.rank_table([(server_id, [(d, ips[d]) for d in devices])])
+    return rank_table.rank_table([(server_id, [(d, ips[d]) for d in devices])])
 
 
 def hccl_envs(table_path, table, npus, server_index=0, job_id=DEFAULT_JOB_ID):
     """The environment additions of each local rank for HCCL."""
-    devices, total = parallel.rank_table_devices(table, server_index)
+    devices, total = rank_table.rank_table_devices(table, server_index)
     if len(devices) != npus:
         raise LaunchError('--npus %d but server %d of %s lists %d devices'
                           % (npus, server_index, table_path, len(devices)))
@@ -302,7 +302,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         envs, ranks = plan(args)
-    except (LaunchError, parallel.ParallelError) as err:
+    except (LaunchError, topology.ParallelError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 2
     return supervise(args.command, envs, ranks, args.log_dir, args.grace_s)

@@ -27,8 +27,6 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 import contextlib
-import json
-import math
 import os
 import signal
 import sys
@@ -39,8 +37,9 @@ from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers import guard as guard_lib
-from trainers import ranks, reader
+from trainers import reader, run_log
 from trainers import run_dir as run_dir_lib
+from trainers.distributed.data_parallel import Cluster, DataParallel
 
 TrainingDiverged = guard_lib.TrainingDiverged
 
@@ -66,6 +65,8 @@ Trainable.__new__.__defaults__ = (None,) * 6
 TRAIN_DEFAULTS = config_lib.TRAIN  # defined beside its declared types
 
 POSITION = 'input_position'
+# loop state outside the model that a checkpoint to resume from must hold
+RESUME_STATE = ('global_step', POSITION)
 
 
 # -- graph parts the trainers use ------------------------------------------------------------
@@ -118,46 +119,6 @@ class _StopRequest(object):
             signal.signal(sig, handler)
 
 
-class _Log(object):
-    """One record to stderr (text), RUN/train_log.jsonl and TensorBoard (scalars under `tag`)."""
-
-    def __init__(self, run_dir, writer):
-        self.path = run_dir and os.path.join(run_dir, 'train_log.jsonl')
-        self.writer = writer
-
-    def write(self, record, text, tag):
-        import tensorflow as tf
-        sys.stderr.write(text + '\n')
-        sys.stderr.flush()
-        if self.writer is None:  # a rank other than 0: its stderr is its log
-            return
-        with open(self.path, 'a') as f:
-            f.write(json.dumps(record, sort_keys=True) + '\n')
-        # one tag per metric: train/loss, validation/loss, validation/<metric>, ...
-        values = [tf.compat.v1.Summary.Value(
-            tag='%s/%s' % (tag, k[len(tag) + 1:] if k.startswith(tag + '_') else k),
-            simple_value=v) for k, v in sorted(record.items()) if k != 'step' and v is not None]
-        self.writer.add_summary(tf.compat.v1.Summary(value=values), record['step'])
-        self.writer.flush()
-
-
-def _validation_fetches(trainable):
-    out = {'loss': trainable.validation_loss}
-    out.update(trainable.validation_metrics or {})
-    return out
-
-
-def validate(sess, trainable, batches):
-    """{name: mean over `batches` validation batches} of the validation loss and metrics."""
-    sess.run(trainable.validation_init)
-    fetches = _validation_fetches(trainable)
-    sums = dict.fromkeys(fetches, 0.0)
-    for _ in range(batches):
-        for name, value in sess.run(fetches).items():
-            sums[name] += float(value)
-    return {name: total / batches for name, total in sums.items()}
-
-
 def _step_fetches(trainable):
     fetches = {'train': trainable.train_op, 'loss': trainable.loss,
                'total': trainable.total_loss, 'lr': trainable.learning_rate}
@@ -203,56 +164,6 @@ def _check_divergence(divergence, step, out, run_dir, iterations=1):
                 if good else 'No checkpoint was written'))
 
 
-def _restore_or_init(sess, saver, trainable, run_dir, chief=True):
-    """Restore the latest checkpoint or initialise (and load pretrained weights). A rank other
-    than 0 only initialises: rank 0's values reach it by broadcast, so ranks need not share a
-    file system and resume from rank 0's checkpoint."""
-    import tensorflow as tf
-    latest = checkpoints.latest(run_dir) if chief else None
-    if latest:
-        missing = _missing_state(latest)
-        if missing:  # e.g. a CPU/GPU checkpoint resumed on the NPU: no loss-scale state yet
-            sess.run(tf.compat.v1.variables_initializer(missing))
-            present = [v for v in tf.compat.v1.global_variables() if v not in missing]
-            tf.compat.v1.train.Saver(var_list=present).restore(sess, latest)
-            sys.stderr.write('note: %s has no %s (written on another device?): they start '
-                             'fresh\n' % (latest, ', '.join(sorted(v.op.name for v in missing))))
-        else:
-            saver.restore(sess, latest)
-        sess.run(tf.compat.v1.local_variables_initializer())
-    else:
-        sess.run([tf.compat.v1.global_variables_initializer(),
-                  tf.compat.v1.local_variables_initializer()])
-        if trainable.init_fn is not None and chief:
-            trainable.init_fn(sess)
-    return latest
-
-
-def _missing_state(checkpoint):
-    """The graph's variables `checkpoint` lacks. Only state outside the model may be missing
-    (the loss scale and its counters, the double's iteration counter, the saved rank count);
-    a missing trainable variable or optimizer slot, or a variable of another shape, means
-    another model: ConfigError."""
-    import tensorflow as tf
-    saved = dict(tf.train.list_variables(checkpoint))
-    graph = tf.compat.v1.global_variables()
-    missing = [v for v in graph if v.op.name not in saved]
-    model = set(tf.compat.v1.trainable_variables())
-    slots = ('Momentum', 'Adam', 'Adam_1')
-    wrong = sorted(v.op.name for v in missing if v in model or
-                   v.op.name in ('global_step', POSITION) or v.op.name.rsplit('/', 1)[-1] in slots)
-    wrong += sorted('%s (%s, saved %s)' % (v.op.name, v.shape.as_list(), saved[v.op.name])
-                    for v in graph if v.op.name in saved and
-                    v.shape.as_list() != list(saved[v.op.name]))
-    if wrong:
-        raise config_lib.ConfigError(
-            '%s does not fit this model, %d variable(s) missing or of another shape (%s%s): it '
-            'was written by another model configuration; start a new --run-dir or restore the '
-            'matching configuration'
-            % (checkpoint, len(wrong), ', '.join(wrong[:3]), ', ...' if len(wrong) > 3 else ''))
-    return missing
-
-
 @contextlib.contextmanager
 def _session(session_config, close, target=''):
     """The training session, closed at the end unless `close` is False (see train)."""
@@ -274,7 +185,7 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
     teardown race of TF 1.x can turn a finished run into a crash (the one found, in tf.data's
     autotuning model, is fixed at its source: reader.without_autotune_model).
 
-    dp (ranks.DataParallel) for a data-parallel run: every rank runs this loop in step with the
+    dp (DataParallel) for a data-parallel run: every rank runs this loop in step with the
     others (the same global_step after every run); rank 0 alone restores, writes checkpoints,
     logs, TensorBoard and summary.json and validates; the loss the guard and the log see is the
     global batch's, so every rank takes the same decisions; a stop request (SIGTERM) on any rank
@@ -284,9 +195,10 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
     run that fails (divergence, a read error, any TF or OS error) saves the last good step where
     it can, writes summary.json with status 'diverged' or 'failed' and the message, then raises
     one line (run_dir.fail)."""
-    run = _Run(trainable, config, device, dp or ranks.DataParallel())
+    run = _Run(trainable, config, device, dp or DataParallel())
     records = run_dir_lib.open_run(config, lambda latest: (
-        run.cluster.check_resume(latest), _missing_state(latest))) if run.chief else None
+        run.cluster.check_resume(latest), checkpoints.missing_state(latest, RESUME_STATE))
+    ) if run.chief else None
     with _session(session_config, close_session, run.dp.target) as sess:
         try:
             run.open(sess)
@@ -310,7 +222,7 @@ class _Run(object):
         self.run_dir = cfg['run_dir']
         self.chief = dp.is_chief
         self.per_run = device_lib.steps_per_run(device, config['device']['iterations_per_loop'])
-        self.cluster = ranks.Cluster(dp, trainable, config)
+        self.cluster = Cluster(dp, trainable, config)
         self.fetches = _step_fetches(trainable)
         # read after a run: the values it left (fetched beside the train op they would race
         # with its updates)
@@ -335,7 +247,8 @@ class _Run(object):
         import tensorflow as tf
         t = self.trainable
         self.sess = sess
-        latest = _restore_or_init(sess, self.saver, t, self.run_dir, self.chief)
+        latest = checkpoints.restore_or_init(sess, self.saver, t, self.run_dir, self.chief,
+                                             RESUME_STATE)
         self.cluster.start(sess)
         self.start, skip = (int(v) for v in sess.run([t.global_step, input_position()]))
         self.fetches['train'] = device_lib.prepare_train_op(
@@ -343,7 +256,7 @@ class _Run(object):
         if self.chief:
             self.writer = tf.compat.v1.summary.FileWriter(
                 os.path.join(self.run_dir, 'tensorboard'), graph=sess.graph)
-        self.log = _Log(self.run_dir if self.chief else None, self.writer)
+        self.log = run_log.RunLog(self.run_dir if self.chief else None, self.writer)
         sess.run(t.train_init, feed_dict={t.input_skip: skip} if t.input_skip is not None
                  else None)
         if latest:
@@ -394,8 +307,8 @@ class _Run(object):
             before = self.step
             out = self.run_once(stop)
             if _boundary_crossed(before, self.step, cfg['log_every']):
-                _log_step(self.log, cfg, out, self.step, self.window,
-                          self.trainable.examples_per_step)
+                run_log.log_step(self.log, cfg, out, self.step, self.window,
+                                 self.trainable.examples_per_step)
                 self.window = {'iterations': 0, 'seconds': 0.0}
             if self.validation_due(before):
                 # rank 0 validates (the first time compiling the validation graph): the other
@@ -415,8 +328,8 @@ class _Run(object):
                                                     self.cfg['validate_every'])
 
     def validate(self):
-        self.stats['validation'] = _log_validation(self.log, self.sess, self.trainable,
-                                                   self.cfg, self.step)
+        self.stats['validation'] = run_log.log_validation(self.log, self.sess, self.trainable,
+                                                          self.cfg, self.step)
         self.stats['validated_at'] = self.step
 
     def end(self, stop):
@@ -451,75 +364,6 @@ class _Run(object):
             self.stats['status'] = ('diverged' if isinstance(failure, TrainingDiverged)
                                     else 'failed')
             self.stats['error'] = str(failure)
-        return _finish(self.run_dir, self.cfg, self.trainable, self.device, self.start,
-                       self.step, self.stats, time.time() - self.wall0, self.dp.topology.size,
-                       write=self.chief)
-
-
-def _log_step(log, cfg, out, step, window, examples_per_step):
-    rate = window['iterations'] * examples_per_step / window['seconds']
-    record = {'step': step, 'loss': float(out['loss']), 'total_loss': float(out['total']),
-              'lr': float(out['lr']), 'examples_per_s': rate,
-              'step_time_s': window['seconds'] / window['iterations']}
-    if 'loss_scale' in out:
-        record['loss_scale'] = float(out['loss_scale'])
-    extra = {k[len('metric/'):]: float(v) for k, v in out.items() if k.startswith('metric/')}
-    record.update(extra)
-    log.write(record, 'step %d/%d  loss %.4f  total %.4f  lr %.3g  %.1f examples/s  %.3f s/step%s'
-              % (step, cfg['steps'], record['loss'], record['total_loss'], record['lr'], rate,
-                 record['step_time_s'],
-                 ''.join('  %s %.4g' % kv for kv in sorted(extra.items()))), 'train')
-
-
-def _log_validation(log, sess, trainable, cfg, step):
-    import tensorflow as tf
-    try:
-        values = validate(sess, trainable, cfg['validation_batches'])
-    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
-        raise reader.RecordsError(
-            'reading the validation records failed at step %d: %s; rebuild them, or resume with '
-            '--set train.validation_batches=0' % (step, err.message.split('\n')[0]))
-    record = {'step': step, 'validation_loss': values['loss']}
-    record.update({'validation_' + k: v for k, v in values.items() if k != 'loss'})
-    log.write(record, 'step %d  validation (mean of %d batches): %s' % (
-        step, cfg['validation_batches'],
-        '  '.join('%s %.4f' % kv for kv in sorted(values.items()))), 'validation')
-    return values
-
-
-def _finish(run_dir, cfg, trainable, device, start, step, stats, wall, rank_count=1,
-            write=True):
-    validation = stats['validation'] or {}
-    recent = stats['recent']
-    latest = checkpoints.latest(run_dir)
-    summary = {
-        'status': stats['status'], 'start_step': start, 'steps': step,
-        'steps_this_run': step - start, 'iterations_this_run': stats['iterations'],
-        'wall_time_s': round(wall, 3),
-        'mean_examples_per_s': (round(stats['iterations'] * trainable.examples_per_step /
-                                      stats['seconds'], 2) if stats['seconds'] else None),
-        'final_train_loss': stats['loss'],
-        'final_train_loss_mean20': (sum(recent) / len(recent)) if recent else None,
-        'final_validation_loss': validation.get('loss'),
-        'final_validation_metrics': {k: v for k, v in validation.items() if k != 'loss'},
-        'device': device,
-        'checkpoint': os.path.basename(latest) if latest else None,
-        'ranks': rank_count,
-        'variables_sha1': stats['variables_sha1'],
-    }
-    for key in ('error', 'unsaved_steps'):
-        if key in stats:
-            summary[key] = stats[key]
-    if write:
-        run_dir_lib.write_summary(run_dir, summary)
-    sys.stderr.write('%s: %d steps (%d this run, %d iterations) in %.1f s, %s examples/s, train '
-                     'loss %s, validation loss %s -> %s\n' % (
-                         stats['status'], step, step - start, stats['iterations'],
-                         summary['wall_time_s'], summary['mean_examples_per_s'],
-                         _fmt(summary['final_train_loss_mean20']),
-                         _fmt(summary['final_validation_loss']), run_dir))
-    return summary
-
-
-def _fmt(value):
-    return 'n/a' if value is None or not math.isfinite(value) else '%.4f' % value
+        return run_log.finish(self.run_dir, self.cfg, self.trainable, self.device, self.start,
+                              self.step, self.stats, time.time() - self.wall0,
+                              self.dp.topology.size, write=self.chief)

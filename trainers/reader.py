@@ -10,9 +10,7 @@ import hashlib
 import os
 
 from schemas import dataset_info
-from trainers import parallel
-
-INFO_FILE = dataset_info.INFO_FILE
+from trainers.distributed.settings import rank_seed
 
 
 class RecordsError(ValueError):
@@ -137,7 +135,7 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     list with the same pass seed and keeps its own part of it, so in every pass the ranks read
     disjoint files that together are the whole split; with fewer files than ranks, each rank
     reads every file and keeps every ranks-th record instead. `seed` must be the run seed on every
-    rank (it orders the files); the record shuffle uses parallel.rank_seed, so ranks mix
+    rank (it orders the files); the record shuffle uses rank_seed, so ranks mix
     differently.
     """
     import tensorflow as tf
@@ -167,7 +165,7 @@ def record_passes(files, seed, cycle_length=16, num_parallel_calls=-1, record_sh
     if not by_file:  # deterministic interleave: every rank sees the same record order
         records = records.shard(ranks, rank)
     if shuffle and record_shuffle > 1:
-        records = records.shuffle(record_shuffle, seed=parallel.rank_seed(
+        records = records.shuffle(record_shuffle, seed=rank_seed(
             derive_seed(seed, 'record_shuffle'), rank))
     return without_autotune_model(records)
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from trainers import parallel
+from trainers.distributed import sync_batch_norm
 
 VGG_BLOCKS = ((1, 64, 2), (2, 128, 2), (3, 256, 3), (4, 512, 3), (5, 512, 3))
 MODULATED_BLOCKS = (3, 4, 5)
@@ -110,7 +110,7 @@ def spatial_modulator(heatmap, cfg, is_training):
             if block in MODULATED_BLOCKS:
                 out[block] = slim.conv2d(net, count * width_channels(ch, cfg['width']), [1, 1],
                                          biases_initializer=None,
-                                         normalizer_fn=parallel.normalizer(slim.batch_norm),
+                                         normalizer_fn=sync_batch_norm.normalizer(slim.batch_norm),
                                          normalizer_params=bn, scope='conv%d' % block)
     return out
 

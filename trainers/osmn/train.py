@@ -18,11 +18,13 @@ import argparse
 import copy
 import sys
 
-from trainers import cli, loop, parallel, ranks, reader
+from trainers import cli, loop, reader
+from trainers.distributed import settings, sync_batch_norm
+from trainers.distributed.data_parallel import DataParallel
 from trainers import config as config_lib
 from trainers import device as device_lib
 from schemas import dataset_info
-from trainers.osmn import data, model
+from trainers.osmn import augment, data, model
 
 # Every size in the config is [height, width]: size, the network input before scaling (the
 # reference's 854x480 DAVIS and 448x256 YouTube-VOS are width x height), and max_frame_size, the
@@ -83,7 +85,7 @@ DEFAULTS = {
         'validation_batches': 20,
     }),
     'device': copy.deepcopy(config_lib.DEVICE),
-    'parallel': dict(parallel.PARALLEL),
+    'parallel': dict(settings.PARALLEL),
 }
 # What each key of DEFAULTS accepts, checked when the run starts (trainers/accepts.py); null
 # means the stage's default.
@@ -202,7 +204,7 @@ def tower(batch, size, cfg, training, count_total=None, dropout=None):
     dropout masks (model.visual_modulator)."""
     import tensorflow as tf
     i, m = cfg['input'], cfg['model']
-    inputs = data.assemble(batch, size, i, training=training)
+    inputs = augment.assemble(batch, size, i, training=training)
     logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'], m, training,
                              dropout)
     summed, mean = model.balanced_loss(logit_map, inputs['label'], count_total)
@@ -252,10 +254,10 @@ def train_step(batch, cfg, optimizer, global_step, seed, dp):
     graph holds every scale (compiled once); each iteration runs only its own scale."""
     import tensorflow as tf
     sizes = batch_sizes(cfg)
-    with tf.name_scope('variables'), parallel.plain_batch_norm():
+    with tf.name_scope('variables'), sync_batch_norm.plain_batch_norm():
         # variables are created here, outside control flow (initialisers must not sit in a
         # branch); this tower's ops never run (plain batch norm: its updates must not join the
-        # data-parallel batch norm's, see parallel._ordered_update)
+        # data-parallel batch norm's, see sync_batch_norm._ordered_update)
         tower(batch, sizes[0], cfg, True)
     variables = tf.compat.v1.trainable_variables()
     scales = tf.constant(cfg['input']['scales'], tf.float32)
@@ -291,11 +293,11 @@ def _scale_steps(batch, cfg, optimizer, global_step, seed, dp, sizes, variables,
 
 
 def build(cfg, device, dp=None):
-    """The training graph: (Trainable, resolved config). dp (ranks.DataParallel): one rank of a
+    """The training graph: (Trainable, resolved config). dp (DataParallel): one rank of a
     data-parallel run (its part of the input, batch norm and class balance over the global batch,
     gradients summed over the ranks)."""
     import tensorflow as tf
-    dp = dp or ranks.DataParallel()
+    dp = dp or DataParallel()
     cfg = resolved(cfg)
     i, t = cfg['input'], cfg['train']
     ckpt = _init_checkpoint(cfg)

@@ -19,7 +19,8 @@ with input.augment_in_graph false. Validation pairs stay 255 and unaugmented.
 from __future__ import absolute_import, division, print_function
 
 from schemas import vid_track
-from trainers import parallel, reader
+from trainers import reader
+from trainers.distributed.settings import rank_seed
 
 CROP = 255       # stored crop side
 CENTER = 247     # CenterCrop after the stretch
@@ -42,19 +43,6 @@ def sample_pairs(num_frames, anchor_begin, anchor_end, max_frame_dist, k, seed):
     start = tf.cast(tf.floor(u[1] * tf.cast(n - gap, tf.float64)), tf.int64)
     owned = tf.logical_and(start >= anchor_begin, start < anchor_end)
     return start, gap, owned
-
-
-def reference_pair_probabilities(n, max_frame_dist):
-    """{(s, d): probability} of the reference rule for one track (for tests and audits)."""
-    if n == 1:
-        return {(0, 0): 1.0}
-    span = min(n, max_frame_dist)
-    probs = {}
-    for drawn in range(1, span + 1):
-        d = min(drawn, n - 1)
-        for s in range(n - d):
-            probs[(s, d)] = probs.get((s, d), 0.0) + 1.0 / span / (n - d)
-    return probs
 
 
 def _track_seed(track_key, pass_seed):
@@ -157,7 +145,7 @@ def pairs(files, cfg, seed, training, shard=(0, 1), skip=None):
         candidates = candidates.apply(tf.data.experimental.unbatch())
     drawn = candidates.filter(lambda z, x, owned: owned)
     if training and cfg['pair_shuffle'] > 1:
-        drawn = drawn.shuffle(cfg['pair_shuffle'], seed=parallel.rank_seed(
+        drawn = drawn.shuffle(cfg['pair_shuffle'], seed=rank_seed(
             reader.derive_seed(seed, 'pair_shuffle'), shard[0]))
     if skip is not None:
         drawn = drawn.skip(skip)
@@ -193,8 +181,8 @@ def batches(records_dir, split, cfg, seed, training, shard=(0, 1), skip=None):
     dataset = pairs(files, cfg, seed, training, shard, None if skip is None else skip * batch)
     dataset = dataset.batch(batch, drop_remainder=True)
     if training:
-        seeds = reader.element_seeds(parallel.rank_seed(reader.derive_seed(seed, 'augment'),
-                                                        shard[0]))
+        seeds = reader.element_seeds(rank_seed(reader.derive_seed(seed, 'augment'),
+                                               shard[0]))
         dataset = tf.data.Dataset.zip((dataset, seeds if skip is None else seeds.skip(skip))).map(
             lambda batch, seeds: add_augment_boxes(batch, seeds, cfg['max_stretch']))
         if not cfg['augment_in_graph']:

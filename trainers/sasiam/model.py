@@ -14,7 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 import numpy as np
 
-from trainers import parallel
+from trainers.distributed import sync_batch_norm
 
 CAFFENET_MEAN_RGB = (123.0, 117.0, 104.0)
 STRIDE = 8
@@ -39,7 +39,7 @@ def _arg_scope(cfg, is_training):
         [slim.conv2d], padding='VALID', activation_fn=tf.nn.relu,
         weights_initializer=slim.xavier_initializer(),
         weights_regularizer=slim.l2_regularizer(cfg['weight_decay']),
-        normalizer_fn=parallel.normalizer(slim.batch_norm), normalizer_params=bn)
+        normalizer_fn=sync_batch_norm.normalizer(slim.batch_norm), normalizer_params=bn)
 
 
 def _grouped(net, out, kernel, scope, **kwargs):

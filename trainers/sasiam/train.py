@@ -15,7 +15,9 @@ import copy
 import os
 import sys
 
-from trainers import cli, loop, parallel, ranks, reader
+from trainers import cli, loop, reader
+from trainers.distributed import settings
+from trainers.distributed.data_parallel import DataParallel
 from trainers import config as config_lib
 from trainers import device as device_lib
 from schemas import vid_track
@@ -68,7 +70,7 @@ DEFAULTS = {
         'validation_batches': 50,
     }),
     'device': copy.deepcopy(config_lib.DEVICE),
-    'parallel': dict(parallel.PARALLEL),
+    'parallel': dict(settings.PARALLEL),
 }
 # What each key of DEFAULTS accepts, checked when the run starts (trainers/accepts.py).
 _C = config_lib
@@ -143,10 +145,10 @@ def check_model_config(cfg):
 
 def build(cfg, device, dp=None):
     """The training graph (train + validation models sharing variables): (Trainable, config).
-    dp (ranks.DataParallel) for one rank of a data-parallel run: its part of the input, batch
+    dp (DataParallel) for one rank of a data-parallel run: its part of the input, batch
     norm over the global batch, gradients averaged over the ranks (the loss is a batch mean)."""
     import tensorflow as tf
-    dp = dp or ranks.DataParallel()
+    dp = dp or DataParallel()
     check_model_config(cfg)
     seed = int(cfg['train']['seed'])
     tf.compat.v1.set_random_seed(seed)

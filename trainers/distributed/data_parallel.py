@@ -5,7 +5,8 @@ wrapping (HCCL on Ascend in the device layer, TensorFlow's collectives on CPU/GP
 the global batch, loss reductions. `Cluster` holds the collective ops the loop adds to a
 distributed graph (start-up agreement, broadcast of rank 0's variables, stop agreement, the
 global batch's loss) and runs every session.run under the peer watchdog. For a single process
-both are pass-throughs. The engines themselves live in trainers/parallel.py.
+both are pass-throughs. The engines and the pieces used here are the other modules of
+trainers/distributed/.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -15,25 +16,28 @@ import json
 import sys
 
 from trainers import device as device_lib
-from trainers import parallel
+from trainers.distributed import agreement, settings, sync_batch_norm
+from trainers.distributed.topology import SINGLE, ParallelError
+from trainers.distributed.watchdog import Watchdog
 
 RANKS_VARIABLE = 'data_parallel_ranks'
 
 
 class DataParallel(object):
     """The data-parallel side of one run, as a trainer's graph and the loop see it: the topology,
-    the collectives of its engine (parallel.Collectives on CPU/GPU, the device layer's HCCL ones
-    on Ascend; None for one process), the `parallel` config section and the session target.
+    the collectives of its engine (collective_engine.Collectives on CPU/GPU, the device layer's
+    HCCL ones on Ascend; None for one process), the `parallel` config section and the session
+    target.
     DataParallel() is the single-device run, where every method leaves things as they are."""
 
-    def __init__(self, topology=parallel.SINGLE, collectives=None, cfg=None, target=''):
+    def __init__(self, topology=SINGLE, collectives=None, cfg=None, target=''):
         self.topology = topology
         self.collectives = collectives
-        self.cfg = dict(parallel.PARALLEL, **(cfg or {}))
+        self.cfg = dict(settings.PARALLEL, **(cfg or {}))
         self.target = target
         self.reduction = 'mean'  # how the ranks' losses combine; set by optimizer()
         if topology.distributed and collectives is None:
-            raise parallel.ParallelError('%d ranks need collectives' % topology.size)
+            raise ParallelError('%d ranks need collectives' % topology.size)
 
     @property
     def distributed(self):
@@ -53,8 +57,8 @@ class DataParallel(object):
 
     def learning_rate(self, lr, global_step):
         """The run's learning rate: the single-card schedule unless parallel.lr_scaling says
-        'linear' (parallel.scaled_learning_rate)."""
-        return parallel.scaled_learning_rate(lr, global_step, self.topology.size,
+        'linear' (settings.scaled_learning_rate)."""
+        return settings.scaled_learning_rate(lr, global_step, self.topology.size,
                                              self.cfg['lr_scaling'], self.cfg['warmup_steps'])
 
     def optimizer(self, optimizer, device, loss_scale, reduction='mean'):
@@ -74,10 +78,10 @@ class DataParallel(object):
 
     def batch_norm(self):
         """Context for building training towers: batch normalisation over the global batch when
-        distributed (parallel.synced_batch_norm), else slim's own."""
+        distributed (sync_batch_norm.synced_batch_norm), else slim's own."""
         if not self.distributed:
             return contextlib.contextmanager(lambda: (yield))()
-        return parallel.synced_batch_norm(self.collectives)
+        return sync_batch_norm.synced_batch_norm(self.collectives)
 
     def total(self, tensor):
         """`tensor` summed over the ranks."""
@@ -101,7 +105,7 @@ class Cluster(object):
     def __init__(self, dp, trainable, config):
         import tensorflow as tf
         self.dp = dp
-        self.watchdog = parallel.Watchdog(dp.topology)
+        self.watchdog = Watchdog(dp.topology)
         self.warm = False  # a training step has finished (graph compiled, every rank running)
         # saved with every checkpoint: a run resumes with the rank count that wrote it (the
         # input position counts each rank's batches)
@@ -113,9 +117,9 @@ class Cluster(object):
         variables = tf.compat.v1.global_variables()
         what = json.dumps(config, sort_keys=True) + ''.join(
             '%s%s' % (v.op.name, v.shape.as_list()) for v in variables)
-        self.agree = parallel.agreement_check(coll, parallel.fingerprint(what))
-        self.broadcast = parallel.broadcast_variables(variables, coll)
-        self.stop_flag, self.stop_agreed = parallel.stop_agreement(coll)
+        self.agree = agreement.agreement_check(coll, agreement.fingerprint(what))
+        self.broadcast = agreement.broadcast_variables(variables, coll)
+        self.stop_flag, self.stop_agreed = agreement.stop_agreement(coll)
         self.global_loss = dp.global_loss(trainable.loss)
 
     def run(self, sess, fetches, label, feed_dict=None):
@@ -142,8 +146,8 @@ class Cluster(object):
         """Every rank must run the same configuration; then all take rank 0's variables."""
         if not self.dp.distributed:
             return
-        parallel.check_agreement(int(round(self.run(sess, self.agree, 'the start-up check'))),
-                                 'a configuration or model')
+        agreement.check_agreement(int(round(self.run(sess, self.agree, 'the start-up check'))),
+                                  'a configuration or model')
         self.run(sess, self.broadcast, 'the broadcast of rank 0\'s variables')
 
     def close(self):
@@ -160,7 +164,7 @@ class Cluster(object):
             return  # written before the rank count was saved
         saved = int(reader.get_tensor(RANKS_VARIABLE))
         if saved != self.dp.topology.size:
-            raise parallel.ParallelError(
+            raise ParallelError(
                 '%s was written by a run of %d rank(s); resume it with %d (the saved input '
                 'position counts each rank\'s batches), or start a new --run-dir'
                 % (checkpoint, saved, saved))
