@@ -1,16 +1,23 @@
 """Checkpoints of a run directory: named by global_step, state file with relative paths (a run
 directory can be moved or copied), and `keep` honoured across resumes (the newest `keep` files
-by step are kept, whichever run wrote them)."""
+by step are kept, whichever run wrote them, and never the one just written).
+
+A resume takes the newest checkpoint that reads whole (`newest_readable`): a cut-short or
+corrupt newer one is named and later moved to RUN/unreadable/ (`set_aside`), not deleted. A save
+that fails (a full disk) leaves no part of its checkpoint behind.
+"""
 from __future__ import absolute_import, division, print_function
 
 import glob
 import os
 import re
+import shutil
 import sys
 
 from trainers.config import ConfigError
 
 PREFIX = 'model.ckpt'
+UNREADABLE_DIR = 'unreadable'
 _STEP = re.compile(r'^%s-(\d+)\.index$' % re.escape(PREFIX))
 
 
@@ -36,18 +43,80 @@ def latest(run_dir):
 
 
 def save(saver, sess, run_dir, step, keep):
-    """Write model.ckpt-<step>, delete all but the newest `keep`, and rewrite the state file with
-    names relative to run_dir. Returns the checkpoint path."""
-    path = saver.save(sess, os.path.join(run_dir, PREFIX), global_step=step,
-                      write_meta_graph=False, write_state=False)
+    """Write model.ckpt-<step>, delete all but the newest `keep` (0: keep all; the new one is
+    always kept), and rewrite the state file with names relative to run_dir. Returns the
+    checkpoint path. A failed write removes what it had written and raises."""
+    try:
+        path = saver.save(sess, os.path.join(run_dir, PREFIX), global_step=step,
+                          write_meta_graph=False, write_state=False)
+    except BaseException:
+        _remove_partial(run_dir, step)
+        raise
     steps = steps_on_disk(run_dir)
-    if keep:
+    if keep > 0:
         for old in steps[:-keep]:
-            for f in glob.glob(os.path.join(run_dir, name(old) + '.*')):
-                os.remove(f)
-        steps = steps[-keep:]
+            if old != step:
+                _remove(run_dir, old)
+        steps = sorted(set(steps[-keep:]) | {step})
     write_state(run_dir, steps)
     return path
+
+
+def _remove(run_dir, step):
+    for f in glob.glob(os.path.join(run_dir, name(step) + '.*')):
+        os.remove(f)
+
+
+def _remove_partial(run_dir, step):
+    """What a failed save of `step` left: its files and the saver's temporary directory."""
+    for path in (glob.glob(os.path.join(run_dir, name(step) + '.*')) +
+                 glob.glob(os.path.join(run_dir, name(step) + '_temp*'))):
+        try:
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        except OSError:
+            pass  # the save's own error is the one to report
+
+
+def unreadable_reason(path):
+    """None when every tensor of checkpoint `path` reads back (sizes and checksums), else the
+    reason in one line."""
+    import tensorflow as tf
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for variable in sorted(reader.get_variable_to_shape_map()):
+            reader.get_tensor(variable)
+    except (tf.errors.OpError, ValueError, OSError) as err:
+        message = getattr(err, 'message', None) or str(err)
+        return '%s: %s' % (type(err).__name__, message.strip().split('\n')[0])
+    return None
+
+
+def newest_readable(run_dir):
+    """(path of the newest checkpoint that reads whole or None, [(path, reason)] of the newer
+    ones that do not)."""
+    skipped = []
+    for step in reversed(steps_on_disk(run_dir)):
+        path = os.path.join(run_dir, name(step))
+        reason = unreadable_reason(path)
+        if reason is None:
+            return path, skipped
+        skipped.append((path, reason))
+    return None, skipped
+
+
+def set_aside(run_dir, paths):
+    """Move the files of unreadable checkpoints to RUN/unreadable/ (kept for inspection, out of
+    the way of `latest`, `keep` and tf.train.latest_checkpoint) and rewrite the state file."""
+    target = os.path.join(run_dir, UNREADABLE_DIR)
+    os.makedirs(target, exist_ok=True)
+    for path in paths:
+        for f in glob.glob(path + '.*'):
+            os.replace(f, os.path.join(target, os.path.basename(f)))
+    steps = steps_on_disk(run_dir)
+    if steps:
+        write_state(run_dir, steps)
+    elif os.path.exists(os.path.join(run_dir, 'checkpoint')):
+        os.remove(os.path.join(run_dir, 'checkpoint'))
 
 
 def write_state(run_dir, steps):

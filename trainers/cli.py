@@ -8,6 +8,7 @@ import sys
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers import loop, reader
+from trainers import run_dir as run_dir_lib
 from trainers.distributed import collective_engine, settings, topology as topology_lib
 from trainers.distributed.data_parallel import DataParallel
 
@@ -22,6 +23,8 @@ def add_common_args(parser):
                         help='start without pretrained weights (smoke tests only)')
     parser.add_argument('--seed', type=int)
     parser.add_argument('--config', help='JSON file of overrides')
+    parser.add_argument('--allow-changed-records', action='store_true', default=None,
+                        help='resume a run on records other than the ones it started on')
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='override any config value, e.g. --set input.batch_size=16')
     parser.add_argument('--verify-records', action='store_true',
@@ -37,7 +40,8 @@ def common_flags(args, extra=()):
             ('train', 'seed', args.seed), ('device', 'device', args.device),
             ('device', 'iterations_per_loop', args.iterations_per_loop),
             ('device', 'precision_mode', args.precision_mode),
-            ('model', 'random_init_for_tests', args.random_init_for_tests or None)):
+            ('model', 'random_init_for_tests', args.random_init_for_tests or None),
+            ('train', 'allow_changed_records', args.allow_changed_records)):
         if value is not None:
             flags.setdefault(section, {})[key] = value
     return flags
@@ -70,7 +74,8 @@ def run(build, cfg, process_ends=False, topology=None):
             loop.train(trainable, cfg, device, session_config, close_session=not process_ends,
                        dp=dp)
     except (config_lib.ConfigError, device_lib.DeviceError, reader.RecordsError,
-            loop.TrainingDiverged, topology_lib.ParallelError) as err:
+            loop.TrainingDiverged, topology_lib.ParallelError, run_dir_lib.RunFailed,
+            OSError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
     return 0

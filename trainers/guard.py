@@ -24,6 +24,8 @@ from __future__ import absolute_import, division, print_function
 import collections
 import math
 
+from trainers.accepts import integer, number
+
 DEFAULTS = {
     'loss_factor': 10.0,
     'patience': 5,
@@ -34,6 +36,15 @@ DEFAULTS = {
     # well above the ~64 iterations the default NPU loss scale (2**32, halved every second
     # overflow) needs to settle
     'max_skipped_iterations': 1000,
+}
+TYPES = {  # what each key of DEFAULTS accepts (trainers/accepts.py)
+    'loss_factor': number(above=1),
+    'patience': integer(1),
+    'window': integer(1),
+    'min_history': integer(1),
+    'min_loss_scale': number(above=0),
+    'max_weight_norm': number(above=0),
+    'max_skipped_iterations': integer(1),
 }
 
 

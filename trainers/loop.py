@@ -38,6 +38,7 @@ from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers import guard as guard_lib
 from trainers import reader, run_log
+from trainers import run_dir as run_dir_lib
 from trainers.distributed.data_parallel import Cluster, DataParallel
 
 TrainingDiverged = guard_lib.TrainingDiverged
@@ -61,17 +62,7 @@ Trainable = collections.namedtuple('Trainable', [
 ])
 Trainable.__new__.__defaults__ = (None,) * 6
 
-TRAIN_DEFAULTS = {
-    'run_dir': 'runs/default',
-    'steps': 1000,
-    'seed': 0,
-    'log_every': 10,
-    'checkpoint_every': 1000,
-    'keep_checkpoints': 5,
-    'validate_every': 500,
-    'validation_batches': 10,
-    'divergence': dict(guard_lib.DEFAULTS),
-}
+TRAIN_DEFAULTS = config_lib.TRAIN  # defined beside its declared types
 
 POSITION = 'input_position'
 # loop state outside the model that a checkpoint to resume from must hold
@@ -200,22 +191,23 @@ def train(trainable, config, device, session_config, close_session=True, dp=None
     global batch's, so every rank takes the same decisions; a stop request (SIGTERM) on any rank
     stops all after the same step.
 
-    A run that fails (divergence, a read error) writes summary.json with status 'diverged' or
-    'failed' and the message, then raises."""
-    import tensorflow as tf
+    Rank 0 first makes every check that can refuse the run, then writes (run_dir.open_run). A
+    run that fails (divergence, a read error, any TF or OS error) saves the last good step where
+    it can, writes summary.json with status 'diverged' or 'failed' and the message, then raises
+    one line (run_dir.fail)."""
     run = _Run(trainable, config, device, dp or DataParallel())
-    if run.chief:
-        run.cluster.check_resume(checkpoints.latest(run.run_dir))
+    records = run_dir_lib.open_run(config, lambda latest: (
+        run.cluster.check_resume(latest), checkpoints.missing_state(latest, RESUME_STATE))
+    ) if run.chief else None
     with _session(session_config, close_session, run.dp.target) as sess:
         try:
             run.open(sess)
             with _StopRequest() as stop:
                 run.steps(stop)
                 run.end(stop)
-        except (TrainingDiverged, reader.RecordsError, tf.errors.OpError) as err:
-            run.close()
-            run.summary(failure=err)
-            raise
+        except Exception as err:  # any failure: one line, summary.json, the last good step saved
+            raise run_dir_lib.fail(err, run.step, run._saved_or_latest, run.close, run.summary,
+                                   records)
         run.close()
     return run.summary()
 
@@ -229,9 +221,6 @@ class _Run(object):
         self.cfg = cfg = config['train']
         self.run_dir = cfg['run_dir']
         self.chief = dp.is_chief
-        if self.chief:
-            os.makedirs(self.run_dir, exist_ok=True)
-            config_lib.dump(config, os.path.join(self.run_dir, 'config.json'))
         self.per_run = device_lib.steps_per_run(device, config['device']['iterations_per_loop'])
         self.cluster = Cluster(dp, trainable, config)
         self.fetches = _step_fetches(trainable)
@@ -289,7 +278,7 @@ class _Run(object):
 
     def _saved_or_latest(self):
         if self.step > self.last_saved and self.guard.healthy:
-            return self.save('before stopping on a read error')
+            return self.save('before stopping on an error')
         return 'the last checkpoint is %s' % checkpoints.latest(self.run_dir)
 
     def run_once(self, stop):

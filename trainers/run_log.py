@@ -8,6 +8,7 @@ import os
 import sys
 
 from trainers import checkpoints, reader
+from trainers import run_dir as run_dir_lib
 
 
 class RunLog(object):
@@ -105,8 +106,7 @@ def finish(run_dir, cfg, trainable, device, start, step, stats, wall, rank_count
         if key in stats:
             summary[key] = stats[key]
     if write:
-        with open(os.path.join(run_dir, 'summary.json'), 'w') as f:
-            json.dump(summary, f, indent=1, sort_keys=True)
+        run_dir_lib.write_summary(run_dir, summary)
     sys.stderr.write('%s: %d steps (%d this run, %d iterations) in %.1f s, %s examples/s, train '
                      'loss %s, validation loss %s -> %s\n' % (
                          stats['status'], step, step - start, stats['iterations'],

@@ -87,6 +87,36 @@ DEFAULTS = {
     'device': copy.deepcopy(config_lib.DEVICE),
     'parallel': dict(settings.PARALLEL),
 }
+# What each key of DEFAULTS accepts, checked when the run starts (trainers/accepts.py); null
+# means the stage's default.
+_C = config_lib
+_SIZE = _C.optional(_C.list_of(_C.integer(1), length=2))
+TYPES = {
+    'model': {
+        'width': _C.number(above=0, high=4), 'weight_decay': _C.number(0),
+        'fix_bn': _C.optional(_C.boolean()), 'loss': _C.one_of('sum', 'mean'),
+        'vgg16': _C.optional(_C.text()), 'init_from': _C.optional(_C.text()),
+        'random_init_for_tests': _C.boolean(),
+    },
+    'input': {
+        'stage': _C.one_of(*sorted(STAGES)), 'records': _C.optional(_C.text()),
+        'train_split': _C.optional(_C.text()),
+        'validation_split': _C.optional(_C.text(empty=True)),  # '': no validation
+        'size': _SIZE, 'scales': _C.optional(_C.list_of(_C.number(above=0, high=4))),
+        'input_scale': _C.number(above=0, high=4), 'max_frame_size': _SIZE,
+        'batch_size': _C.optional(_C.integer(1)), 'guide_jitter': _C.number(0),
+        'guide_rotation': _C.number(0, 180), 'guide_test_pad': _C.number(0),
+        'heatmap_shift': _C.number(0), 'heatmap_spread': _C.number(above=0),
+        'randomize_guide': _C.boolean(),
+        'dct_method': _C.one_of('', 'INTEGER_FAST', 'INTEGER_ACCURATE'),
+        'cycle_length': _C.integer(1), 'video_cycle_length': _C.integer(1),
+        'record_shuffle': _C.integer(0), 'sample_shuffle': _C.integer(0),
+        'num_parallel_calls': _C.parallelism(), 'prefetch': _C.parallelism(),
+    },
+    'train': dict(_C.TRAIN_TYPES, lr=_C.optional(_C.number(above=0))),
+    'device': _C.DEVICE_TYPES,
+    'parallel': _C.PARALLEL_TYPES,
+}
 
 # Over the ranks of a data-parallel run the loss (summed or per-pixel mean) is split into parts
 # that add up to the global batch's loss (model.balanced_loss with count_total), so the ranks'
@@ -355,7 +385,7 @@ def config_from_args(args):
         flags.setdefault('input', {})['scales'] = [1.0]
     if args.stage and not args.run_dir:
         flags.setdefault('train', {})['run_dir'] = 'runs/osmn-' + args.stage
-    return config_lib.resolve(DEFAULTS, args.config, args.set, flags)
+    return config_lib.resolve(DEFAULTS, args.config, args.set, flags, TYPES)
 
 
 def main(argv=None, process_ends=False):

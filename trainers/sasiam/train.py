@@ -72,6 +72,33 @@ DEFAULTS = {
     'device': copy.deepcopy(config_lib.DEVICE),
     'parallel': dict(settings.PARALLEL),
 }
+# What each key of DEFAULTS accepts, checked when the run starts (trainers/accepts.py).
+_C = config_lib
+TYPES = {
+    'model': {
+        'branch': _C.one_of('appearance', 'semantic'), 'width': _C.number(above=0, high=4),
+        'n_out': _C.integer(1), 'sz_conv5_z': _C.integer(1),
+        'semantic_layers': {'conv4': _C.number(0), 'conv5': _C.number(0)},
+        'attention': _C.boolean(), 'response_scale': _C.number(above=0),
+        'train_bias': _C.boolean(), 'bn_decay': _C.number(0, below=1),
+        'bn_epsilon': _C.number(above=0), 'weight_decay': _C.number(0),
+        'r_pos': _C.number(above=0), 'caffenet': _C.optional(_C.text()),
+        'random_init_for_tests': _C.boolean(),
+    },
+    'input': {
+        'records': _C.text(), 'train_split': _C.text(), 'validation_split': _C.text(),
+        'batch_size': _C.integer(1), 'max_frame_dist': _C.integer(1),
+        'pairs_per_track': _C.integer(1), 'cycle_length': _C.integer(1),
+        'record_shuffle': _C.integer(0), 'pair_shuffle': _C.integer(0),
+        'num_parallel_calls': _C.parallelism(), 'prefetch': _C.parallelism(),
+        'max_stretch': _C.number(0, below=1), 'augment_in_graph': _C.boolean(),
+    },
+    'train': dict(_C.TRAIN_TYPES, lr=_C.number(above=0), lr_decay_steps=_C.integer(1),
+                  lr_decay_rate=_C.number(above=0, high=1),
+                  optimizer=_C.one_of('sgd', 'momentum'), momentum=_C.number(0, below=1)),
+    'device': _C.DEVICE_TYPES,
+    'parallel': _C.PARALLEL_TYPES,
+}
 
 
 def _inputs(cfg, training, seed, shard=(0, 1), timed=False):
@@ -193,7 +220,7 @@ def config_from_args(args):
                                     ('model', 'caffenet', args.caffenet)))
     if args.branch and not args.run_dir:
         flags.setdefault('train', {})['run_dir'] = 'runs/sasiam-' + args.branch
-    return config_lib.resolve(DEFAULTS, args.config, args.set, flags)
+    return config_lib.resolve(DEFAULTS, args.config, args.set, flags, TYPES)
 
 
 def main(argv=None, process_ends=False):
