@@ -1,7 +1,10 @@
 """A trainer never loses work and never rewrites a run it refused (issue 20, section 3): declared
 config types, refusals that leave the run directory byte-identical, resume from the newest
 readable checkpoint, failures that end in one line + summary.json + the last good step saved,
-and the records a run reads fixed at its start."""
+and the records a run reads fixed at its start.
+
+Over 400 lines on purpose: the five classes share the sample records, the finished run and the
+fault helpers (tmpfs, read-only writes, hooks); one section per class."""
 from __future__ import absolute_import, division, print_function
 
 import contextlib
