@@ -21,7 +21,7 @@ from __future__ import absolute_import, division, print_function
 from schemas import vid_track
 from trainers import parallel, reader
 
-CROP = 255       # stored crop side
+CROP = vid_track.SEARCH_SIDE   # stored crop side
 CENTER = 247     # CenterCrop after the stretch
 OUT = 239        # RandomCrop size: what the networks see in training
 HASH_BUCKETS = 2 ** 62
