@@ -24,7 +24,7 @@ import cv2
 
 from datasets import fileio, images
 from datasets import vid as vid_data
-from datasets.vid import Snippet, box_problem, parse_annotation
+from datasets.vid import Snippet, box_problem, list_snippets, parse_annotation
 from pipelines import cli, core
 from pipelines.vid_crop import (SIZE_X, crop_geometry, frame_mean_pad_value, needs_padding,
                                 search_crop)
@@ -252,7 +252,7 @@ def plan(data_root, mode='hash', validation_fraction=0.1):
     if mode not in SPLIT_MODES:
         raise ValueError('split mode must be one of %s' % (SPLIT_MODES,))
     by_split = collections.defaultdict(list)
-    for source_split, folder, name in vid_data.list_snippets(data_root):
+    for source_split, folder, name in list_snippets(data_root):
         split = assign_split(source_split, name, mode, validation_fraction)
         by_split[split].append(Snippet(source_split, folder, name, split))
     return dict(by_split)

@@ -148,7 +148,7 @@ class VosConverter(core.Converter):
                 data, labels, size = self._read_frame(image_path, mask_path, size, result)
             except Exception as err:  # InputError, unreadable file or anything unexpected
                 reason, detail = core.describe(err)
-                result.reject('image', reason, getattr(err, 'path', image_path), detail)
+                result.reject('image', reason, getattr(err, 'path', None) or image_path, detail)
                 dropped.add(name)
                 continue
             if labels is None:
