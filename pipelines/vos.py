@@ -40,7 +40,7 @@ BBOX_VALID_RATIO = 0.2
 DEFAULT_VIDEOS_PER_SHARD = 8
 
 Video = collections.namedtuple('Video', 'split name')
-# One usable frame: its name, JPEG bytes and palette-index mask (None when not annotated).
+# One usable frame: its name, JPEG bytes and mask as the record stores it (None: not annotated).
 Frame = collections.namedtuple('Frame', 'name data labels')
 VideoObject = collections.namedtuple('VideoObject', 'id category frames first_frame')
 
@@ -107,6 +107,7 @@ class VosConverter(core.Converter):
         raise NotImplementedError
 
     def stored_labels(self, labels):
+        """A frame's palette indices as the record stores them (DAVIS 2016: binary)."""
         return labels
 
     def unit_problem(self, video):
@@ -153,6 +154,8 @@ class VosConverter(core.Converter):
                 continue
             if labels is None:
                 result.counts['frames_without_mask'] += 1
+            else:   # as stored: boxes, areas and guides are of the record's own masks
+                labels = self.stored_labels(labels)
             frames.append(Frame(name, data, labels))
         return frames, size, dropped
 
@@ -218,8 +221,8 @@ class VosConverter(core.Converter):
         steps = dict(
             frame_name=[f.name for f in frames],
             frame_image=[f.data for f in frames],
-            frame_mask=[images.encode_png(self.stored_labels(f.labels))
-                        if f.labels is not None else b'' for f in frames],
+            frame_mask=[images.encode_png(f.labels) if f.labels is not None else b''
+                        for f in frames],
             frame_has_mask=[int(f.labels is not None) for f in frames],
             frame_object_bbox=[boxes[t] for t in range(len(frames))],
             frame_object_area=[areas[t] for t in range(len(frames))])
@@ -402,8 +405,8 @@ class YtvosConverter(VosConverter):
 class YtvosVideoRecords(core.ConvertToShards):
     """Composite transform: a YouTube-VOS 2018 root -> vos_video shards."""
 
-    def __init__(self, data_root, splits=ytvos_data.SPLITS, videos_per_shard=DEFAULT_VIDEOS_PER_SHARD,
-                 min_shards=1, strict=False):
+    def __init__(self, data_root, splits=ytvos_data.SPLITS,
+                 videos_per_shard=DEFAULT_VIDEOS_PER_SHARD, min_shards=1, strict=False):
         super(YtvosVideoRecords, self).__init__(
             YtvosConverter(data_root), ytvos_plan(data_root, splits), videos_per_shard,
             min_shards, strict)

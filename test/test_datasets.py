@@ -213,3 +213,68 @@ def test_label_png_reading_of_palette_grey_and_rgb(tmpdir):
         palette.read_label_png(str(tmpdir.join('odd.png')))
     with pytest.raises(InputError, match='missing.png: cannot read'):
         palette.read_label_png(str(tmpdir.join('missing.png')))
+
+
+# -- void through the converter and the evaluator ---------------------------------------------
+
+def _void_davis_tree(root, year_listing):
+    """One 3-frame DAVIS sequence `seq`: objects 1 (left) and 2 (right) with a void outline."""
+    import cv2
+    labels = np.zeros((12, 16), np.uint8)
+    labels[3:7, 2:6], labels[3:9, 9:14] = 1, 2
+    grown = cv2.dilate((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+    labels[(labels == 0) & (grown > 0)] = palette.VOID_LABEL
+    jpeg = cv2.imencode('.jpg', np.full((12, 16, 3), 90, np.uint8))[1].tobytes()
+    for t in range(3):
+        _write(os.path.join(davis.image_dir(root, 'seq'), '%05d.jpg' % t), jpeg)
+        palette.write_palette_png(os.path.join(davis.annotation_dir(root, 'seq'),
+                                               '%05d.png' % t), labels)
+    for year in year_listing:
+        _write(os.path.join(root, 'ImageSets', year, 'val.txt'), 'seq\n')
+    return labels
+
+
+def _convert(root, year):
+    from pipelines import core, vos
+    from schemas import vos_video
+    converter = vos.DavisConverter(root, year)
+    converter.setup()
+    result = core.UnitResult()
+    converter.convert(vos.Video('val', 'seq'), result)
+    assert [r for r in result.rejections if r['level'] != 'warning'] == []
+    (_, serialized), = result.records
+    return vos_video.read(serialized)
+
+
+def _stored_mask(record, t):
+    return images.read_index_png(record['frame_mask'][t])
+
+
+def test_davis2017_records_keep_void_but_never_as_an_object(tmpdir):
+    labels = _void_davis_tree(str(tmpdir), ['2017'])
+    record = _convert(str(tmpdir), '2017')
+    assert list(record['object_ids']) == [1, 2]            # not 255
+    np.testing.assert_array_equal(_stored_mask(record, 0), labels)   # void stays 255
+    assert [list(b) for b in record['frame_object_bbox'][0]] == [[2, 3, 5, 6], [9, 3, 13, 8]]
+    assert list(record['frame_object_area'][0]) == [16, 30]
+
+
+def test_davis2016_reads_every_non_zero_index_as_object_1(tmpdir):
+    labels = _void_davis_tree(str(tmpdir), ['2016'])
+    record = _convert(str(tmpdir), '2016')
+    assert list(record['object_ids']) == [1]
+    np.testing.assert_array_equal(_stored_mask(record, 0), (labels > 0).astype(np.uint8))
+    assert list(record['frame_object_area'][0]) == [int((labels > 0).sum())]
+
+
+def test_the_evaluator_counts_void_as_background(tmpdir):
+    from evaluation import davis as davis_eval
+    root = str(tmpdir)
+    labels = _void_davis_tree(root, ['2017'])
+    clean = np.where(labels == palette.VOID_LABEL, 0, labels)
+
+    def predict(sequence, names, shape):
+        return np.repeat(clean[None], len(names), axis=0)
+    report = davis_eval.evaluate(root, '2017', 'val', predict)
+    assert [o['J-Mean'] for o in report['objects']] == [1.0, 1.0]
+    assert report['global']['J&F-Mean'] == 1.0
