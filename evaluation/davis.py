@@ -3,8 +3,8 @@
 python -m evaluation.davis --results <folder of <seq>/<frame>.png> --davis <DAVIS root>
     [--year 2016|2017] [--split val] [--out DIR] [--sequences a,b] [--overlay-frames 4] [--resize]
 
-Semantics are those of the official davis2017-evaluation toolkit (../shared/spec/osmn.md 9.2),
-reimplemented here with OpenCV morphology:
+Semantics are those of the official davis2017-evaluation toolkit (osmn.md 9.2 of the reference
+notes), reimplemented here with OpenCV morphology:
 
 * J: IoU of the object's ground-truth and predicted masks, 1 when both are empty.
 * F: boundary maps (a pixel differs from its right, lower or lower-right neighbour; on the last
@@ -22,7 +22,7 @@ reimplemented here with OpenCV morphology:
   object count (255 included) is refused, as the toolkit refuses it. A result of another size is
   refused too, unless `--resize` (nearest, pixel centres: `resize_labels`, the segmenter's own
   resize; the OSMN reference resized).
-* Layouts: the DAVIS 2017 trainval release (ImageSets/<year>/<split>.txt, sequence names; 2016
+* Layouts (read by `datasets.davis`): the DAVIS 2017 trainval release (ImageSets/<year>/<split>.txt, sequence names; 2016
   = the union of the 2017 objects) and, for 2016, the original DAVIS 2016 release
   (ImageSets/480p/<split>.txt, lines of "<image> <mask>" paths; 0/255 masks).
 
