@@ -313,7 +313,14 @@ def davis_plan(data_root, year):
         try:
             names = davis_data.split_listing(data_root, year, split)[1]
         except InputError as err:
-            raise FileNotFoundError(str(err))
+            if err.reason == 'empty_listing':
+                names = []   # an empty split: no records for it (not an error here)
+            elif err.reason == 'missing_listing':
+                raise FileNotFoundError('%s not found: --data must be the DAVIS root holding '
+                                        'ImageSets/, JPEGImages/480p and Annotations/480p'
+                                        % err.path)
+            else:
+                raise ValueError(str(err))
         by_split[split] = [Video(split, name) for name in sorted(names)]
     return by_split
 
