@@ -67,7 +67,8 @@ def _timed(totals, key, fn, *args):
 
 def coco_breakdown(data_root):
     """Seconds per image of each conversion step, on one core (train2017)."""
-    from pipelines import coco, images
+    from datasets import images
+    from pipelines import coco
     totals = {}
     import tensorflow  # noqa: F401  (record encoding imports it: not part of any step's time)
     path = coco.annotation_file(data_root, 'train2017')
@@ -109,7 +110,8 @@ def coco_breakdown(data_root):
 
 def davis_breakdown(data_root):
     import tensorflow  # noqa: F401  (record encoding imports it: not part of any step's time)
-    from pipelines import images, vos
+    from datasets import images
+    from pipelines import vos
     from pipelines.converter import UnitResult
     totals = {}
     converter = vos.DavisConverter(data_root, '2017')

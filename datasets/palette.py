@@ -1,7 +1,15 @@
 """Palette ("P" mode) PNG masks of DAVIS and YouTube-VOS: the palette, the void label, writing.
 
-DAVIS 2017 and YouTube-VOS store object ids as palette indices; colours are only for viewing. 255
-is the void label ("ignore" in DAVIS 2017 ground truth, where it outlines objects).
+DAVIS 2017 and YouTube-VOS store object ids as palette indices; colours are only for viewing.
+
+The void label, 255, and what it means in the records: DAVIS 2017 ground truth uses 255 for
+"ignore" (a thin outline around objects). The DAVIS 2017 and YouTube-VOS converters keep it as
+255 in the stored masks (so a later consumer can still ignore it) but it is never an object:
+not an object id, not in any box or area. The trainers select an object as `mask == id` and the
+evaluator maps void to background, so for the loss and for J / F a void pixel is background of
+every object, as the DAVIS toolkit counts it. DAVIS 2016 masks are binary 0/255: there 255 is
+the object, so the DAVIS 2016 converter, evaluator and segmenter read any non-zero index as
+object 1.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +18,8 @@ import os
 
 import numpy as np
 from PIL import Image
+
+from datasets.errors import InputError
 
 VOID_LABEL = 255
 
@@ -35,6 +45,48 @@ _PALETTE = voc_palette()
 def palette_colours():
     """The palette as uint8 [256, 3] RGB rows."""
     return np.array(_PALETTE, np.uint8).reshape(256, 3)
+
+
+def _palette_codes():
+    """(sorted 24-bit RGB codes of the palette, their indices)."""
+    codes = np.dot(palette_colours().astype(np.int64), [1 << 16, 1 << 8, 1])
+    order = np.argsort(codes, kind='stable')
+    return codes[order], order.astype(np.uint8)
+
+
+def colour_ids(rgb, path):
+    """uint8 [H, W] ids of an RGB image [H, W, 3]: the palette index of every colour when all
+    colours are palette colours, else the grey value when the image is grey (R = G = B);
+    InputError naming `path` otherwise."""
+    codes = np.dot(rgb.astype(np.int64), [1 << 16, 1 << 8, 1])
+    sorted_codes, indices = _palette_codes()
+    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
+    found = sorted_codes[at] == codes
+    if found.all():
+        return indices[at]
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return np.ascontiguousarray(rgb[..., 0], np.uint8)
+    y, x = np.argwhere(~found)[0]
+    raise InputError('bad_mask', 'an RGB PNG with colour %s at (x %d, y %d), not a DAVIS palette '
+                     'colour: masks must be palette (P) or greyscale PNGs of object ids, or RGB '
+                     'in the DAVIS palette' % (tuple(int(c) for c in rgb[y, x]), x, y), path)
+
+
+def read_label_png(path):
+    """Object ids of a PNG file, uint8 [H, W]: palette indices (P), grey values (L, 1), RGB(A)
+    through colour_ids (alpha ignored); InputError naming the file for anything else."""
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            pixels = np.array(image)
+    except (IOError, OSError) as err:
+        raise InputError('bad_mask', 'cannot read: %s' % err, path)
+    if mode in ('P', 'L', '1'):
+        return pixels.astype(np.uint8)
+    if mode in ('RGB', 'RGBA'):
+        return colour_ids(pixels[..., :3], path)
+    raise InputError('bad_mask', 'PNG mode %s; masks must be palette (P) or greyscale (L) PNGs '
+                     'of object ids, or RGB in the DAVIS palette' % mode, path)
 
 
 def palette_png_bytes(labels):

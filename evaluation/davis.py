@@ -3,8 +3,8 @@
 python -m evaluation.davis --results <folder of <seq>/<frame>.png> --davis <DAVIS root>
     [--year 2016|2017] [--split val] [--out DIR] [--sequences a,b] [--overlay-frames 4] [--resize]
 
-Semantics are those of the official davis2017-evaluation toolkit (../shared/spec/osmn.md 9.2),
-reimplemented here with OpenCV morphology:
+Semantics are those of the official davis2017-evaluation toolkit (osmn.md 9.2 of the reference
+notes), reimplemented here with OpenCV morphology:
 
 * J: IoU of the object's ground-truth and predicted masks, 1 when both are empty.
 * F: boundary maps (a pixel differs from its right, lower or lower-right neighbour; on the last
@@ -22,7 +22,7 @@ reimplemented here with OpenCV morphology:
   object count (255 included) is refused, as the toolkit refuses it. A result of another size is
   refused too, unless `--resize` (nearest, pixel centres: `resize_labels`, the segmenter's own
   resize; the OSMN reference resized).
-* Layouts: the DAVIS 2017 trainval release (ImageSets/<year>/<split>.txt, sequence names; 2016
+* Layouts (read by `datasets.davis`): the DAVIS 2017 trainval release (ImageSets/<year>/<split>.txt, sequence names; 2016
   = the union of the 2017 objects) and, for 2016, the original DAVIS 2016 release
   (ImageSets/480p/<split>.txt, lines of "<image> <mask>" paths; 0/255 masks).
 
@@ -47,14 +47,15 @@ import sys
 import cv2
 import numpy as np
 
-from datasets.palette import palette_colours
+from datasets import davis as davis_data
+from datasets.errors import InputError
+from datasets.images import resize_labels
+from datasets.palette import VOID_LABEL, palette_colours, read_label_png
 
 BOUNDARY_RATIO = 0.008
 DECAY_BINS = 4
 RECALL_THRESHOLD = 0.5
-VOID = 255
 GLOBAL_COLUMNS = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Recall', 'F-Decay')
-YEARS = ('2016', '2017')
 
 
 class EvaluationError(ValueError):
@@ -140,14 +141,6 @@ def statistics(values):
     return mean, recall, nanmean(bins[0]) - nanmean(bins[-1])
 
 
-def object_labels(labels, year):
-    """Ground-truth palette indices -> object ids: void (255) is background; 2016 is binary."""
-    labels = np.asarray(labels)
-    if year == '2016':
-        return (labels > 0).astype(np.uint8)
-    return np.where(labels == VOID, 0, labels).astype(np.uint8)
-
-
 def sequence_scores(gt, pred, num_objects):
     """J and F [num_objects, frames] of ground-truth and predicted id maps [frames, H, W]."""
     j = np.zeros((num_objects, len(gt)))
@@ -161,116 +154,10 @@ def sequence_scores(gt, pred, num_objects):
 
 # -- datasets and result folders ----------------------------------------------------------------
 
-def _palette_codes():
-    """(sorted 24-bit RGB codes of the DAVIS palette, their indices)."""
-    codes = np.dot(_palette().astype(np.int64), [1 << 16, 1 << 8, 1])
-    order = np.argsort(codes, kind='stable')
-    return codes[order], order.astype(np.uint8)
-
-
-def colour_ids(rgb, path):
-    """uint8 [H, W] ids of an RGB image [H, W, 3]: the DAVIS palette index of every colour when
-    all colours are palette colours, else the grey value when the image is grey (R = G = B);
-    EvaluationError otherwise."""
-    codes = np.dot(rgb.astype(np.int64), [1 << 16, 1 << 8, 1])
-    sorted_codes, indices = _palette_codes()
-    at = np.minimum(np.searchsorted(sorted_codes, codes), len(sorted_codes) - 1)
-    found = sorted_codes[at] == codes
-    if found.all():
-        return indices[at]
-    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-        return np.ascontiguousarray(rgb[..., 0], np.uint8)
-    y, x = np.argwhere(~found)[0]
-    raise EvaluationError('%s is an RGB PNG with colour %s at (x %d, y %d), not a DAVIS palette '
-                          'colour: results must be palette (P) or greyscale PNGs of object ids, '
-                          'or RGB in the DAVIS palette' % (path, tuple(int(c) for c in rgb[y, x]),
-                                                           x, y))
-
-
-def read_png(path):
-    """Object ids of a PNG, uint8 [H, W]: palette indices (P), grey values (L, 1), RGB(A) through
-    colour_ids (alpha ignored); EvaluationError naming the file for anything else."""
-    from PIL import Image
-    try:
-        with Image.open(path) as image:
-            mode = image.mode
-            pixels = np.array(image)
-    except (IOError, OSError) as err:
-        raise EvaluationError('cannot read %s: %s' % (path, err))
-    if mode in ('P', 'L', '1'):
-        return pixels.astype(np.uint8)
-    if mode in ('RGB', 'RGBA'):
-        return colour_ids(pixels[..., :3], path)
-    raise EvaluationError('%s: PNG mode %s; results must be palette (P) or greyscale (L) PNGs '
-                          'of object ids, or RGB in the DAVIS palette' % (path, mode))
-
-
-def resize_labels(labels, size):
-    """Nearest-neighbour resize of an id map to (height, width), sampling pixel centres (PIL's
-    nearest, the OSMN reference's resize of results): the segmenter's merged maps and
-    `--resize`d results."""
-    if labels.shape == tuple(size):
-        return labels
-    return cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST_EXACT)
-
-
-class LayoutError(EvaluationError):
-    """A DAVIS root whose split listing is missing: `path` and a one-line `reason`."""
-
-    def __init__(self, path, reason):
-        super(LayoutError, self).__init__('%s: %s' % (path, reason))
-        self.path, self.reason = path, reason
-
-
-def split_listing(davis_root, year, split):
-    """(listing path, sequence names) of a DAVIS split, in the 2017 trainval layout
-    (ImageSets/<year>/<split>.txt: a sequence name a line) or, for 2016, the original DAVIS 2016
-    release (ImageSets/480p/<split>.txt: "<image path> <mask path>" a frame). Both keep
-    JPEGImages/480p/<seq>/ and Annotations/480p/<seq>/; the segmenter reads the same listing."""
-    candidates = [os.path.join(davis_root, 'ImageSets', year, split + '.txt')]
-    if year == '2016':
-        candidates.append(os.path.join(davis_root, 'ImageSets', '480p', split + '.txt'))
-    path = next((c for c in candidates if os.path.isfile(c)), None)
-    if path is None:
-        raise LayoutError(candidates[0], 'not found%s: the DAVIS root must hold ImageSets/, '
-                          'JPEGImages/480p/ and Annotations/480p/' % (
-                              ' (nor %s, the original DAVIS 2016 layout)' % candidates[1]
-                              if len(candidates) > 1 else ''))
-    names = []
-    with open(path) as f:
-        for line in f:
-            fields = line.split()
-            if not fields:
-                continue
-            # "/JPEGImages/480p/<seq>/00000.jpg /Annotations/480p/<seq>/00000.png" or "<seq>"
-            name = fields[0].replace('\\', '/').rstrip('/').split('/')
-            name = name[-2] if len(name) > 1 else name[0]
-            if name not in names:
-                names.append(name)
-    if not names:
-        raise LayoutError(path, 'lists no sequence')
-    return path, names
-
-
-def sequence_names(davis_root, year, split):
-    return split_listing(davis_root, year, split)[1]
-
-
-def annotation_dir(davis_root, sequence):
-    return os.path.join(davis_root, 'Annotations', '480p', sequence)
-
-
 def ground_truth(davis_root, sequence, year):
-    """(frame names, object id maps [frames, H, W], number of objects) of a DAVIS sequence."""
-    folder = annotation_dir(davis_root, sequence)
-    names = sorted(n[:-4] for n in os.listdir(folder) if n.endswith('.png')) \
-        if os.path.isdir(folder) else []
-    if len(names) < 3:
-        raise EvaluationError('%s: %d annotated frames, the protocol needs at least 3 (the first '
-                              'and last are excluded)' % (folder, len(names)))
-    labels = np.stack([object_labels(read_png(os.path.join(folder, n + '.png')), year)
-                       for n in names])
-    return names, labels, int(labels[0].max())
+    """(frame names, object id maps [frames, H, W], number of objects) of a DAVIS sequence with
+    the 3 annotated frames the protocol needs (the first and last are not evaluated)."""
+    return davis_data.ground_truth(davis_root, sequence, year, min_frames=3)
 
 
 def folder_predictions(results_dir, resize=False):
@@ -284,7 +171,7 @@ def folder_predictions(results_dir, resize=False):
             if not os.path.isfile(path):
                 raise EvaluationError('missing result %s: the results folder needs '
                                       '<seq>/<frame>.png for every evaluated frame' % path)
-            labels = read_png(path)
+            labels = read_label_png(path)
             if labels.shape != tuple(shape) and not resize:
                 raise EvaluationError('%s is %dx%d, the ground truth %dx%d: write results at '
                                       'the annotations\' size, or evaluate with --resize '
@@ -299,10 +186,10 @@ def evaluate(davis_root, year, split, predict, sequences=None, binary_results=No
     """Per-object J / F statistics of predict(seq, names, shape) over a DAVIS split.
 
     binary_results: any non-zero result pixel is the object (default: for 2016)."""
-    if year not in YEARS:
-        raise EvaluationError('year must be one of %s' % (YEARS,))
+    if year not in davis_data.YEARS:
+        raise EvaluationError('year must be one of %s' % (davis_data.YEARS,))
     binary = year == '2016' if binary_results is None else binary_results
-    names = sequences or sequence_names(davis_root, year, split)
+    names = sequences or davis_data.split_listing(davis_root, year, split)[1]
     objects = []
     for sequence in names:
         frames, gt, count = ground_truth(davis_root, sequence, year)
@@ -329,7 +216,7 @@ def _id_error(sequence, pred, count):
     """The one-line refusal of results holding an id above the object count."""
     ids = np.flatnonzero(np.bincount(pred.reshape(-1), minlength=256)[1:]) + 1
     hint = ''
-    if ids.tolist() == [VOID]:
+    if ids.tolist() == [VOID_LABEL]:
         hint = ('; the masks look binary (0/255): for single-object (DAVIS 2016) results '
                 'evaluate with --year 2016 (make eval-osmn DAVIS_YEAR=2016)')
     return ('results of %s hold object id %d, the ground truth has %d object%s (ids 1..%d)%s'
@@ -350,9 +237,9 @@ def global_results(objects):
 def first_mask_predictions(davis_root, year):
     """The "copy the first-frame mask" baseline as a predict function."""
     def predict(sequence, names, shape):
-        folder = annotation_dir(davis_root, sequence)
-        first = sorted(n for n in os.listdir(folder) if n.endswith('.png'))[0]
-        labels = object_labels(read_png(os.path.join(folder, first)), year)
+        first = davis_data.mask_names(davis_root, sequence)[0]
+        labels = davis_data.object_labels(read_label_png(os.path.join(
+            davis_data.annotation_dir(davis_root, sequence), first + '.png')), year)
         return np.repeat(labels[None], len(names), axis=0)
     return predict
 
@@ -388,13 +275,9 @@ def write_reference_iou(report, out_dir):
     return mean
 
 
-def _palette():
-    return palette_colours()
-
-
 def overlay(rgb, labels, alpha=0.5):
     """RGB image with every object id blended in its DAVIS palette colour."""
-    colours = _palette()[labels]
+    colours = palette_colours()[labels]
     out = rgb.astype(np.float32)
     fg = labels > 0
     out[fg] = (1 - alpha) * out[fg] + alpha * colours[fg]
@@ -430,7 +313,7 @@ def write_overlays(davis_root, year, report, predict, out_dir, frames_per_sequen
             pred = (pred > 0).astype(np.uint8)
         images = []
         for i in picks:
-            path = os.path.join(davis_root, 'JPEGImages', '480p', sequence, names[i] + '.jpg')
+            path = os.path.join(davis_data.image_dir(davis_root, sequence), names[i] + '.jpg')
             bgr = cv2.imread(path) if os.path.isfile(path) else None
             images.append(np.zeros(gt.shape[1:] + (3,), np.uint8) if bgr is None
                           else cv2.resize(bgr, (gt.shape[2], gt.shape[1]))[..., ::-1])
@@ -479,7 +362,7 @@ def main(argv=None):
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--results', required=True, help='folder of <seq>/<frame>.png')
     parser.add_argument('--davis', required=True, help='DAVIS root (ImageSets, Annotations)')
-    parser.add_argument('--year', default='2017', choices=YEARS)
+    parser.add_argument('--year', default='2017', choices=davis_data.YEARS)
     parser.add_argument('--split', default='val')
     parser.add_argument('--out', help='output folder (default: the results folder, as the '
                                       'official toolkit)')
@@ -496,7 +379,7 @@ def main(argv=None):
         report = run(args.results, args.davis, args.year, args.split, out,
                      args.sequences.split(',') if args.sequences else None,
                      args.overlay_frames, not args.no_baseline, args.resize)
-    except EvaluationError as err:
+    except (EvaluationError, InputError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
     print('DAVIS %s %s, %d objects' % (args.year, args.split, len(report['objects'])))

@@ -31,6 +31,9 @@ import sys
 
 import numpy as np
 
+from datasets import tracking
+from datasets.errors import InputError
+
 NORM_PRECISION_THRESHOLDS = np.arange(51) / 100.0
 NORM_PRECISION_AT = 20          # index of 0.2 in the thresholds
 
@@ -162,23 +165,21 @@ def table(performance):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='python -m evaluation.otb',
                                      description=__doc__.split('\n\n')[0])
-    from trackers import sequences as seq_lib
     parser.add_argument('--results', required=True, help='folder of <tracker>/<seq>.txt')
-    seq_lib.add_source_arguments(parser)
+    tracking.add_source_arguments(parser)
     parser.add_argument('--trackers', nargs='+', required=True)
     parser.add_argument('--report', help='report folder (default: <results>/../reports)')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
-    from trackers import sequences as seq_lib
     args = parse_args(argv)
     report = args.report or os.path.join(os.path.dirname(os.path.abspath(args.results)),
                                          'reports')
     try:
-        sequences = seq_lib.load_source(args)
+        sequences = tracking.load_source(args)
         performance = evaluate(args.results, sequences, args.trackers, report)
-    except (EvaluationError, seq_lib.SequenceError) as err:
+    except (EvaluationError, InputError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
     print(table(performance))

@@ -1,4 +1,4 @@
-"""SiamFC curation crop of ILSVRC2015-VID objects (../shared/spec/sa-siam.md sections 2.1-2.2).
+"""SiamFC curation crop of ILSVRC2015-VID objects (sa-siam.md sections 2.1-2.2 of the reference notes).
 
 Pixel-for-pixel the reference curation before JPEG encoding: inclusive box -> w, h, centre;
 context 0.5; s_z, s_x; window side rounded half-to-even; window placed by rounding; the parts of the
@@ -18,9 +18,7 @@ import math
 import cv2
 import numpy as np
 
-SIZE_Z = 127
-SIZE_X = 255
-CONTEXT_AMOUNT = 0.5
+from schemas.vid_track import CONTEXT_AMOUNT, EXEMPLAR_SIDE as SIZE_Z, SEARCH_SIDE as SIZE_X
 
 Geometry = collections.namedtuple(
     'Geometry', 'w h cx cy s_z s_x size x0 y0 x1 y1 pad_left pad_top pad_right pad_bottom')

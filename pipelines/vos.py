@@ -1,14 +1,18 @@
 """DAVIS 2016 / 2017 and YouTube-VOS 2018 -> OSMN video records, one `vos_video` record per video.
 
-DAVIS (../shared/spec/osmn.md section 3.1, 3.4): sequences from ImageSets/<year>/{train,val}.txt,
-frames from JPEGImages/480p, palette masks from Annotations/480p. DAVIS 2017 takes its object ids
-from frame 0, as the reference does (ids that appear later are ignored and counted); DAVIS 2016 is
-one object, id 1 = every non-zero palette index (its stored masks are binary).
+The layouts, listings and meta.json checks are `datasets.davis`, `datasets.ytvos` and
+`datasets.frames`; this module is the record assembly they share and the Beam plumbing. Over
+400 lines because the shared converter and its two dataset subclasses are one family (a subclass
+only answers the hooks of the shared one).
 
-YouTube-VOS 2018 (section 3.2, 3.5): objects, categories and frame lists from <split>/meta.json;
-frames from JPEGImages, masks from Annotations where they exist (valid: only each object's first
-frame; other frames get has_mask 0). Guide validity is tested on masks resized to 448x256
-(nearest), as the reference does.
+DAVIS (osmn.md sections 3.1, 3.4 of the reference notes): DAVIS 2017 takes its object ids from
+frame 0, as the reference does (ids that appear later are ignored and counted); DAVIS 2016 is one
+object, id 1 = every non-zero palette index (its stored masks are binary). Void (255) is never an
+object and stays 255 in DAVIS 2017 / YouTube-VOS masks (datasets/palette.py says why).
+
+YouTube-VOS 2018 (sections 3.2, 3.5): objects, categories and frame lists from <split>/meta.json;
+masks from Annotations where they exist (valid: only each object's first frame; other frames get
+has_mask 0). Guide validity is tested on masks resized to 448x256 (nearest), as the reference.
 
 Per object: listed frames, non-blank frames, and valid-guide frames (area > 0.3 % of the image and
 > 0.2 x its box area, with the reference's box area (xmax - xmin) * (ymax - ymin)). Masks are
@@ -19,27 +23,27 @@ python -m pipelines davis|ytvos --data <root> --out <dir>
 from __future__ import absolute_import, division, print_function
 
 import collections
-import json
 
 import cv2
 import numpy as np
 
-from pipelines import cli, fileio, images
+from datasets import davis as davis_data
+from datasets import fileio, images
+from datasets import ytvos as ytvos_data
+from datasets.errors import InputError
+from datasets.frames import frame_gaps, frame_order, frame_paths
+from pipelines import cli
 from pipelines.beam_steps import ConvertToShards
 from pipelines.converter import Converter
 from pipelines.dead_letters import describe
-from datasets.errors import InputError
 from schemas import dataset_info, vos_video
 
 LABEL_VALID_RATIO = 0.003
 BBOX_VALID_RATIO = 0.2
-YTVOS_GUIDE_SIZE = (448, 256)  # (width, height) of the reference's YouTube-VOS training masks
 DEFAULT_VIDEOS_PER_SHARD = 8
-YTVOS_SPLITS = ('train', 'valid')
-YTVOS_FRAME_STEP = 5  # YouTube-VOS 2018 ships every 5th frame (00000, 00005, ...)
 
 Video = collections.namedtuple('Video', 'split name')
-# One usable frame: its name, JPEG bytes and palette-index mask (None when not annotated).
+# One usable frame: its name, JPEG bytes and mask as the record stores it (None: not annotated).
 Frame = collections.namedtuple('Frame', 'name data labels')
 VideoObject = collections.namedtuple('VideoObject', 'id category frames first_frame')
 
@@ -106,6 +110,7 @@ class VosConverter(Converter):
         raise NotImplementedError
 
     def stored_labels(self, labels):
+        """A frame's palette indices as the record stores them (DAVIS 2016: binary)."""
         return labels
 
     def unit_problem(self, video):
@@ -152,6 +157,8 @@ class VosConverter(Converter):
                 continue
             if labels is None:
                 result.counts['frames_without_mask'] += 1
+            else:   # as stored: boxes, areas and guides are of the record's own masks
+                labels = self.stored_labels(labels)
             frames.append(Frame(name, data, labels))
         return frames, size, dropped
 
@@ -217,8 +224,8 @@ class VosConverter(Converter):
         steps = dict(
             frame_name=[f.name for f in frames],
             frame_image=[f.data for f in frames],
-            frame_mask=[images.encode_png(self.stored_labels(f.labels))
-                        if f.labels is not None else b'' for f in frames],
+            frame_mask=[images.encode_png(f.labels) if f.labels is not None else b''
+                        for f in frames],
             frame_has_mask=[int(f.labels is not None) for f in frames],
             frame_object_bbox=[boxes[t] for t in range(len(frames))],
             frame_object_area=[areas[t] for t in range(len(frames))])
@@ -226,21 +233,6 @@ class VosConverter(Converter):
 
     def video_path(self, video):
         raise NotImplementedError
-
-
-def frame_order(name):
-    """Sort key of a frame name: by number when it is one (so 2 comes before 10, whatever the
-    zero padding), names that are not numbers after them."""
-    return (0, int(name), name) if name.isdigit() else (1, 0, name)
-
-
-def frame_gaps(names, step):
-    """Missing frame numbers of a sequence whose frames are every `step`-th from 0 (DAVIS 1,
-    YouTube-VOS 5): (name before, name after) around each gap, (None, first name) when the
-    sequence does not start at frame 0."""
-    numbered = [(int(n), n) for n in names if n.isdigit()]
-    gaps = [(None, numbered[0][1])] if numbered and numbered[0][0] > 0 else []
-    return gaps + [(a[1], b[1]) for a, b in zip(numbered, numbered[1:]) if b[0] - a[0] > step]
 
 
 def _warn_gaps(names, step, where, result):
@@ -262,16 +254,6 @@ def _warn_missing_masks(paths, mask_dir, result):
                     % (len(missing), missing[0]))
 
 
-def _frame_paths(image_dir, mask_dir):
-    """[(name, image path, mask path or None)] over every frame that has an image or a mask,
-    in frame-number order: a mask without its image is reported as a missing frame, not
-    silently skipped."""
-    jpegs, masks = fileio.stems(image_dir, '.jpg'), fileio.stems(mask_dir, '.png')
-    return [(name, fileio.join(image_dir, name + '.jpg'),
-             fileio.join(mask_dir, name + '.png') if name in masks else None)
-            for name in sorted(jpegs | masks, key=frame_order)]
-
-
 # -- DAVIS ------------------------------------------------------------------------------------
 
 class DavisConverter(VosConverter):
@@ -280,19 +262,19 @@ class DavisConverter(VosConverter):
     def __init__(self, data_root, year):
         super(DavisConverter, self).__init__(data_root)
         self.year = year
-        self.name = 'davis%s' % year
+        self.name = vos_video.DAVIS2016 if year == '2016' else vos_video.DAVIS2017
 
     def video_path(self, video):
-        return fileio.join(self.data_root, 'JPEGImages', '480p', video.name)
+        return davis_data.image_dir(self.data_root, video.name)
 
     def listed_in(self, video):
-        return fileio.join(self.data_root, 'ImageSets', self.year, video.split + '.txt')
+        return davis_data.split_listing(self.data_root, self.year, video.split)[0]
 
     def mask_dir(self, video):
-        return fileio.join(self.data_root, 'Annotations', '480p', video.name)
+        return davis_data.annotation_dir(self.data_root, video.name)
 
     def frame_paths(self, video, result):
-        return _frame_paths(self.video_path(video), self.mask_dir(video))
+        return frame_paths(self.video_path(video), self.mask_dir(video))
 
     def stored_labels(self, labels):
         return (labels > 0).astype(np.uint8) if self.year == '2016' else labels
@@ -305,11 +287,11 @@ class DavisConverter(VosConverter):
             return []
         if self.year == '2016':
             return [VideoObject(1, '', everywhere, start)]
-        ids = images.label_ids(frames[start].labels)
+        ids = images.object_ids(frames[start].labels)   # void (255) is never an object
         later = set()
         for frame in frames:
             if frame.labels is not None:
-                later |= set(images.label_ids(frame.labels)) - set(ids)
+                later |= set(images.object_ids(frame.labels)) - set(ids)
         # the DAVIS 2017 protocol: objects first appearing after frame 0 are not targets
         result.counts['objects_ignored_after_frame0'] += len(later)
         result.seen('object', len(later))
@@ -328,24 +310,31 @@ class DavisVideoRecords(ConvertToShards):
 
 
 def davis_plan(data_root, year):
-    """{split: [Video]} from ImageSets/<year>/{train,val}.txt."""
+    """{split: [Video]} from the split listings (either DAVIS layout: datasets.davis)."""
     by_split = {}
-    for split in ('train', 'val'):
-        path = fileio.join(data_root, 'ImageSets', year, split + '.txt')
-        if not fileio.exists(path):
-            raise FileNotFoundError('%s not found: --data must be the DAVIS root holding '
-                                    'ImageSets/, JPEGImages/480p and Annotations/480p' % path)
-        names = sorted(set(fileio.read_bytes(path).decode('utf-8').split()))
-        by_split[split] = [Video(split, name) for name in names]
+    for split in davis_data.SPLITS:
+        try:
+            names = davis_data.split_listing(data_root, year, split)[1]
+        except InputError as err:
+            if err.reason == 'empty_listing':
+                names = []   # an empty split: no records for it (not an error here)
+            elif err.reason == 'missing_listing':
+                raise FileNotFoundError('%s not found: --data must be the DAVIS root holding '
+                                        'ImageSets/, JPEGImages/480p and Annotations/480p'
+                                        % err.path)
+            else:
+                raise ValueError(str(err))
+        by_split[split] = [Video(split, name) for name in sorted(names)]
     return by_split
+
 
 
 # -- YouTube-VOS ------------------------------------------------------------------------------
 
 class YtvosConverter(VosConverter):
-    name = 'ytvos2018'
-    guide_size = YTVOS_GUIDE_SIZE
-    frame_step = YTVOS_FRAME_STEP
+    name = vos_video.YTVOS2018
+    guide_size = (ytvos_data.OSMN_SIZE.width, ytvos_data.OSMN_SIZE.height)  # PIL's order
+    frame_step = ytvos_data.FRAME_STEP
 
     def setup(self):
         super(YtvosConverter, self).setup()
@@ -353,29 +342,30 @@ class YtvosConverter(VosConverter):
 
     def meta(self, split):
         if split not in self._meta:
-            self._meta[split] = read_meta(self.data_root, split)
+            self._meta[split] = ytvos_data.read_meta(self.data_root, split)
         return self._meta[split]
 
     def video_path(self, video):
-        return fileio.join(self.data_root, video.split, 'JPEGImages', video.name)
+        return ytvos_data.image_dir(self.data_root, video.split, video.name)
 
     def mask_dir(self, video):
-        return fileio.join(self.data_root, video.split, 'Annotations', video.name)
+        return ytvos_data.annotation_dir(self.data_root, video.split, video.name)
 
     def listed_in(self, video):
-        return fileio.join(self.data_root, video.split, 'meta.json')
+        return ytvos_data.meta_path(self.data_root, video.split)
 
     def frame_paths(self, video, result):
-        return _frame_paths(self.video_path(video), self.mask_dir(video))
+        return frame_paths(self.video_path(video), self.mask_dir(video))
 
     def unit_problem(self, video):
         entry = self.meta(video.split).get(video.name)
         if entry is None:
             return ('video_not_in_meta', self.video_path(video),
                     'video has frames but %s does not list it' % self.listed_in(video))
-        if not isinstance(entry, dict) or not isinstance(entry.get('objects', {}), dict):
+        problem = ytvos_data.meta_entry_problem(entry)
+        if problem:
             return ('bad_meta_entry', '%s#videos/%s' % (self.listed_in(video), video.name),
-                    'the entry of the video must be {"objects": {id: {...}}}')
+                    problem)
         return None
 
     def objects(self, video, frames, dropped, result):
@@ -393,7 +383,7 @@ class YtvosConverter(VosConverter):
         seen = {}
         for frame in frames:
             if frame.labels is not None:
-                for value in images.label_ids(frame.labels):
+                for value in images.object_ids(frame.labels):
                     seen.setdefault(value, frame.name)
         for value in sorted(set(seen) - set(listed)):
             result.seen('object')
@@ -404,7 +394,7 @@ class YtvosConverter(VosConverter):
 
     def _meta_object(self, video, key, obj, index, dropped, result):
         """VideoObject of one meta.json object entry; InputError when it is unusable."""
-        problem = meta_object_problem(key, obj)
+        problem = ytvos_data.meta_object_problem(key, obj)
         if problem:
             raise InputError(*problem)
         present = []
@@ -422,66 +412,21 @@ class YtvosConverter(VosConverter):
         return VideoObject(int(key), obj.get('category', ''), sorted(present), min(present))
 
 
-def meta_object_problem(key, obj):
-    """(reason, detail) when a meta.json object entry cannot be used, else None: its key must
-    be a palette index (1-255), its entry {"category": str, "frames": [frame names]}."""
-    if not (key.isdigit() and 1 <= int(key) <= 255):
-        return 'bad_object_id', 'object id %r is not an integer 1-255 (a mask palette index)' % key
-    if not isinstance(obj, dict):
-        return 'bad_meta_entry', 'object %s: entry is a %s, not an object' % (
-            key, type(obj).__name__)
-    frames = obj.get('frames', [])
-    if not isinstance(frames, list) or not all(isinstance(n, str) for n in frames):
-        return 'bad_meta_entry', 'object %s: "frames" must be a list of frame names' % key
-    if not isinstance(obj.get('category', ''), str):
-        return 'bad_meta_entry', 'object %s: "category" must be a string' % key
-    return None
-
-
-def read_meta(data_root, split):
-    """{video id: entry} of <split>/meta.json; FileNotFoundError or ValueError (one line)."""
-    path = fileio.join(data_root, split, 'meta.json')
-    if not fileio.exists(path):
-        if not fileio.isdir(fileio.join(data_root, split)):
-            present = [s for s in YTVOS_SPLITS if fileio.isdir(fileio.join(data_root, s))]
-            raise FileNotFoundError(
-                '%s/ not found under %s; %s' % (split, data_root, 'pass --splits %s' % ','.join(
-                    present) if present else '--data must be the YouTube-VOS root holding '
-                    'train/ and valid/'))
-        raise FileNotFoundError('%s not found: --data must be the YouTube-VOS root holding '
-                                '<split>/meta.json, JPEGImages/ and Annotations/' % path)
-    try:
-        meta = json.loads(fileio.read_bytes(path).decode('utf-8'))
-    except ValueError as err:
-        raise ValueError('%s is not a YouTube-VOS meta.json: %s' % (path, err))
-    videos = meta.get('videos') if isinstance(meta, dict) else None
-    if not isinstance(videos, dict):
-        raise ValueError('%s is not a YouTube-VOS meta.json: "videos" must map video ids to '
-                         'entries, found %s' % (path, type(videos).__name__))
-    return videos
-
-
 class YtvosVideoRecords(ConvertToShards):
     """Composite transform: a YouTube-VOS 2018 root -> vos_video shards."""
 
-    def __init__(self, data_root, splits=YTVOS_SPLITS, videos_per_shard=DEFAULT_VIDEOS_PER_SHARD,
-                 min_shards=1, strict=False):
+    def __init__(self, data_root, splits=ytvos_data.SPLITS,
+                 videos_per_shard=DEFAULT_VIDEOS_PER_SHARD, min_shards=1, strict=False):
         super(YtvosVideoRecords, self).__init__(
             YtvosConverter(data_root), ytvos_plan(data_root, splits), videos_per_shard,
             min_shards, strict)
 
 
-def ytvos_plan(data_root, splits=YTVOS_SPLITS):
+def ytvos_plan(data_root, splits=ytvos_data.SPLITS):
     """{split: [Video]}: the videos of meta.json and of JPEGImages/ (each reported if the
     other lacks it)."""
-    by_split = {}
-    for split in splits:
-        names = set(read_meta(data_root, split))
-        jpeg_dir = fileio.join(data_root, split, 'JPEGImages')
-        if fileio.isdir(jpeg_dir):
-            names |= set(fileio.listdir(jpeg_dir))
-        by_split[split] = [Video(split, name) for name in sorted(names)]
-    return by_split
+    return {split: [Video(split, name) for name in ytvos_data.list_videos(data_root, split)]
+            for split in splits}
 
 
 # -- entry points -----------------------------------------------------------------------------
@@ -506,7 +451,7 @@ def ytvos_main(argv=None):
     parser = cli.argument_parser('ytvos', __doc__.split('\n\n')[0],
                                  'YouTube-VOS 2018 root holding train/ and valid/', 'videos',
                                  DEFAULT_VIDEOS_PER_SHARD)
-    parser.add_argument('--splits', default=','.join(YTVOS_SPLITS),
+    parser.add_argument('--splits', default=','.join(ytvos_data.SPLITS),
                         help='comma-separated splits (directories under --data)')
 
     def build(args, beam_args):
@@ -514,6 +459,6 @@ def ytvos_main(argv=None):
         min_shards = cli.min_shards(args, beam_args)
         splits = tuple(s for s in args.splits.split(',') if s)
         options = {'splits': list(splits), 'videos_per_shard': per_shard,
-                   'min_shards': min_shards, 'guide_size': list(YTVOS_GUIDE_SIZE)}
+                   'min_shards': min_shards, 'guide_size': list(YtvosConverter.guide_size)}
         return YtvosVideoRecords(args.data, splits, per_shard, min_shards, args.strict), options
     return cli.run(parser, argv, build, vos_video.SCHEMA)

@@ -1,4 +1,4 @@
-"""COCO 2017 sample in the release layout (../shared/spec/osmn.md section 2.1).
+"""COCO 2017 sample in the release layout (osmn.md section 2.1 of the reference notes).
 
     coco/annotations/instances_{train,val}2017.json
     coco/{train,val}2017/<12-digit image id>.jpg
@@ -187,8 +187,8 @@ def _inject_faults(root, seed, sizes, images, annotations, ann_ids, faults):
 
 
 def _inject_more_faults(root, seed, sizes, images, annotations, ann_ids, faults, host):
-    """Files that fail for reasons other than "not found" or are not what their name says, ids of
-    the wrong type or listed twice, RLE runs pycocotools cannot take, a box of negative width."""
+    """Files that fail for reasons other than "not found" or are not what their name says; then
+    the JSON entries of _bad_ids."""
     json_path = os.path.join('annotations', 'instances_train2017.json')
     base_id = 900000000100
     rendered = [_image(seed, 'train2017-more-faults', j + 1, base_id + j, sizes, ann_ids)
@@ -209,6 +209,12 @@ def _inject_more_faults(root, seed, sizes, images, annotations, ann_ids, faults,
     faults.add('coco', 'format_mismatch', os.path.join('train2017', png['file_name']),
                'PNG named .jpg (written, as image/format png)')
 
+    _bad_ids(json_path, images, annotations, ann_ids, faults, host)
+
+
+def _bad_ids(json_path, images, annotations, ann_ids, faults, host):
+    """Image and annotation ids of the wrong type or listed twice (entries of the JSON, not
+    files); then those of _bad_annotations."""
     images.append(dict(host))
     faults.add('coco', 'duplicate_image_id', '%s#image=%d' % (json_path, host['id']),
                'image entry listed twice')
@@ -232,6 +238,12 @@ def _inject_more_faults(root, seed, sizes, images, annotations, ann_ids, faults,
     annotations.append(ann)
     faults.add('coco', 'bad_image_id', '%s#annotation=%d' % (json_path, ann['id']),
                'annotation whose image_id is a list (unhashable)')
+    _bad_annotations(json_path, annotations, ann_ids, faults, host)
+
+
+def _bad_annotations(json_path, annotations, ann_ids, faults, host):
+    """Annotations of a usable image that cannot be used: RLE runs pycocotools cannot take, a box
+    of negative width, an id that is a string."""
     h, w = host['height'], host['width']
     polygon = [[1.0, 1.0, 30.0, 1.0, 30.0, 30.0]]
     bad = [

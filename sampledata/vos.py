@@ -1,7 +1,7 @@
 """DAVIS 2017 and YouTube-VOS 2018 samples in their release layouts (osmn.md sections 3.1-3.2).
 
     DAVIS/JPEGImages/480p/<seq>/00000.jpg
-    DAVIS/Annotations/480p/<seq>/00000.png           palette PNG, pixel = object id
+    DAVIS/Annotations/480p/<seq>/00000.png           palette PNG, pixel = object id, 255 = void
     DAVIS/ImageSets/{2016,2017}/{train,val}.txt
 
     youtube-vos/train/{JPEGImages,Annotations}/<video>/00000.{jpg,png}   every 5th frame
@@ -14,9 +14,10 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
+import cv2
 import numpy as np
 
-from datasets.palette import palette_png_bytes
+from datasets.palette import VOID_LABEL, palette_png_bytes
 from sampledata.common import jpeg_bytes, rng_for, write_bytes, write_json
 from sampledata.render import Scene
 
@@ -26,7 +27,7 @@ DAVIS_NAMES = ('drift-stripes', 'tiles-walk', 'orbit-duo', 'cross-traffic', 'sta
                'check-slide', 'wave-pair', 'spin-dance', 'glide-three', 'bounce-lane')
 YTVOS_CATEGORIES = ('person', 'dog', 'cat', 'horse', 'giant_panda', 'airplane', 'truck',
                     'skateboard', 'duck', 'turtle')
-YTVOS_FRAME_STEP = 5
+YTVOS_FRAME_STEP = 5   # the sample's own ground truth, not datasets.ytvos.FRAME_STEP
 MIN_VISIBLE_PIXELS = 16
 
 
@@ -56,8 +57,17 @@ def _motions(rng, num_objects, late_object):
 
 # -- DAVIS ------------------------------------------------------------------------------------
 
+def void_outline(labels):
+    """`labels` with the background pixels that touch an object set to the void label: the thin
+    "ignore" outline of real DAVIS 2017 masks (objects keep every pixel)."""
+    grown = cv2.dilate((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+    return np.where((labels == 0) & (grown > 0), VOID_LABEL, labels).astype(np.uint8)
+
+
 def _write_davis_sequence(root, seed, name, width, height, num_frames, late_object,
-                          pattern='%05d'):
+                          pattern='%05d', void=False):
+    """Render and write one sequence; `void`: its masks get a void outline. Returns the object
+    ids of frame 0."""
     rng = rng_for(seed, 'davis', name)
     frames = render_video(rng, width, height, list(range(num_frames)),
                           _motions(rng, rng.randint(1, 4), late_object), speed=0.01)
@@ -65,7 +75,7 @@ def _write_davis_sequence(root, seed, name, width, height, num_frames, late_obje
         stem = pattern % t
         write_bytes(os.path.join(root, 'JPEGImages', '480p', name, stem + '.jpg'), jpeg_bytes(rgb))
         write_bytes(os.path.join(root, 'Annotations', '480p', name, stem + '.png'),
-                    palette_png_bytes(labels))
+                    palette_png_bytes(void_outline(labels) if void else labels))
     return sorted(set(np.unique(frames[0][1]).tolist()) - {0})
 
 
@@ -74,9 +84,12 @@ def _write_lines(path, names):
 
 
 def write_davis(out_dir, seed, width, height, train=4, val=2, frames=8, faults=None):
-    """Write the DAVIS sample under out_dir/DAVIS; returns its manifest entry."""
+    """Write the DAVIS sample under out_dir/DAVIS; returns its manifest entry. The sequences
+    that are DAVIS 2017 only (not listed for 2016) have a void outline in their masks, as the
+    real 2017 annotations; the 2016 ones stay 0 / object ids."""
     root = os.path.join(out_dir, DAVIS_ROOT)
     names = {'train': list(DAVIS_NAMES[:train]), 'val': list(DAVIS_NAMES[train:train + val])}
+    davis2016 = {'train': names['train'][:2], 'val': names['val'][:1]}
     counts = {}
     for split in ('train', 'val'):
         objects = 0
@@ -84,7 +97,8 @@ def write_davis(out_dir, seed, width, height, train=4, val=2, frames=8, faults=N
             # the first train sequence has an object that enters after frame 0 (ignored by the
             # DAVIS 2017 protocol, which takes object ids from frame 0)
             objects += len(_write_davis_sequence(root, seed, name, width, height, frames,
-                                                 late_object=(split == 'train' and i == 0)))
+                                                 late_object=(split == 'train' and i == 0),
+                                                 void=name not in davis2016[split]))
         counts[split] = {'sequences': len(names[split]), 'frames': frames * len(names[split]),
                          'objects_in_frame0': objects}
     listed_train = list(names['train'])
@@ -93,10 +107,12 @@ def write_davis(out_dir, seed, width, height, train=4, val=2, frames=8, faults=N
     _write_lines(os.path.join(root, 'ImageSets', '2017', 'train.txt'), listed_train)
     _write_lines(os.path.join(root, 'ImageSets', '2017', 'val.txt'), names['val'])
     # DAVIS 2016 is a subset of the 2017 sequences
-    _write_lines(os.path.join(root, 'ImageSets', '2016', 'train.txt'), names['train'][:2])
-    _write_lines(os.path.join(root, 'ImageSets', '2016', 'val.txt'), names['val'][:1])
+    _write_lines(os.path.join(root, 'ImageSets', '2016', 'train.txt'), davis2016['train'])
+    _write_lines(os.path.join(root, 'ImageSets', '2016', 'val.txt'), davis2016['val'])
     return {'root': DAVIS_ROOT, 'frame_size': [width, height], 'clean': counts,
-            'davis2016': {'train': names['train'][:2], 'val': names['val'][:1]}}
+            'davis2016': davis2016, 'void_outline': [n for split in ('train', 'val')
+                                                       for n in names[split]
+                                                       if n not in davis2016[split]]}
 
 
 def _inject_davis_faults(root, seed, width, height, frames, faults):

@@ -38,8 +38,12 @@ from schemas.features import BYTES, FLOAT, INT64, Field, Schema
 NAME = 'vid_track'
 VERSION = 1
 
-# SiamFC curation constants (sa-siam.md section 2.2) and the chunking defaults above.
-CROP_SIZE = 255
+# SiamFC geometry (sa-siam.md section 2.2), square sides in pixels: the exemplar side and the
+# context amount set the search side's scale, the stored crops are SEARCH_SIDE x SEARCH_SIDE.
+EXEMPLAR_SIDE = 127
+SEARCH_SIDE = 255
+CONTEXT_AMOUNT = 0.5
+# Chunking defaults (above).
 MAX_FRAME_DIST = 100
 ANCHORS_PER_CHUNK = 200
 

@@ -10,7 +10,8 @@ frames it is listed on, the frames where its mask is non-blank, and the frames v
 frames, stored ragged (flat values + row lengths, one row per object).
 
 DAVIS 2016 records hold one object, id 1, and binary masks (every non-zero palette index), so a
-trainer always gets an object's mask as `mask == id`. `video/split` is the common split name
+trainer always gets an object's mask as `mask == id`. DAVIS 2017 and YouTube-VOS masks keep the
+void label 255 (never an object id, box or area; background for `mask == id`). `video/split` is the common split name
 every record kind uses (train / validation), the release's own name is `video/source_split`
 (version 2; version 1 stored train / val / valid in `video/split`).
 """
@@ -21,7 +22,9 @@ from schemas.features import BYTES, INT64, Field, Schema
 NAME = 'vos_video'
 VERSION = 2
 
-DATASETS = ('davis2016', 'davis2017', 'ytvos2018')
+# The `video/dataset` values: one name per dataset, used wherever a dataset is told apart.
+DAVIS2016, DAVIS2017, YTVOS2018 = 'davis2016', 'davis2017', 'ytvos2018'
+DATASETS = (DAVIS2016, DAVIS2017, YTVOS2018)
 _OBJECTS = 'object_ids'
 
 SCHEMA = Schema(

@@ -46,18 +46,21 @@ from concurrent import futures
 import cv2
 import numpy as np
 
-from pipelines.images import tight_box
-from evaluation.davis import resize_labels
+from datasets import davis as davis_data
+from datasets import ytvos as ytvos_data
+from datasets.images import Size, resize_labels, tight_box
+from schemas.vos_video import DAVIS2016, DAVIS2017, YTVOS2018
 from segmenters.sources import SourceError
 from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers.osmn import augment, model
 
-# [width, height] the network sees per dataset (spec section 8); `frames` folders are DAVIS-like
-# (a folder of YouTube-Objects frames: --size 640 360, the youtube_objects size)
-NETWORK_SIZES = {'davis2016': (854, 480), 'davis2017': (854, 480), 'frames': (854, 480),
-                 'ytvos2018': (448, 256), 'youtube_objects': (640, 360)}
+# The network input per dataset (spec section 8); `frames` folders are DAVIS-like (a folder of
+# YouTube-Objects frames: --size 640 360, the youtube_objects size)
+NETWORK_SIZES = {DAVIS2016: davis_data.OSMN_SIZE, DAVIS2017: davis_data.OSMN_SIZE,
+                 'frames': davis_data.OSMN_SIZE, YTVOS2018: ytvos_data.OSMN_SIZE,
+                 'youtube_objects': Size(height=360, width=640)}
 DEFAULT_MAX_FRAME_SIZE = (720, 1280)   # [height, width] of the padded frame placeholder
 BACKGROUND_SCORE = 0.5
 FINETUNE_LR = 1e-5                     # the reference's online fine-tuning rate
@@ -86,7 +89,10 @@ def load_run(run_dir):
 def network_size(cfg, dataset, size=None):
     """(height, width) of the network input: `size` [W, H] or the dataset's, times the run's
     input.input_scale (1 for real runs, < 1 for the tiny test runs)."""
-    width, height = size or NETWORK_SIZES.get(dataset, NETWORK_SIZES['frames'])
+    if size:
+        width, height = size
+    else:
+        height, width = NETWORK_SIZES.get(dataset, NETWORK_SIZES['frames'])
     k = cfg['input'].get('input_scale', 1.0)
     return int(height * k), int(width * k)
 

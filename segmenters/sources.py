@@ -1,8 +1,8 @@
-"""Videos to segment, each with its objects' given masks (../shared/spec/osmn.md section 4).
+"""Videos to segment, each with its objects' given masks (osmn.md section 4 of the reference notes).
 
 Sources: `vos_video` records (DAVIS 2016 / 2017, YouTube-VOS), a raw DAVIS root
 (JPEGImages/480p, Annotations/480p and the split listing of the DAVIS 2017 trainval release or,
-for 2016, of the original DAVIS 2016 release: evaluation.davis.split_listing), a raw YouTube-VOS
+for 2016, of the original DAVIS 2016 release: datasets.davis.split_listing), a raw YouTube-VOS
 split (<split>/meta.json, JPEGImages, Annotations with each object's first mask), or a folder of
 frames (JPEG or PNG, told apart by content) plus one palette mask of its first frame (which may
 lie in the same folder). Every source yields `Video`s whose frames are decoded only when the
@@ -20,11 +20,12 @@ import os
 
 import numpy as np
 
-from evaluation import davis as davis_eval
-from pipelines import images
+from datasets import davis as davis_data
+from datasets import images
+from datasets import ytvos as ytvos_data
 from datasets.errors import InputError
+from schemas.vos_video import DAVIS2016, DAVIS2017, YTVOS2018
 
-VOID = 255
 FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 VideoObject = collections.namedtuple('VideoObject', [
@@ -98,7 +99,7 @@ def _objects_from_labels(labels, binary, where):
     if binary:
         ids = [1] if (labels > 0).any() else []
         return [VideoObject(1, 0, (labels > 0).astype(np.uint8))] if ids else []
-    ids = [i for i in images.label_ids(labels) if i != VOID]
+    ids = images.object_ids(labels)   # void (255) is never an object
     if not ids:
         raise SourceError(where, 'the first-frame mask has no object')
     return [VideoObject(i, 0, (labels == i).astype(np.uint8)) for i in ids]
@@ -164,20 +165,20 @@ def davis_videos(root, year='2017', split='val', names=None):
     """Videos of a raw DAVIS split (480p), objects from each sequence's first annotation; the
     split listing of either DAVIS layout (the evaluator's)."""
     try:
-        _, sequences = davis_eval.split_listing(root, year, split)
-    except davis_eval.LayoutError as err:
-        raise SourceError(err.path, err.reason)
+        _, sequences = davis_data.split_listing(root, year, split)
+    except InputError as err:
+        raise SourceError(err.path, err.detail)
 
     def build(sequence):
-        frames_dir = os.path.join(root, 'JPEGImages', '480p', sequence)
+        frames_dir = davis_data.image_dir(root, sequence)
         files = _frames_in(frames_dir)
-        first = os.path.join(root, 'Annotations', '480p', sequence,
+        first = os.path.join(davis_data.annotation_dir(root, sequence),
                              os.path.splitext(files[0])[0] + '.png')
         paths = [os.path.join(frames_dir, n) for n in files]
         size = _image_size(paths[0])
         labels = _mask(first)
         _check_size(labels, size, first)
-        return Video(sequence, 'davis' + year, [os.path.splitext(n)[0] for n in files], size,
+        return Video(sequence, DAVIS2016 if year == '2016' else DAVIS2017, [os.path.splitext(n)[0] for n in files], size,
                      _objects_from_labels(labels, year == '2016', first),
                      lambda t: _read_bytes(paths[t]), frames_dir)
     return _each(names or sequences, build)
@@ -185,15 +186,15 @@ def davis_videos(root, year='2017', split='val', names=None):
 
 def ytvos_videos(root, split='valid', names=None):
     """Videos of a raw YouTube-VOS split: meta.json objects, each from its first listed frame."""
-    from pipelines.vos import read_meta
     try:
-        meta = read_meta(root, split)
+        meta = ytvos_data.read_meta(root, split)
     except (IOError, OSError, ValueError) as err:
-        raise SourceError(os.path.join(root, split, 'meta.json'), str(err))
+        raise SourceError(ytvos_data.meta_path(root, split), str(err))
+
     def build(video):
         if video not in meta:
-            raise SourceError(os.path.join(root, split, 'meta.json'), 'no video %s' % video)
-        frames_dir = os.path.join(root, split, 'JPEGImages', video)
+            raise SourceError(ytvos_data.meta_path(root, split), 'no video %s' % video)
+        frames_dir = ytvos_data.image_dir(root, split, video)
         files = _frames_in(frames_dir)
         stems = [os.path.splitext(n)[0] for n in files]
         paths = [os.path.join(frames_dir, n) for n in files]
@@ -205,12 +206,12 @@ def ytvos_videos(root, split='valid', names=None):
             if first not in stems:
                 raise SourceError(frames_dir, 'object %s starts at %s, which has no frame' % (
                     key, first))
-            path = os.path.join(root, split, 'Annotations', video, first + '.png')
+            path = os.path.join(ytvos_data.annotation_dir(root, split, video), first + '.png')
             labels = _mask(path)
             _check_size(labels, size, path)
             objects.append(VideoObject(int(key), stems.index(first),
                                        (labels == int(key)).astype(np.uint8)))
-        return Video(video, 'ytvos2018', stems, size, objects,
+        return Video(video, YTVOS2018, stems, size, objects,
                      lambda t: _read_bytes(paths[t]), frames_dir,
                      [i for i, s in enumerate(stems) if s in listed])
     return _each(names or sorted(meta), build)
@@ -248,7 +249,7 @@ def record_video(record, where):
         objects.append(VideoObject(int(obj_id), int(first), (labels == obj_id).astype(np.uint8)))
     if not objects:
         raise SourceError('%s video %s' % (where, name), 'no object to segment')
-    output = sorted(listed) if dataset == 'ytvos2018' else None
+    output = sorted(listed) if dataset == YTVOS2018 else None
     return Video(name, dataset, [_text(n) for n in record['frame_name']], size, objects,
                  lambda t: frames[t], '%s video %s' % (where, name), output)
 

@@ -18,6 +18,7 @@ import zipfile
 import numpy as np
 
 from datasets.palette import write_palette_png
+from schemas.vos_video import YTVOS2018
 
 
 class DavisWriter(object):
@@ -76,4 +77,4 @@ class YtvosWriter(DavisWriter):
 
 
 def writer_for(dataset, out_dir, probabilities=False):
-    return (YtvosWriter if dataset == 'ytvos2018' else DavisWriter)(out_dir, probabilities)
+    return (YtvosWriter if dataset == YTVOS2018 else DavisWriter)(out_dir, probabilities)

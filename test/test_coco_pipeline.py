@@ -12,6 +12,8 @@ import pytest
 from pycocotools.coco import COCO
 
 import sampledata
+from datasets import coco as coco_data
+from datasets.errors import InputError
 from pipelines import coco
 from sampledata.coco import uncompressed_rle
 from sampledata.common import jpeg_bytes, write_bytes, write_json
@@ -149,8 +151,8 @@ def test_bad_input_is_reported_and_instances_reconcile(sample):
     # every annotation of the files is written or counted as rejected, also those that would
     # break pycocotools' createIndex and those of an image whose id is a string
     in_files = 0
-    for split in coco.SPLITS:
-        with open(coco.annotation_file(coco_root, split)) as f:
+    for split in coco_data.SPLITS:
+        with open(coco_data.annotation_file(coco_root, split)) as f:
             in_files += len(json.load(f)['annotations'])
     assert counts['instances'] == info['totals']['object']['seen'] == in_files
     assert bad_instances > len(info['rejected']['object'])  # image-level losses carry objects
@@ -205,7 +207,7 @@ def test_annotations_that_cannot_be_indexed_are_named_one_by_one():
     images = {5: {'id': 5}}
     categories = {1: {'id': 1}}
     good = {'id': 9, 'image_id': 5, 'category_id': 1}
-    assert coco.annotation_problem(good, images, categories) is None
+    assert coco_data.annotation_problem(good, images, categories) is None
     for ann, reason in (([], 'bad_annotation'), ({'image_id': 5}, 'bad_annotation_id'),
                         (dict(good, id='9'), 'bad_annotation_id'),
                         (dict(good, image_id=[5]), 'bad_image_id'),
@@ -213,10 +215,10 @@ def test_annotations_that_cannot_be_indexed_are_named_one_by_one():
                         (dict(good, image_id=6), 'unknown_image_id'),
                         (dict(good, category_id={'a': 1}), 'unknown_category_id'),
                         (dict(good, category_id=2), 'unknown_category_id')):
-        assert coco.annotation_problem(ann, images, categories)[0] == reason, ann
+        assert coco_data.annotation_problem(ann, images, categories)[0] == reason, ann
     dataset = {'images': [{'id': 5}, {'id': '5'}, 7], 'categories': [{'id': 1}, {'name': 'x'}],
                'annotations': [good, {'image_id': [5]}]}
-    screened = coco.screen(dataset, 'a.json')
+    screened = coco_data.screen(dataset, 'a.json')
     assert list(screened.images) == [5] and screened.annotations == [good]
     assert [p[:3] for p in screened.problems] == [
         ('image', 'bad_image_id', "a.json#image='5'"),
@@ -224,18 +226,18 @@ def test_annotations_that_cannot_be_indexed_are_named_one_by_one():
         ('warning', 'bad_category', 'a.json#categories[1]'),
         ('object', 'bad_annotation_id', 'a.json#annotations[1]')]
     with pytest.raises(ValueError, match='not a COCO instances file'):
-        coco.screen({'images': [], 'annotations': {}}, 'a.json')
+        coco_data.screen({'images': [], 'annotations': {}}, 'a.json')
 
 
 def test_segmentation_checks():
-    coco.check_segmentation([[0, 0, 5, 0, 5, 5]], 10, 10)
-    coco.check_segmentation({'size': [10, 10], 'counts': [50, 50]}, 10, 10)
+    coco_data.check_segmentation([[0, 0, 5, 0, 5, 5]], 10, 10)
+    coco_data.check_segmentation({'size': [10, 10], 'counts': [50, 50]}, 10, 10)
     for seg, reason in (([[0, 0, 5, 5]], 'invalid_polygon'), ([], 'invalid_polygon'),
                         ([[0, 0, 5, 0, 5]], 'invalid_polygon'),
                         ({'size': [10, 11], 'counts': [110]}, 'rle_wrong_size'),
                         ({'size': [10, 10], 'counts': [50]}, 'invalid_rle'),
                         ({'size': [10, 10], 'counts': [-5, 105]}, 'invalid_rle'),
                         (None, 'invalid_segmentation')):
-        with pytest.raises(coco.InputError) as err:
-            coco.check_segmentation(seg, 10, 10)
+        with pytest.raises(InputError) as err:
+            coco_data.check_segmentation(seg, 10, 10)
         assert err.value.reason == reason

@@ -8,6 +8,10 @@ import pytest
 
 import sampledata
 from datasets.palette import write_palette_png
+from datasets import davis as davis_data
+from datasets.errors import InputError
+from datasets.images import resize_labels
+from datasets.palette import read_label_png
 from evaluation import davis
 
 H, W = 480, 854  # tolerance ceil(0.008 * 979.7) = 8 px
@@ -129,11 +133,11 @@ def test_first_mask_baseline_equals_a_direct_computation(tmpdir):
     root = os.path.join(data, 'DAVIS')
     report = davis.evaluate(root, '2017', 'val', davis.first_mask_predictions(root, '2017'))
     direct = []
-    for seq in davis.sequence_names(root, '2017', 'val'):
-        folder = davis.annotation_dir(root, seq)
-        frames = [np.array(davis.read_png(os.path.join(folder, n)))
+    for seq in davis_data.split_listing(root, '2017', 'val')[1]:
+        folder = davis_data.annotation_dir(root, seq)
+        frames = [np.array(read_label_png(os.path.join(folder, n)))
                   for n in sorted(os.listdir(folder))]
-        for k in range(1, frames[0].max() + 1):
+        for k in range(1, frames[0][frames[0] != 255].max() + 1):   # 255: void outline
             ious = []
             for labels in frames[1:-1]:
                 gt, first = labels == k, frames[0] == k
@@ -147,8 +151,8 @@ def test_first_mask_baseline_equals_a_direct_computation(tmpdir):
 
 def test_davis_2016_is_binary_for_ground_truth_and_results():
     labels = np.array([[0, 1, 2, 255]], np.uint8)
-    np.testing.assert_array_equal(davis.object_labels(labels, '2016'), [[0, 1, 1, 1]])
-    np.testing.assert_array_equal(davis.object_labels(labels, '2017'), [[0, 1, 2, 0]])
+    np.testing.assert_array_equal(davis_data.object_labels(labels, '2016'), [[0, 1, 1, 1]])
+    np.testing.assert_array_equal(davis_data.object_labels(labels, '2017'), [[0, 1, 2, 0]])
 
 
 def _one_object_tree(root):
@@ -156,7 +160,7 @@ def _one_object_tree(root):
     frames 1 and 2. Returns the ground truth."""
     gt = np.zeros((4, 30, 40), np.uint8)
     gt[:, 5:15, 5:20] = 1
-    for year in davis.YEARS:
+    for year in davis_data.YEARS:
         os.makedirs(os.path.join(root, 'ImageSets', year))
         with open(os.path.join(root, 'ImageSets', year, 'val.txt'), 'w') as f:
             f.write('seq\n')
@@ -200,18 +204,18 @@ def test_rgb_results_map_through_the_davis_palette_or_are_refused(tmpdir):
     gt = _one_object_tree(root)
     colours = np.array(voc_palette(), np.uint8).reshape(256, 3)
     _write_results(results, {1: colours[gt[1]], 2: colours[gt[2]]}, mode='RGB')
-    np.testing.assert_array_equal(davis.read_png(os.path.join(results, 'seq', '00001.png')),
+    np.testing.assert_array_equal(read_label_png(os.path.join(results, 'seq', '00001.png')),
                                   gt[1])
     report = davis.evaluate(root, '2017', 'val', davis.folder_predictions(results))
     assert report['global']['J-Mean'] == 1.0
     grey = np.repeat((gt[1] * 255)[..., None], 3, axis=2)          # white on black: grey values
     _write_results(results, {1: grey}, mode='RGB')
-    assert davis.read_png(os.path.join(results, 'seq', '00001.png')).max() == 255
+    assert read_label_png(os.path.join(results, 'seq', '00001.png')).max() == 255
     odd = colours[gt[1]].copy()
     odd[gt[1] > 0] = (10, 200, 30)                                  # no palette colour
     _write_results(results, {1: odd}, mode='RGB')
-    with pytest.raises(davis.EvaluationError, match=r'colour \(10, 200, 30\).*DAVIS palette'):
-        davis.read_png(os.path.join(results, 'seq', '00001.png'))
+    with pytest.raises(InputError, match=r'colour \(10, 200, 30\).*DAVIS palette'):
+        read_label_png(os.path.join(results, 'seq', '00001.png'))
 
 
 def test_results_of_another_size_are_refused_unless_resized(tmpdir, capsys):
@@ -225,7 +229,7 @@ def test_results_of_another_size_are_refused_unless_resized(tmpdir, capsys):
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'is 20x15, the ground truth 40x30' in err and '--resize' in err
     assert davis.main(args + ['--resize', '--no-baseline', '--overlay-frames', '0']) == 0
-    np.testing.assert_array_equal(davis.resize_labels(half, (30, 40)),
+    np.testing.assert_array_equal(resize_labels(half, (30, 40)),
                                   np.kron(half, np.ones((2, 2), np.uint8)))
     lines = open(str(tmpdir.join('out', 'global_results-val.csv'))).read().splitlines()
     assert float(lines[1].split(',')[1]) == pytest.approx(8 * 14 / 150.0, abs=1e-3)
@@ -248,7 +252,7 @@ def test_original_davis_2016_layout(tmpdir, capsys):
             os.makedirs(folder, exist_ok=True)
             for t in range(5):
                 Image.fromarray(gt[t], mode='L').save(os.path.join(folder, '%05d.png' % t))
-    assert davis.sequence_names(root, '2016', 'val') == ['cows', 'bear']
+    assert davis_data.split_listing(root, '2016', 'val')[1] == ['cows', 'bear']
     for seq in ('cows', 'bear'):
         for t in (1, 2, 3):
             write_palette_png(os.path.join(results, seq, '%05d.png' % t), gt[0] > 0)
@@ -257,8 +261,8 @@ def test_original_davis_2016_layout(tmpdir, capsys):
     expected = np.mean([14 / 16.0, 13 / 17.0, 12 / 18.0])
     assert [o['name'] for o in report['objects']] == ['cows_1', 'bear_1']
     assert report['global']['J-Mean'] == pytest.approx(expected)
-    with pytest.raises(davis.EvaluationError, match='ImageSets/2017/val.txt: not found'):
-        davis.sequence_names(root, '2017', 'val')
+    with pytest.raises(InputError, match='ImageSets/2017/val.txt: not found'):
+        davis_data.split_listing(root, '2017', 'val')
     assert davis.main(['--results', results, '--davis', str(tmpdir), '--year', '2016']) == 1
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'original DAVIS 2016 layout' in err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import images
+from datasets import images
 from datasets.errors import InputError
 from datasets.palette import palette_png_bytes
 from sampledata.common import jpeg_bytes

@@ -14,7 +14,7 @@ import sampledata
 from fake_npu_env import assert_ops_reviewed, fake_npu
 from datasets.palette import palette_png_bytes
 from pipelines import coco as coco_pipeline
-from pipelines import images
+from datasets import images
 from pipelines import vos as vos_pipeline
 from schemas import dataset_info, vos_video
 from trainers import reader

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from evaluation import otb
-from trackers.sequences import Sequence
+from datasets.tracking import Sequence
 
 # Sequence A: ground truth (0, 0, 10, 10) everywhere. Predictions: frame 0 is replaced by the
 # ground truth (IoU 1, error 0); half overlap (IoU 50/150, error 5); an empty box (IoU 0, centre

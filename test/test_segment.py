@@ -13,6 +13,7 @@ from PIL import Image
 
 import sampledata
 from datasets.palette import voc_palette
+from datasets import davis as davis_data
 from evaluation import davis as davis_eval
 from pipelines import vos as vos_pipeline
 from segmenters import __main__ as segment_cli
@@ -173,7 +174,7 @@ def test_records_and_raw_davis_give_the_same_results_and_the_evaluator_scores_th
             np.testing.assert_allclose(np.load(path), np.load(other), atol=1e-5)
             probabilities += 1
     summary = json.load(open(os.path.join(from_raw, 'segment_summary.json')))
-    sequences = davis_eval.sequence_names(davis_root, '2017', 'val')
+    sequences = davis_data.split_listing(davis_root, '2017', 'val')[1]
     assert summary['videos'] == len(sequences) and summary['rejected'] == 0
     # rates count the frames the network ran on: not the first of each video
     assert summary['segmented_frames'] == summary['frames'] - len(sequences)
@@ -205,7 +206,7 @@ def test_finetuning_trains_a_copy_and_leaves_the_run_untouched(trained, raw_resu
               for n in os.listdir(run) if os.path.isfile(os.path.join(run, n))}
     out = str(root / 'finetuned')
     davis_root = os.path.join(trained['data'], 'DAVIS')
-    first = davis_eval.sequence_names(davis_root, '2017', 'val')[0]
+    first = davis_data.split_listing(davis_root, '2017', 'val')[1][0]
     assert segment_cli.main(['--run', run, '--out', out, '--device', 'cpu', '--davis',
                              davis_root, '--videos', first,
                              '--finetune-steps', '3', '--finetune-lr', '0.01']) == 0
@@ -272,7 +273,7 @@ def test_bad_inputs_are_one_line_errors_or_error_entries(trained, tmpdir, capsys
     import shutil
     davis = str(tmpdir.join('DAVIS'))
     shutil.copytree(os.path.join(trained['data'], 'DAVIS'), davis)
-    broken = davis_eval.sequence_names(davis, '2017', 'val')[0]
+    broken = davis_data.split_listing(davis, '2017', 'val')[1][0]
     os.remove(os.path.join(davis, 'Annotations', '480p', broken, '00000.png'))
     assert segment_cli.main(['--run', trained['run'], '--out', out, '--device', 'cpu',
                              '--davis', davis]) == 0
@@ -287,10 +288,10 @@ def test_inference_equals_the_trainers_validation_graph(trained, raw_results):
     guide (frame 0) and previous mask (the given one): one model, one input construction."""
     import cv2
     import tensorflow as tf
-    from pipelines.images import tight_box
+    from datasets.images import tight_box
     from trainers.osmn import augment, model
     davis_root = os.path.join(trained['data'], 'DAVIS')
-    seq = davis_eval.sequence_names(davis_root, '2017', 'val')[0]
+    seq = davis_data.split_listing(davis_root, '2017', 'val')[1][0]
     names, gt, _ = davis_eval.ground_truth(davis_root, seq, '2017')
     frames = [cv2.imread(os.path.join(davis_root, 'JPEGImages', '480p', seq, n + '.jpg'))[..., ::-1]
               for n in names[:2]]
@@ -322,7 +323,7 @@ def test_a_folder_of_png_frames_holding_its_mask_is_segmented(trained, raw_resul
     import cv2
     import shutil
     davis_root = os.path.join(trained['data'], 'DAVIS')
-    seq = davis_eval.sequence_names(davis_root, '2017', 'val')[0]
+    seq = davis_data.split_listing(davis_root, '2017', 'val')[1][0]
     names = davis_eval.ground_truth(davis_root, seq, '2017')[0][:3]
     folder = str(tmpdir.join(seq))
     os.makedirs(folder)
@@ -330,7 +331,7 @@ def test_a_folder_of_png_frames_holding_its_mask_is_segmented(trained, raw_resul
         bgr = cv2.imread(os.path.join(davis_root, 'JPEGImages', '480p', seq, name + '.jpg'))
         cv2.imwrite(os.path.join(folder, name + '.png'), bgr)
     mask = os.path.join(folder, 'given.png')
-    shutil.copy(os.path.join(davis_eval.annotation_dir(davis_root, seq), names[0] + '.png'), mask)
+    shutil.copy(os.path.join(davis_data.annotation_dir(davis_root, seq), names[0] + '.png'), mask)
     out = str(tmpdir.join('out'))
     assert segment_cli.main(['--run', trained['run'], '--out', out, '--device', 'cpu',
                              '--frames', folder, '--mask', mask, '--object-batch', '2']) == 0

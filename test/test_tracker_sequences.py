@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import sampledata
+from datasets import otb
 from trackers import sequences as seq_lib
 
 
@@ -26,11 +27,11 @@ def test_ground_truth_separators_and_bad_lines(tmpdir):
     path = str(tmpdir.join('gt.txt'))
     with open(path, 'w') as f:
         f.write('1,2,3,4\n5\t6\t7\t8\n9 10  11 12\n\n13, 14,15 ,16\n')
-    np.testing.assert_array_equal(seq_lib.read_boxes(path), np.arange(1, 17).reshape(4, 4))
+    np.testing.assert_array_equal(otb.read_boxes(path), np.arange(1, 17).reshape(4, 4))
     with open(path, 'w') as f:
         f.write('1,2,3,4\n1,2,3\n')
     with pytest.raises(seq_lib.SequenceError, match=r'gt.txt:2: expected 4 values'):
-        seq_lib.read_boxes(path)
+        otb.read_boxes(path)
 
 
 def test_otb_frame_ranges_are_explicit(tmpdir):
@@ -40,11 +41,11 @@ def test_otb_frame_ranges_are_explicit(tmpdir):
     # another sequence whose images start later than its ground truth needs a list entry
     _otb(root, 'Late', 12, '1,1,5,5\n' * 10)
     with pytest.raises(seq_lib.SequenceError, match=r'10 boxes but 12 images.*Late <first> <last>'):
-        seq_lib.load_otb(root)
+        otb.load_otb(root)
     listing = str(tmpdir.join('list.txt'))
     with open(listing, 'w') as f:
         f.write('# name first last\nDavid\nLate 3 12\n')
-    david, late = seq_lib.load_otb(root, listing)
+    david, late = otb.load_otb(root, listing)
     assert len(david.frames) == 471 and david.frames[0].endswith('0300.jpg')
     assert len(late.frames) == 10 and late.frames[0].endswith('0003.jpg')
     assert late.frames[-1].endswith('0012.jpg') and late.origin == 1
@@ -54,20 +55,20 @@ def test_otb_sequences_with_several_targets(tmpdir):
     folder = _otb(str(tmpdir), 'Jogging', 3, '1,1,5,5\n' * 3, gt_name='groundtruth_rect.1.txt')
     with open(os.path.join(folder, 'groundtruth_rect.2.txt'), 'w') as f:
         f.write('2,2,6,6\n' * 3)
-    one, two = seq_lib.load_otb(str(tmpdir))
+    one, two = otb.load_otb(str(tmpdir))
     assert (one.name, two.name) == ('Jogging.1', 'Jogging.2')
     assert two.boxes[0].tolist() == [2, 2, 6, 6]
     # a list file names a folder (all its targets) or one target by its got10k name
     listing = str(tmpdir.join('list.txt'))
     with open(listing, 'w') as f:
         f.write('Jogging.2\n')
-    (only,) = seq_lib.load_otb(str(tmpdir), listing)
+    (only,) = otb.load_otb(str(tmpdir), listing)
     assert only.name == 'Jogging.2' and only.boxes[0].tolist() == [2, 2, 6, 6]
     with open(listing, 'w') as f:
         f.write('Jogging.3\n')
     with pytest.raises(seq_lib.SequenceError, match='Jogging.3 not found; Jogging holds '
                                                      'Jogging.1, Jogging.2'):
-        seq_lib.load_otb(str(tmpdir), listing)
+        otb.load_otb(str(tmpdir), listing)
 
 
 def test_otb_tree_is_read_as_got10k_reads_it(tmpdir, capsys):
@@ -83,7 +84,7 @@ def test_otb_tree_is_read_as_got10k_reads_it(tmpdir, capsys):
         f.write('2\t2\t6\t6\n' * 3)
     _otb(root, 'David', 770, '1 1 5 5\n' * 471)
     _otb(root, 'Basketball', 5, '1,1,5,5\n' * 5)
-    ours = seq_lib.load_otb(root)
+    ours = otb.load_otb(root)
     theirs = OTB(root, version=2015, download=False)
     capsys.readouterr()                     # got10k's warnings about the other 96 sequences
     assert [s.name for s in ours] == ['Basketball', 'David', 'Human4', 'Jogging.1', 'Jogging.2']
@@ -96,7 +97,7 @@ def test_otb_tree_is_read_as_got10k_reads_it(tmpdir, capsys):
     # a folder holding only empty ground truth is an error that says so
     _otb(root, 'Empty', 2, '\n')
     with pytest.raises(seq_lib.SequenceError, match='Empty: no ground truth'):
-        seq_lib.load_otb(root)
+        otb.load_otb(root)
 
 
 def test_builtin_otb_ranges_can_be_switched_off(tmpdir):
@@ -106,13 +107,13 @@ def test_builtin_otb_ranges_can_be_switched_off(tmpdir):
     with pytest.raises(seq_lib.SequenceError,
                        match=r'20 boxes but 0 images in 300..770 \(the built-in OTB range of '
                              r'David; --no-otb-ranges turns it off\)'):
-        seq_lib.load_otb(root)
-    (david,) = seq_lib.load_otb(root, builtin_ranges=False)
+        otb.load_otb(root)
+    (david,) = otb.load_otb(root, builtin_ranges=False)
     assert len(david.frames) == 20
     listing = str(tmpdir.join('list.txt'))
     with open(listing, 'w') as f:
         f.write('David 1 20\n')     # a list line overrides the table
-    (david,) = seq_lib.load_otb(root, listing)
+    (david,) = otb.load_otb(root, listing)
     assert len(david.frames) == 20
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import sampledata
-from pipelines import images, shards, vid
+from datasets import images
+from pipelines import shards, vid
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop
 from schemas import dataset_info, vid_track
 from record_files import load_output

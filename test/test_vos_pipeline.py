@@ -11,6 +11,8 @@ import tensorflow as tf
 from PIL import Image
 
 import sampledata
+from datasets import frames as frames_data
+from datasets import ytvos as ytvos_data
 from pipelines import vos
 from schemas import vos_video
 from record_files import load_output
@@ -102,7 +104,7 @@ def test_davis2017_masks_objects_and_guides(sample, davis2017):
             rec['split'].decode()]
         paths = sorted(glob.glob(os.path.join(root, 'Annotations', '480p', name, '*.png')))
         masks = [palette(p) for p in paths]
-        ids = sorted(set(np.unique(masks[0]).tolist()) - {0})
+        ids = sorted(set(np.unique(masks[0]).tolist()) - {0, 255})  # 255: void, not an object
         assert list(rec['object_ids']) == ids
         assert [n.decode() for n in rec['frame_name']] == \
             [os.path.basename(p)[:-4] for p in paths]
@@ -180,7 +182,7 @@ def test_ytvos_objects_from_meta_and_valid_first_masks(sample):
                     np.testing.assert_array_equal(mask, palette(os.path.join(
                         clean, 'youtube-vos', split, 'Annotations', video, name + '.png')))
             for j, key in enumerate(keys):
-                _, valid = expected_object_lists(masks, int(key), vos.YTVOS_GUIDE_SIZE)
+                _, valid = expected_object_lists(masks, int(key), vos.YtvosConverter.guide_size)
                 vflat = list(rec['object_valid_guide_frames'])
                 vlen = list(rec['object_valid_guide_frames_row_lengths'])
                 assert vflat[sum(vlen[:j]):sum(vlen[:j + 1])] == \
@@ -235,16 +237,16 @@ def test_bad_input_is_reported(sample, dataset, root_name, name):
 def test_frames_are_ordered_by_number_and_gaps_found(tmpdir):
     for name in ('0', '1', '2', '10', '11'):
         tmpdir.ensure('img', name + '.jpg')
-    paths = vos._frame_paths(str(tmpdir.join('img')), str(tmpdir.join('masks')))
+    paths = frames_data.frame_paths(str(tmpdir.join('img')), str(tmpdir.join('masks')))
     assert [name for name, _, _ in paths] == ['0', '1', '2', '10', '11']
     # gaps against the dataset's step, not the most common one; a missing start is a gap
-    assert vos.frame_gaps(['00000', '00005', '00010', '00020', '00025'], 5) == [
+    assert frames_data.frame_gaps(['00000', '00005', '00010', '00020', '00025'], 5) == [
         ('00010', '00020')]
-    assert vos.frame_gaps(['00000', '00010', '00020'], 5) == [('00000', '00010'),
+    assert frames_data.frame_gaps(['00000', '00010', '00020'], 5) == [('00000', '00010'),
                                                               ('00010', '00020')]
-    assert vos.frame_gaps(['00005', '00010'], 5) == [(None, '00005')]
-    assert vos.frame_gaps(['00000', '00001', '00002'], 1) == []
-    assert vos.frame_gaps(['0', '2', '3', '4'], 1) == [('0', '2')]
+    assert frames_data.frame_gaps(['00005', '00010'], 5) == [(None, '00005')]
+    assert frames_data.frame_gaps(['00000', '00001', '00002'], 1) == []
+    assert frames_data.frame_gaps(['0', '2', '3', '4'], 1) == [('0', '2')]
 
 
 def test_ytvos_root_without_valid_says_which_splits_to_pass(tmpdir, capsys):
@@ -267,12 +269,12 @@ def test_malformed_meta_json_is_one_line(tmpdir, capsys):
 
 
 def test_meta_object_entries_are_checked_one_by_one():
-    assert vos.meta_object_problem('3', {'category': 'cat', 'frames': ['00000']}) is None
+    assert ytvos_data.meta_object_problem('3', {'category': 'cat', 'frames': ['00000']}) is None
     for key, obj, reason in (('x', {}, 'bad_object_id'), ('0', {}, 'bad_object_id'),
                              ('300', {}, 'bad_object_id'), ('2', [], 'bad_meta_entry'),
                              ('2', {'frames': [0, 5]}, 'bad_meta_entry'),
                              ('2', {'category': 7}, 'bad_meta_entry')):
-        assert vos.meta_object_problem(key, obj)[0] == reason, (key, obj)
+        assert ytvos_data.meta_object_problem(key, obj)[0] == reason, (key, obj)
 
 
 def test_rerun_is_byte_identical(sample, tmpdir):

@@ -36,13 +36,14 @@ import time
 
 import numpy as np
 
+from schemas import vid_track
 from trackers.sasiam_branches import PIXEL_POOL, TrackerError, tracker_name
 from trainers.sasiam import model
 
 TRACK_DEFAULTS = {
-    'z_size': 127,               # only sets the context: s_x = s_z * x_size / z_size
-    'x_size': 255,
-    'context_amount': 0.5,
+    'z_size': vid_track.EXEMPLAR_SIDE,   # only sets the context: s_x = s_z * x_size / z_size
+    'x_size': vid_track.SEARCH_SIDE,
+    'context_amount': vid_track.CONTEXT_AMOUNT,
     'num_scales': 3,
     'scale_step': 1.0375,
     'scale_penalty': 0.9745,     # multiplies the peak of every non-centre scale

@@ -23,7 +23,10 @@ from trainers.distributed import settings, sync_batch_norm
 from trainers.distributed.data_parallel import DataParallel
 from trainers import config as config_lib
 from trainers import device as device_lib
+from datasets import davis as davis_data
+from datasets import ytvos as ytvos_data
 from schemas import dataset_info
+from schemas.vos_video import DAVIS2017, YTVOS2018
 from trainers.osmn import augment, data, model
 
 # Every size in the config is [height, width]: size, the network input before scaling (the
@@ -33,10 +36,10 @@ STAGES = {
     'coco': {'size': [400, 400], 'scales': [0.8, 1.0, 1.2], 'batch_size': 8, 'lr': 1e-5,
              'fix_bn': False, 'split': 'train2017', 'validation_split': 'val2017',
              'max_frame_size': [640, 640]},
-    'davis': {'size': [480, 854], 'scales': [0.5, 0.8, 1.0], 'batch_size': 4, 'lr': 1e-6,
+    'davis': {'size': list(davis_data.OSMN_SIZE), 'scales': [0.5, 0.8, 1.0], 'batch_size': 4, 'lr': 1e-6,
               'fix_bn': True, 'split': 'train', 'validation_split': 'val',
-              'max_frame_size': [480, 854]},
-    'ytvos': {'size': [256, 448], 'scales': [1.0], 'batch_size': 8, 'lr': 1e-5, 'fix_bn': False,
+              'max_frame_size': list(davis_data.OSMN_SIZE)},
+    'ytvos': {'size': list(ytvos_data.OSMN_SIZE), 'scales': [1.0], 'batch_size': 8, 'lr': 1e-5, 'fix_bn': False,
               'split': 'train', 'validation_split': None, 'max_frame_size': [720, 1280]},
 }
 
@@ -123,7 +126,7 @@ TYPES = {
 # gradients are summed.
 LOSS_REDUCTION = 'sum'
 
-RECORDS = {'coco': 'out/coco', 'davis': 'out/davis2017', 'ytvos': 'out/ytvos2018'}
+RECORDS = {'coco': 'out/coco', 'davis': 'out/' + DAVIS2017, 'ytvos': 'out/' + YTVOS2018}
 
 
 def resolved(cfg):

@@ -22,7 +22,7 @@ from schemas import vid_track
 from trainers import reader
 from trainers.distributed.settings import rank_seed
 
-CROP = 255       # stored crop side
+CROP = vid_track.SEARCH_SIDE   # stored crop side
 CENTER = 247     # CenterCrop after the stretch
 OUT = 239        # RandomCrop size: what the networks see in training
 HASH_BUCKETS = 2 ** 62

@@ -21,8 +21,6 @@ from trainers import reader
 from trainers.sasiam import data
 from trainers.sasiam.train import DEFAULTS
 
-EXEMPLAR = 127  # the centred target + context square of a 255 crop (sa-siam.md 2.2)
-
 
 def sample_pairs(records_dir, split, n, seed):
     """(stored exemplars, stored instances, augmented exemplars, augmented instances) of n
@@ -48,7 +46,7 @@ def _stored_tile(image, text, outline):
     tile = np.ascontiguousarray(image)
     if outline:
         lo = (sheets.VID_TILE - EXEMPLAR) // 2
-        cv2.rectangle(tile, (lo, lo), (lo + EXEMPLAR - 1, lo + EXEMPLAR - 1), (0, 255, 0), 1)
+        cv2.rectangle(tile, (lo, lo), (lo + vid_track.EXEMPLAR_SIDE - 1, lo + vid_track.EXEMPLAR_SIDE - 1), (0, 255, 0), 1)
     return sheets.label(tile, text)
 
 

@@ -1,18 +1,24 @@
-"""Image and mask helpers shared by the pipelines: strict JPEG checks, masks, PNG, tight boxes."""
+"""Image and mask helpers of the readers, converters, segmenters and evaluation: strict JPEG
+checks, masks, PNG, tight boxes, label resizing."""
 from __future__ import absolute_import, division, print_function
 
+import collections
 import io
 
 import cv2
 import numpy as np
 
 from datasets.errors import InputError
+from datasets.palette import VOID_LABEL
+
+# An image or network size; the fields name the axis order that tuples of sizes leave implicit.
+Size = collections.namedtuple('Size', 'height width')
 
 
 def read_file(path, missing_reason='missing_frame'):
     """File bytes; InputError(missing_reason) when it does not exist, InputError
     ('unreadable_file') when it cannot be read for any other reason (permission, I/O error)."""
-    from pipelines import fileio
+    from datasets import fileio
     try:
         return fileio.read_bytes(path)
     except FileNotFoundError:
@@ -128,3 +134,17 @@ def label_counts(labels):
 def label_ids(labels):
     """Sorted non-zero values present in a uint8 label map."""
     return [int(i) for i in np.flatnonzero(label_counts(labels)[1:]) + 1]
+
+
+def object_ids(labels):
+    """Sorted object ids of a palette label map: its values but background 0 and void 255."""
+    return [i for i in label_ids(labels) if i != VOID_LABEL]
+
+
+def resize_labels(labels, size):
+    """Nearest-neighbour resize of an id map to (height, width), sampling pixel centres (PIL's
+    nearest, the OSMN reference's resize of results): the segmenter's merged maps and the
+    evaluator's `--resize`d results."""
+    if labels.shape == tuple(size):
+        return labels
+    return cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST_EXACT)

@@ -1,0 +1,63 @@
+"""What a tracking benchmark reader yields, and choosing one on a command line.
+
+A Sequence holds its frame paths, its boxes (N x 4, x, y, w, h in the file's own convention;
+only the first row is needed to track, all rows to evaluate) and `origin`, the coordinate of the
+first pixel in that convention (OTB: 1, VID XML and `--init` boxes: 0). Trackers work in 0-based
+pixels; results are written back in the file's convention, the layout got10k and the OTB
+toolkits compare against the ground truth as it is. Readers: `datasets.otb`, `datasets.vid`.
+"""
+from __future__ import absolute_import, division, print_function
+
+import collections
+import glob
+import os
+import re
+
+from datasets.errors import InputError
+
+Sequence = collections.namedtuple('Sequence', 'name frames boxes origin')
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+class SequenceError(InputError):
+    """A sequence that cannot be read: the message names the path and the reason."""
+
+    def __init__(self, message):
+        super(SequenceError, self).__init__('bad_sequence', message)
+
+
+def frame_number(path):
+    """The last number in a frame file's name (None when it has none)."""
+    digits = re.findall(r'\d+', os.path.splitext(os.path.basename(path))[0])
+    return int(digits[-1]) if digits else None
+
+
+def list_images(folder):
+    """Images of a folder in frame-number order (names without a number sort by name)."""
+    files = [p for p in glob.glob(os.path.join(folder, '*'))
+             if p.lower().endswith(IMAGE_EXTENSIONS)]
+    return sorted(files, key=lambda p: (frame_number(p) is None, frame_number(p) or 0, p))
+
+
+def add_source_arguments(parser):
+    """--otb / --vid (one of them), --list and --no-otb-ranges, for load_source."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
+    source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
+    parser.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line '
+                                       '(name: a folder, or one target such as Jogging.1)')
+    parser.add_argument('--no-otb-ranges', action='store_true',
+                        help="don't apply the OTB toolkit's built-in frame ranges (David "
+                             "300-770, Football1, Freeman3, Freeman4, Diving) to folders of "
+                             "those names")
+
+
+def load_source(args):
+    """The sequences of add_source_arguments' options."""
+    from datasets import otb, vid   # they build on this module
+    if args.vid and (args.list or args.no_otb_ranges):
+        raise SequenceError('--list and --no-otb-ranges apply to --otb, not to --vid')
+    if args.otb:
+        return otb.load_otb(args.otb, args.list, not args.no_otb_ranges)
+    return vid.track_sequences(args.vid)
