@@ -16,7 +16,7 @@ import time
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipelines import fileio
+from datasets import fileio
 from pipelines.converter import UnitResult
 from pipelines.dead_letters import LEVELS, StrictStop, describe
 from pipelines.shards import plan_shards, shard_relpath

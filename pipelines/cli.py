@@ -15,7 +15,8 @@ import os
 import sys
 import threading
 
-from pipelines import driver, fileio, report
+from datasets import fileio
+from pipelines import driver, report
 from pipelines.dead_letters import StrictStop
 from pipelines.runner_options import default_workers
 

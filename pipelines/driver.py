@@ -15,7 +15,8 @@ import time
 
 import apache_beam as beam
 
-from pipelines import fileio, output
+from datasets import fileio
+from pipelines import output
 from pipelines.beam_steps import PARTS_DIR, stop_markers
 from pipelines.dead_letters import ERRORS_FILE, StrictStop
 from pipelines.report import build_info

@@ -30,7 +30,7 @@ import socket
 import tempfile
 import time
 
-from pipelines import fileio
+from datasets import fileio
 from schemas import dataset_info
 
 LOCK_SUFFIX = '.lock'

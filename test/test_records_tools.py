@@ -317,7 +317,8 @@ def test_coco_round_trip(built, tmpdir):
 def _curated_crops(ilsvrc_root):
     """{relative path: JPEG bytes} of the reference curation (sa-siam.md 2.3-2.4) of the sample,
     computed straight from its XMLs and frames with the crop functions, without Beam or records."""
-    from pipelines import images, vid
+    from datasets import images
+    from pipelines import vid
     from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop
     crops = {}
     for xml in glob.glob(os.path.join(ilsvrc_root, 'Annotations', 'VID', '**', '*.xml'),

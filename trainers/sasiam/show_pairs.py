@@ -45,8 +45,9 @@ def _stored_tile(image, text, outline):
     import cv2
     tile = np.ascontiguousarray(image)
     if outline:
-        lo = (sheets.VID_TILE - EXEMPLAR) // 2
-        cv2.rectangle(tile, (lo, lo), (lo + vid_track.EXEMPLAR_SIDE - 1, lo + vid_track.EXEMPLAR_SIDE - 1), (0, 255, 0), 1)
+        side = vid_track.EXEMPLAR_SIDE  # the centred target + context square of the crop
+        lo = (sheets.VID_TILE - side) // 2
+        cv2.rectangle(tile, (lo, lo), (lo + side - 1, lo + side - 1), (0, 255, 0), 1)
     return sheets.label(tile, text)
 
 
