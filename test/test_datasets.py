@@ -235,11 +235,12 @@ def _void_davis_tree(root, year_listing):
 
 
 def _convert(root, year):
-    from pipelines import core, vos
+    from pipelines import vos
+    from pipelines.converter import UnitResult
     from schemas import vos_video
     converter = vos.DavisConverter(root, year)
     converter.setup()
-    result = core.UnitResult()
+    result = UnitResult()
     converter.convert(vos.Video('val', 'seq'), result)
     assert [r for r in result.rejections if r['level'] != 'warning'] == []
     (_, serialized), = result.records
