@@ -111,7 +111,8 @@ def read_index_png(data):
 
 def tight_box(mask):
     """Inclusive (xmin, ymin, xmax, ymax) of the non-zero pixels of a 2-D mask, None if empty
-    (osmn.md section 5.1 without its (0, 0, W, H) fallback, which callers decide on)."""
+    (the OSMN mask box of docs/pipelines.md, "COCO records", without the reference's (0, 0, W, H)
+    fallback, which callers decide on)."""
     cols = np.flatnonzero(mask.any(axis=0))
     if cols.size == 0:
         return None

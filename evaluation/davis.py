@@ -3,8 +3,8 @@
 python -m evaluation.davis --results <folder of <seq>/<frame>.png> --davis <DAVIS root>
     [--year 2016|2017] [--split val] [--out DIR] [--sequences a,b] [--overlay-frames 4] [--resize]
 
-Semantics are those of the official davis2017-evaluation toolkit (osmn.md 9.2 of the reference
-notes), reimplemented here with OpenCV morphology:
+Semantics are those of the official davis2017-evaluation toolkit (docs/segmentation.md, "DAVIS
+evaluation"), reimplemented here with OpenCV morphology:
 
 * J: IoU of the object's ground-truth and predicted masks, 1 when both are empty.
 * F: boundary maps (a pixel differs from its right, lower or lower-right neighbour; on the last

@@ -1,6 +1,6 @@
 """COCO 2017 -> OSMN pre-training records, one `coco_instances` record per image.
 
-The OSMN rules (osmn.md section 2.2 of the reference notes) by default: crowd annotations dropped; each
+The OSMN rules (docs/pipelines.md, "COCO records") by default: crowd annotations dropped; each
 instance rasterised with pycocotools (`COCO.annToMask`) and kept only when mask area / image area
 > 0.03 (`--min-area-ratio`); the tight mask box (inclusive max, section 5.1) stored beside the
 original COCO box. Images without a kept instance are skipped and counted. The original JPEG bytes

@@ -1,7 +1,7 @@
 """ILSVRC2015-VID -> SA-Siam track records (`make vid-records`).
 
 Replaces the reference's preprocess_VID_data.py + build_VID2015_imdb.py
-(sa-siam.md sections 1-3, 11-12 of the reference notes) and fixes their listed bugs:
+(docs/pipelines.md, "VID records") and fixes their listed bugs:
   * the train/validation split is a stable hash of the snippet name (10 % validation), not the
     first 10 % of an os.listdir order that differs between machines;
   * frames are ordered by their numeric frame number, tracks by their integer trackid (no glob

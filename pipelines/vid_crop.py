@@ -1,4 +1,4 @@
-"""SiamFC curation crop of ILSVRC2015-VID objects (sa-siam.md sections 2.1-2.2 of the reference notes).
+"""SiamFC curation crop of ILSVRC2015-VID objects (docs/pipelines.md, "SiamFC curation crop").
 
 Pixel-for-pixel the reference curation before JPEG encoding: inclusive box -> w, h, centre;
 context 0.5; s_z, s_x; window side rounded half-to-even; window placed by rounding; the parts of the

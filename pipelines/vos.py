@@ -5,7 +5,7 @@ The layouts, listings and meta.json checks are `datasets.davis`, `datasets.ytvos
 400 lines because the shared converter and its two dataset subclasses are one family (a subclass
 only answers the hooks of the shared one).
 
-DAVIS (osmn.md sections 3.1, 3.4 of the reference notes): DAVIS 2017 takes its object ids from
+DAVIS (docs/pipelines.md, "DAVIS and YouTube-VOS records"): DAVIS 2017 takes its object ids from
 frame 0, as the reference does (ids that appear later are ignored and counted); DAVIS 2016 is one
 object, id 1 = every non-zero palette index (its stored masks are binary). Void (255) is never an
 object and stays 255 in DAVIS 2017 / YouTube-VOS masks (datasets/palette.py says why).

@@ -1,4 +1,4 @@
-"""COCO 2017 sample in the release layout (osmn.md section 2.1 of the reference notes).
+"""COCO 2017 sample in the release layout (docs/datasets.md).
 
     coco/annotations/instances_{train,val}2017.json
     coco/{train,val}2017/<12-digit image id>.jpg

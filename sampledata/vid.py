@@ -1,4 +1,4 @@
-"""ILSVRC2015-VID sample in the release layout (sa-siam.md section 1 of the reference notes).
+"""ILSVRC2015-VID sample in the release layout (docs/datasets.md).
 
     ILSVRC2015/Data/VID/train/ILSVRC2015_VID_train_000{0,1}/<snippet>/000000.JPEG
     ILSVRC2015/Data/VID/val/<snippet>/000000.JPEG

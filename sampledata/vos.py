@@ -1,4 +1,4 @@
-"""DAVIS 2017 and YouTube-VOS 2018 samples in their release layouts (osmn.md sections 3.1-3.2).
+"""DAVIS 2017 and YouTube-VOS 2018 samples in their release layouts (docs/datasets.md).
 
     DAVIS/JPEGImages/480p/<seq>/00000.jpg
     DAVIS/Annotations/480p/<seq>/00000.png           palette PNG, pixel = object id, 255 = void

@@ -3,7 +3,7 @@
 Keys follow the TF Object Detection API (`image/encoded`, normalised `image/object/bbox/*`,
 `image/object/class/*`, `image/object/area`, `image/object/is_crowd`, `image/object/mask` as one
 PNG per instance, the PNG_MASKS layout), so OD-API readers can consume the records. Added for OSMN
-(../shared/spec/osmn.md sections 2.2, 5.1 and 12.1): the COCO annotation id, the mask's pixel area
+(docs/pipelines.md, "COCO records"): the COCO annotation id, the mask's pixel area
 and area ratio (the > 3 % rule), and the tight mask box with inclusive max.
 
 `image/encoded` is the original JPEG file, never re-encoded (the guide is cropped at native

@@ -15,8 +15,8 @@ serialized feature `key`. Shapes:
     ('ref', 4)      four values per element of `ref`, decoded as [len(ref), 4]
 
 `ragged=True` stores a list of lists as flat `key` values plus `key + '_row_lengths'` (the layout
-of osmn.md section 12.2); `decode` returns the flat values under `name` and the lengths under
-`name + '_row_lengths'`.
+docs/pipelines.md, "Record kinds" describes); `decode` returns the flat values under `name` and
+the lengths under `name + '_row_lengths'`.
 
 In a SequenceExample, `sequence` fields describe one step (frame); decoding adds a leading
 dimension T. Symbolic lengths in sequence fields refer to context fields.

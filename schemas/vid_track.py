@@ -1,6 +1,6 @@
 """VID track crops for SA-Siam: one `tf.train.SequenceExample` per chunk of one object track.
 
-What a record holds (../shared/spec/sa-siam.md sections 2 and 12): the 255x255 SiamFC curation
+What a record holds (docs/pipelines.md, "SiamFC curation crop"): the 255x255 SiamFC curation
 crops (JPEG q90) of one (snippet, trackid) in frame order, with the original frame numbers, the
 original inclusive XML boxes, the occluded / generated flags and the crop geometry of every frame.
 
@@ -38,8 +38,9 @@ from schemas.features import BYTES, FLOAT, INT64, Field, Schema
 NAME = 'vid_track'
 VERSION = 1
 
-# SiamFC geometry (sa-siam.md section 2.2), square sides in pixels: the exemplar side and the
-# context amount set the search side's scale, the stored crops are SEARCH_SIDE x SEARCH_SIDE.
+# SiamFC geometry (docs/pipelines.md, "SiamFC curation crop"), square sides in pixels: the
+# exemplar side and the context amount set the search side's scale, the stored crops are
+# SEARCH_SIDE x SEARCH_SIDE.
 EXEMPLAR_SIDE = 127
 SEARCH_SIDE = 255
 CONTEXT_AMOUNT = 0.5

@@ -4,8 +4,8 @@ Per frame: the original JPEG bytes and the mask as a single-channel PNG of palet
 = object id, 0 = background; re-encoded from the palette PNG, whose tf.image.decode_png result
 would be colours; empty bytes where the frame has no annotation, as on YouTube-VOS valid), plus each
 object's tight box and area so a trainer can choose guide frames and pairs without decoding masks.
-Per object (../shared/spec/osmn.md sections 3 and 12.2): palette id, category, first frame, the
-frames it is listed on, the frames where its mask is non-blank, and the frames valid as a guide
+Per object (docs/pipelines.md, "DAVIS and YouTube-VOS records"): palette id, category, first
+frame, the frames it is listed on, the frames where its mask is non-blank, and the frames valid as a guide
 (area > 0.3 % of the image and > 0.2 x its box area). Frame lists are indices into this record's
 frames, stored ragged (flat values + row lengths, one row per object).
 

@@ -1,4 +1,4 @@
-"""OSMN inference (../shared/spec/osmn.md sections 4 and 8) and online fine-tuning (stage 3, 1).
+"""OSMN inference (docs/segmentation.md, "Inference") and online fine-tuning (stage 3, 1).
 
 One static graph on the trainer's model and input code (trainers/osmn/model.py, augment.py) and
 device layer (trainers/device.py):

@@ -1,4 +1,4 @@
-"""Videos to segment, each with its objects' given masks (osmn.md section 4 of the reference notes).
+"""Videos to segment, each with its objects' given masks (docs/segmentation.md, "Sources").
 
 Sources: `vos_video` records (DAVIS 2016 / 2017, YouTube-VOS), a raw DAVIS root
 (JPEGImages/480p, Annotations/480p and the split listing of the DAVIS 2017 trainval release or,

@@ -1,4 +1,4 @@
-"""The SA-Siam tracker (../shared/spec/sa-siam.md section 7): inference graph and update rule.
+"""The SA-Siam tracker (docs/tracking.md, "The tracker"): inference graph and update rule.
 
 Tracking runs in two parts, so that everything the device sees has a static shape:
 

@@ -1,4 +1,4 @@
-"""OSMN input (../shared/spec/osmn.md sections 2.4, 3.4-3.6, 5): the host decodes (this module),
+"""OSMN input (docs/training.md, "OSMN samples"): the host decodes (this module),
 the graph augments (trainers/osmn/augment.py).
 
 The host side (tf.data) only parses records, decodes the JPEG frames and PNG masks a sample uses,

@@ -1,4 +1,4 @@
-"""OSMN networks and loss (../shared/spec/osmn.md sections 6 and 7), TF 1.15 / slim.
+"""OSMN networks and loss (docs/training.md, "OSMN model"), TF 1.15 / slim.
 
 Scope `osmn`: `modulator` (VGG-16 on the 224x224 visual guide -> one scale per channel of
 conv3_1..conv5_3; fc8 starts at weights 0 / biases 1, i.e. identity), `modulator_sp` (pooled

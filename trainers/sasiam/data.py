@@ -1,6 +1,6 @@
 """SA-Siam input: online pair sampling from vid_track records and the SiamFC augmentation.
 
-Pairs (../shared/spec/sa-siam.md section 4.1): every pass visits every track; for a track of n
+Pairs (docs/training.md, "SA-Siam input"): every pass visits every track; for a track of n
 annotated frames the gap d is uniform in 1..min(n, max_frame_dist), clipped to n - 1, the
 exemplar position s uniform in 0..n-1-d, exemplar before instance, positions counted in the track
 list; one-frame tracks give the same crop twice. A record holds one chunk of a track (see

@@ -1,4 +1,4 @@
-"""SA-Siam networks, response and loss (../shared/spec/sa-siam.md section 5), TF 1.15 / slim.
+"""SA-Siam networks, response and loss (docs/training.md, "SA-Siam branches"), TF 1.15 / slim.
 
 Variable names follow the reference (`sa_siam/appearance_net/conv1/weights`,
 `sa_siam/semantic_net/c1x1_conv4/...`, `detection/biases`), so its checkpoints map one to one.
@@ -241,7 +241,8 @@ def balanced_loss(response_map, cfg):
 
 
 def caffenet_assignments(path, cfg):
-    """[(variable, value)] loading a CaffeNet .npy (sa-siam.md section 5.9) into semantic_net.
+    """[(variable, value)] loading a CaffeNet .npy into semantic_net (docs/training.md, "SA-Siam
+    semantic branch weights").
 
     The file is a pickled dict {layer: {'weights': HWIO, 'biases': ...}} inside a 0-d object
     array; grouped layers (conv2, conv4, conv5) are split in halves on their last axis."""

@@ -4,8 +4,8 @@ python -m trainers.sasiam --records out/vid --branch appearance --run-dir runs/s
     [--steps N] [--device auto|npu|gpu|cpu] [--caffenet caffenet.npy] [--config f.json]
     [--set train.lr=0.01 ...]
 
-Defaults are the reference's (sa-siam.md section 10.1): batch 8, SGD lr 0.01 x0.1 after 166,250
-steps, 199,500 steps, checkpoint every 6,650, L2 5e-4, BN decay 0.95 / eps 1e-6, response
+Defaults are the reference's (docs/training.md, "SA-Siam defaults"): batch 8, SGD lr 0.01 x0.1
+after 166,250 steps, 199,500 steps, checkpoint every 6,650, L2 5e-4, BN decay 0.95 / eps 1e-6, response
 1e-3 * xcorr + bias, balanced logistic loss with a radius-16 px positive diamond.
 """
 from __future__ import absolute_import, division, print_function
