@@ -27,7 +27,7 @@ overwrite_flag = $(if $(filter-out 0 no false off NO FALSE OFF No False Off,$(OV
 # Variables accepted on the command line (`make vid-records DATA=...`); any other, e.g. the typo
 # COCO_DAT=..., stops make with a suggestion instead of being ignored. Environment variables and
 # make's own are not checked. Add new variables to this one line.
-KNOWN_VARIABLES := VENV PYTHON37 SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX PORT RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
+KNOWN_VARIABLES := VENV PYTHON37 TF_FROM_SYSTEM SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX PORT RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
 unknown_variables := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(if $(filter $(v),$(KNOWN_VARIABLES)),,$(v)))))
 # the known variable sharing the longest prefix (5, 4 or 3 letters, case-insensitive) with $(1)
 suggest_variable = $(firstword $(foreach n,5 4 3,$(filter $(shell printf '%s' '$(1)' | tr a-z A-Z | cut -c1-$(n))%,$(KNOWN_VARIABLES))))
@@ -55,18 +55,14 @@ help:
 	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos, bench-sasiam, bench-osmn, bench-parallel)"
 	@echo "python -m schemas (inside .venv) documents every record schema"
 
-# The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
-# interrupted install is retried, never taken as done.
-$(STAMP): requirements.txt
-	@set -e; \
-	if [ ! -x "$(PY)" ]; then \
-	  py37="$$(tools/find-python37)"; \
-	  echo "creating $(VENV) with $$py37"; \
-	  "$$py37" -m venv "$(VENV)"; \
-	fi; \
-	"$(PY)" -m pip install --quiet --upgrade "pip<24.1"; \
-	"$(PY)" -m pip install --quiet -r requirements.txt; \
-	touch "$(STAMP)"
+# The venv is rebuilt in place whenever a requirements file changes (tools/make-venv; the stamp is
+# written last so an interrupted install is retried, never taken as done). TF_FROM_SYSTEM=1: keep
+# the host's TensorFlow (CANN's on Ascend hosts, docs/ascend-host.md) and install everything else
+# around it; 0: TensorFlow 1.15.5 from PyPI; empty: 1 when Python 3.7 imports tensorflow and
+# npu_bridge.
+TF_FROM_SYSTEM ?=
+$(STAMP): requirements.txt requirements-base.txt
+	@tools/make-venv "$(VENV)" "$(TF_FROM_SYSTEM)"
 
 venv: $(STAMP)
 
