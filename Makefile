@@ -27,7 +27,7 @@ overwrite_flag = $(if $(filter-out 0 no false off NO FALSE OFF No False Off,$(OV
 # Variables accepted on the command line (`make vid-records DATA=...`); any other, e.g. the typo
 # COCO_DAT=..., stops make with a suggestion instead of being ignored. Environment variables and
 # make's own are not checked. Add new variables to this one line.
-KNOWN_VARIABLES := VENV PYTHON37 TF_FROM_SYSTEM SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX PORT RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER
+KNOWN_VARIABLES := VENV PYTHON37 TF_FROM_SYSTEM SEED SAMPLE DATA VID_DATA COCO_DATA DAVIS_DATA YTVOS_DATA OUT PYTEST_ARGS PIPELINE_ARGS OVERWRITE DAVIS_YEAR RECORDS BRANCH DEVICE RUN_DIR TRAIN_ARGS STEPS STAGE OSMN_RECORDS OSMN_RUN_DIR RUN SEQ INIT OTB OTB_LIST VID COMPARE RESULTS SPLIT NPUS WORKERS HOSTS HOST_INDEX PORT RANK_TABLE FINETUNE_STEPS SEGMENT_ARGS TRACK_ARGS EVAL_ARGS VIDEO MASK TRACKER DOCTOR_ARGS
 unknown_variables := $(strip $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(if $(filter $(v),$(KNOWN_VARIABLES)),,$(v)))))
 # the known variable sharing the longest prefix (5, 4 or 3 letters, case-insensitive) with $(1)
 suggest_variable = $(firstword $(foreach n,5 4 3,$(filter $(shell printf '%s' '$(1)' | tr a-z A-Z | cut -c1-$(n))%,$(KNOWN_VARIABLES))))
@@ -52,6 +52,7 @@ help:
 	@echo "make train-osmn   OSMN on coco/vos records (STAGE=coco|davis|ytvos, RECORDS=, STEPS=, DEVICE=, TRAIN_ARGS=)"
 	@echo "make segment-osmn RUN=<osmn run> [VIDEO= MASK= | RECORDS= | DAVIS_DATA= | YTVOS_DATA=] [OUT=] [FINETUNE_STEPS=]"
 	@echo "make eval-osmn    RESULTS=<folder> DAVIS_DATA=<root> DAVIS_YEAR=2016|2017 [SPLIT=val] [OUT=]: DAVIS J&F, CSVs"
+	@echo "make npu-doctor   on an Ascend host: does the project run here? one verdict per check (DOCTOR_ARGS=)"
 	@echo "make bench        every benchmark (bench-vid, bench-coco, bench-vos, bench-sasiam, bench-osmn, bench-parallel)"
 	@echo "python -m schemas (inside .venv) documents every record schema"
 
@@ -155,6 +156,17 @@ eval-sasiam: $(STAMP)
 	@test -n "$(RUN)" -a -n "$(OTB)$(VID)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] OTB=<dir> | VID=<ILSVRC2015 root> [OUT=<dir>]"; exit 2; }
 	$(PY) -m trackers eval --run $(RUN) $(if $(OTB),--otb $(OTB) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID)) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
+
+# make npu-doctor [DOCTOR_ARGS="--steps 8 --iterations-per-loop 4 --work-dir runs/doctor"]: on an
+# Ascend host, the versions, the visible NPUs, both trainers and the tracking and segmentation
+# graphs at a tiny size on the NPU, one verdict line per check (docs/ascend-host.md). Without an
+# NPU one line and exit 1, before any sample data is written.
+.PHONY: npu-doctor
+DOCTOR_ARGS ?=
+npu-doctor: $(STAMP)
+	@$(PY) -m trainers.doctor --detect
+	@$(MAKE) --no-print-directory $(SAMPLE_RECORDS)/vid/dataset_info.json $(SAMPLE_RECORDS)/coco/dataset_info.json
+	$(PY) -m trainers.doctor --vid-records $(SAMPLE_RECORDS)/vid --coco-records $(SAMPLE_RECORDS)/coco $(DOCTOR_ARGS)
 
 # make train-osmn [STAGE=coco|davis|ytvos] [RECORDS=out/coco] [STEPS=N] [DEVICE=...]
 #                 [TRAIN_ARGS="--vgg16 vgg_16.ckpt" or "--init-from runs/osmn-coco"]

@@ -1,7 +1,7 @@
 """The device layer: the only module of the project that knows about Ascend NPUs.
 
 `--device auto|npu|gpu|cpu`. The NPU path follows the CANN TF adapter's session-config mode
-(../shared/spec/ecosystem.md section 4): the `NpuOptimizer` custom graph optimizer with
+(the TF adapter documentation and Ascend/tensorflow tf_adapter sources): the `NpuOptimizer` custom graph optimizer with
 `use_off_line`, `precision_mode` (default allow_mix_precision) and `mix_compile_mode` off;
 Grappler remapping and memory optimisation off; loss scaling through npu_bridge's
 NPULossScaleOptimizer with an exponential-update manager; with iterations_per_loop > 1, GetNext
