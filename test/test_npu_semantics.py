@@ -137,3 +137,62 @@ def test_hccl_collectives_of_the_device_layer_move_only_allowed_dtypes():
             fake.bind_rank(0)
             with pytest.raises(TypeError, match='int64'):
                 collectives.all_reduce(tf.constant([1, 2], tf.int64), 'sum')
+
+
+# -- the launcher's environment and the session's NPU options --------------------------------
+
+def test_ascend_device_id_is_the_local_index_and_pod_name_is_dropped(tmp_path, monkeypatch):
+    from trainers import launch, parallel
+    monkeypatch.delenv('ASCEND_VISIBLE_DEVICES', raising=False)
+    table = parallel.rank_table([('h', [(4, '1.0.0.4'), (5, '1.0.0.5')])])
+    envs = launch.hccl_envs('t.json', table, 2)
+    assert [(e['DEVICE_ID'], e['ASCEND_DEVICE_ID'], e['ASCEND_VISIBLE_DEVICES']) for e in envs] \
+        == [('4', '0', '4,5'), ('5', '1', '4,5')]
+    monkeypatch.setenv('ASCEND_VISIBLE_DEVICES', '4,5,6,7')   # chosen outside: kept
+    assert 'ASCEND_VISIBLE_DEVICES' not in launch.hccl_envs('t.json', table, 2)[0]
+    monkeypatch.setenv('POD_NAME', 'job-7')
+    import sys
+    status = launch.supervise([sys.executable, '-c', 'import os; print("pod=%s" % '
+                               'os.environ.get("POD_NAME"))'], [{}], [0], str(tmp_path))
+    assert status == 0
+    assert 'pod=None' in (tmp_path / 'rank-0.log').read_text()
+
+
+def test_hccl_timeouts_follow_the_runs_own(monkeypatch):
+    cfg = {'startup_timeout_s': 900, 'step_timeout_s': 300}
+    assert device.hccl_timeouts(cfg) == {'HCCL_CONNECT_TIMEOUT': '960',
+                                         'HCCL_EXEC_TIMEOUT': '960'}
+    assert device.hccl_timeouts({'startup_timeout_s': 10, 'step_timeout_s': 5}) == {
+        'HCCL_CONNECT_TIMEOUT': '120', 'HCCL_EXEC_TIMEOUT': '70'}   # CANN's lower bound of 120
+    monkeypatch.delenv('HCCL_CONNECT_TIMEOUT', raising=False)
+    monkeypatch.setenv('HCCL_EXEC_TIMEOUT', '5000')   # the user's own value wins
+    topology = type('Topology', (), {'engine': 'hccl', 'size': 2})()
+    device.hccl_collectives(topology, cfg)
+    assert os.environ['HCCL_CONNECT_TIMEOUT'] == '960'
+    assert os.environ['HCCL_EXEC_TIMEOUT'] == '5000'
+
+
+def _npu_parameters(config):
+    custom, = config.graph_options.rewrite_options.custom_optimizers
+    return {k: (v.s.decode() if v.WhichOneof('value') == 's' else v.b)
+            for k, v in custom.parameter_map.items()}
+
+
+def test_npu_debug_switches_reach_the_session_config(tmp_path):
+    params = _npu_parameters(device.session_config('npu', npu_options={
+        'hcom_parallel': True, 'enable_dump': True, 'dump_path': str(tmp_path / 'dump'),
+        'dump_step': '0|2', 'enable_dump_debug': True,
+        'profiling_mode': True, 'profiling_options': {'output': '/p', 'task_trace': 'on'},
+        'modify_mixlist': 'mixlist.json'}))
+    assert params['hcom_parallel'] is True and params['enable_dump'] is True
+    assert params['dump_path'] == str(tmp_path / 'dump') and params['dump_step'] == '0|2'
+    assert params['dump_mode'] == 'output' and params['dump_debug_mode'] == 'all'
+    assert json.loads(params['profiling_options']) == {'output': '/p', 'task_trace': 'on'}
+    assert params['modify_mixlist'] == os.path.abspath('mixlist.json')
+    assert 'fusion_switch_file' not in params
+    defaults = _npu_parameters(device.session_config('npu'))
+    assert defaults['hcom_parallel'] is False and 'enable_dump' not in defaults
+    with pytest.raises(device.DeviceError, match='need device.npu.dump_path'):
+        device.session_config('npu', npu_options={'enable_dump_debug': True})
+    with pytest.raises(device.DeviceError, match='unknown device.npu option'):
+        device.session_config('npu', npu_options={'dump_pth': 'x'})

@@ -50,7 +50,7 @@ def run(build, cfg, process_ends=False, topology=None):
         parallel.check_config(cfg['parallel'])
         session_config = parallel.cluster_session_config(
             device_lib.session_config(device, cfg['device']['precision_mode'],
-                                      cfg['device']['iterations_per_loop']),
+                                      cfg['device']['iterations_per_loop'], cfg['device']['npu']),
             topology, cfg['parallel']['communication'])
         server = parallel.start_server(topology, session_config)
         graph = tf.Graph()
@@ -77,7 +77,7 @@ def _collectives(topology, cfg):
     if topology.engine == 'collective':
         return parallel.Collectives(topology, cfg['communication'])
     if topology.engine == 'hccl':
-        return device_lib.hccl_collectives(topology)
+        return device_lib.hccl_collectives(topology, cfg)
     return None
 
 

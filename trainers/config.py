@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 import copy
 import json
 
+from trainers.device import NPU_OPTIONS
+
 AUTOTUNE = -1  # tf.data.experimental.AUTOTUNE, kept here so configs stay plain JSON
 
 DEVICE = {
@@ -16,6 +18,7 @@ DEVICE = {
     'iterations_per_loop': 1,               # > 1: GetNext sinking + iteration offload (NPU only)
     'loss_scale': {'init': 2.0 ** 32, 'incr_every_n_steps': 1000,
                    'decr_every_n_nan_or_inf': 2, 'decr_ratio': 0.5},
+    'npu': dict(NPU_OPTIONS),               # the adapter's debug switches (device.NPU_OPTIONS)
 }
 
 # Names of the reference implementation accepted for the input parallelism knobs.
