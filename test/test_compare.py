@@ -3,6 +3,7 @@ from __future__ import absolute_import, division, print_function
 
 import io
 import json
+import re
 
 import pytest
 
@@ -89,3 +90,29 @@ def test_same_seed_identical_other_seed_different(cpu_runs, tmp_path):
                          '--plot', str(tmp_path / 'd.png')], out=out) == 1
     assert 'DIFFERENT  loss: 4 common steps' in out.getvalue()
     assert out.getvalue().splitlines()[-1].startswith('verdict: the runs differ in ')
+
+
+def test_golden_step_saves_every_float_tensor_in_tfdbg_numpy_names(tmp_path):
+    import os
+    import numpy as np
+    records = sample_vid_records(tmp_path / 'vid', 3, 4, 2, 8)
+    args = ['--records', records, '--run-dir', str(tmp_path / 'run'), '--seed', '3',
+            '--device', 'cpu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
+            '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',
+            '--set', 'train.validation_batches=0']
+    dumps = []
+    for name in ('one', 'two'):
+        out = io.StringIO()
+        assert compare.main(['golden', 'sasiam', str(tmp_path / name), '--'] + args,
+                            out=out) == 0
+        files = sorted(os.listdir(str(tmp_path / name)))
+        assert out.getvalue() == '%d tensors of one sasiam step in %s\n' % (
+            len(files), tmp_path / name)
+        dumps.append({f.rsplit('.', 2)[0]: np.load(str(tmp_path / name / f)) for f in files})
+    names = set(dumps[0])
+    assert names == set(dumps[1]) and len(names) > 100
+    assert all(re.match(r'^[^/:]+\.\d+$', n) for n in names)
+    losses = [n for n in names if n.endswith('_loss.0') or n.startswith('loss')]
+    assert losses
+    # the same seed: the same batch and the same values, op by op
+    assert all(np.array_equal(dumps[0][n], dumps[1][n]) for n in names)

@@ -1,6 +1,7 @@
 """Compare two training runs at equal global_step (e.g. the same config on a GPU and on an NPU).
 
 python -m trainers.compare RUN_A RUN_B [--rtol 0.02] [--atol 1e-6] [--plot FILE] [--rows 20]
+python -m trainers.compare golden sasiam|osmn DUMP_DIR -- TRAINER FLAGS (--device cpu|gpu ...)
 
 Reads each run's train_log.jsonl; for the training loss and every validation metric both runs
 logged, prints a table of the two values and their relative difference at the steps both
@@ -9,6 +10,14 @@ overall: identical, within the tolerance (max |a - b| / max(|a|, |b|, atol) <= r
 different. Exit status 0 when every metric is within the tolerance, 1 when one differs, 2 when
 the runs cannot be compared (no log, no common step). The acceptance test of Huawei's SA-Siam
 port was such a table (GPU loss 0.265, NPU 0.268: 1.1 %).
+
+`golden` runs one training step of a trainer on the CPU or a GPU, on the first batch of its
+seeded input (from the run directory's checkpoint when it has one, else freshly initialised),
+and saves every float tensor the step computes outside control flow as
+`<op name, / as _>.<output index>.<microseconds>.npy` in DUMP_DIR: the file names of tfdbg's
+numpy dumps, the GPU side that Ascend's accuracy comparison tools (msaccucmp) match by op name
+against an NPU data dump of the same step (device.npu.enable_dump, dump_step 0; see
+docs/ascend-host.md). OSMN: pass --single-scale (the scale switch is control flow).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -119,6 +128,86 @@ def plot(results, names, path):
     pyplot.close(figure)
 
 
+def dump_name(tensor, stamp):
+    op_name, index = tensor.name.rsplit(':', 1)
+    return '%s.%s.%d.npy' % (op_name.replace('/', '_'), index, stamp)
+
+
+def _clock_ops(graph):
+    """The Timestamp ops (the input-wait measurement) and every op computed from them."""
+    found = set(op for op in graph.get_operations() if op.type == 'Timestamp')
+    stack = list(found)
+    while stack:
+        for t in stack.pop().outputs:
+            for consumer in t.consumers():
+                if consumer not in found:
+                    found.add(consumer)
+                    stack.append(consumer)
+    return found
+
+
+def dumped_tensors(graph):
+    """Float outputs of the graph's ops outside control flow, the input pipeline and the clock
+    (values that differ between two runs of the same step)."""
+    out = []
+    clock = _clock_ops(graph)
+    for op in graph.get_operations():
+        if op._get_control_flow_context() is not None or 'Dataset' in op.type or \
+                'Iterator' in op.type or op in clock or \
+                op.type in ('Placeholder', 'PlaceholderWithDefault'):
+            continue
+        out += [t for t in op.outputs if t.dtype.is_floating]
+    return out
+
+
+def golden(trainer, dump_dir, trainer_args):
+    """One training step of `trainer` with every float tensor saved to dump_dir; the count."""
+    import importlib
+    import time
+    import numpy as np
+    import tensorflow as tf
+    from trainers import device as device_lib
+    from trainers import loop
+    train = importlib.import_module('trainers.%s.train' % trainer)
+    cfg = train.config_from_args(train.parse_args(trainer_args))
+    device = device_lib.resolve(cfg['device']['device'])
+    if device == 'npu':
+        raise CompareError('golden runs the CPU/GPU side: on the NPU dump the same step with '
+                           '--set device.npu.enable_dump=true --set device.npu.dump_path=DIR '
+                           '--set device.npu.dump_step=0')
+    graph = tf.Graph()
+    with graph.as_default():
+        trainable, cfg = train.build(cfg, device)
+        tensors = dumped_tensors(graph)
+        with tf.compat.v1.Session(config=device_lib.session_config(device)) as sess:
+            loop._restore_or_init(sess, tf.compat.v1.train.Saver(), trainable,
+                                  cfg['train']['run_dir'])
+            sess.run(trainable.train_init, feed_dict=None if trainable.input_skip is None else
+                     {trainable.input_skip: 0})
+            values = sess.run([tensors, trainable.train_op])[0]
+    os.makedirs(dump_dir, exist_ok=True)
+    stamp = int(time.time() * 1e6)
+    for tensor, value in zip(tensors, values):
+        np.save(os.path.join(dump_dir, dump_name(tensor, stamp)), value)
+    return len(tensors)
+
+
+def golden_main(argv, out):
+    parser = argparse.ArgumentParser(prog='python -m trainers.compare golden')
+    parser.add_argument('trainer', choices=('sasiam', 'osmn'))
+    parser.add_argument('dump_dir')
+    parser.add_argument('trainer_args', nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    rest = args.trainer_args[1:] if args.trainer_args[:1] == ['--'] else args.trainer_args
+    try:
+        count = golden(args.trainer, args.dump_dir, rest)
+    except CompareError as err:
+        sys.stderr.write('error: %s\n' % err)
+        return 2
+    out.write('%d tensors of one %s step in %s\n' % (count, args.trainer, args.dump_dir))
+    return 0
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='python -m trainers.compare',
                                      description=__doc__.split('\n\n')[0])
@@ -134,6 +223,9 @@ def parse_args(argv):
 
 
 def main(argv=None, out=sys.stdout):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['golden']:
+        return golden_main(argv[1:], out)
     args = parse_args(argv)
     try:
         results = compare(read_series(args.run_a), read_series(args.run_b), args.rtol,
