@@ -13,7 +13,8 @@ port was such a table (GPU loss 0.265, NPU 0.268: 1.1 %).
 
 `golden` runs one training step of a trainer on the CPU or a GPU, on the first batch of its
 seeded input (from the run directory's checkpoint when it has one, else freshly initialised),
-and saves every float tensor the step computes outside control flow as
+and saves every float tensor the step computes outside control flow (without the values that
+differ between two runs of the same step: the clock, racing variable updates) as
 `<op name, / as _>.<output index>.<microseconds>.npy` in DUMP_DIR: the file names of tfdbg's
 numpy dumps, the GPU side that Ascend's accuracy comparison tools (msaccucmp) match by op name
 against an NPU data dump of the same step (device.npu.enable_dump, dump_step 0; see
@@ -133,9 +134,16 @@ def dump_name(tensor, stamp):
     return '%s.%s.%d.npy' % (op_name.replace('/', '_'), index, stamp)
 
 
-def _clock_ops(graph):
-    """The Timestamp ops (the input-wait measurement) and every op computed from them."""
+def _unstable_ops(graph):
+    """Ops whose values differ between two runs of the same step: the Timestamp ops (the
+    input-wait clock), variables assigned by more than one op in the step (e.g. a batch-norm
+    moving mean updated by two towers, in either order), and every op computed from them."""
+    writers = {}
+    for op in graph.get_operations():
+        if op.type.startswith('Assign') and op.inputs and op.inputs[0].dtype._is_ref_dtype:
+            writers.setdefault(op.inputs[0].op, []).append(op)
     found = set(op for op in graph.get_operations() if op.type == 'Timestamp')
+    found |= set(var for var, ops in writers.items() if len(ops) > 1)
     stack = list(found)
     while stack:
         for t in stack.pop().outputs:
@@ -147,16 +155,16 @@ def _clock_ops(graph):
 
 
 def dumped_tensors(graph):
-    """Float outputs of the graph's ops outside control flow, the input pipeline and the clock
-    (values that differ between two runs of the same step)."""
+    """Float outputs of the graph's ops outside control flow and the input pipeline, without
+    variable references (read while the step updates them) and _unstable_ops."""
     out = []
-    clock = _clock_ops(graph)
+    unstable = _unstable_ops(graph)
     for op in graph.get_operations():
         if op._get_control_flow_context() is not None or 'Dataset' in op.type or \
-                'Iterator' in op.type or op in clock or \
+                'Iterator' in op.type or op in unstable or \
                 op.type in ('Placeholder', 'PlaceholderWithDefault'):
             continue
-        out += [t for t in op.outputs if t.dtype.is_floating]
+        out += [t for t in op.outputs if t.dtype.is_floating and not t.dtype._is_ref_dtype]
     return out
 
 
