@@ -4,6 +4,7 @@ from __future__ import absolute_import, division, print_function
 
 import io
 import json
+import os
 import re
 
 import pytest
@@ -86,3 +87,27 @@ def test_doctor_on_the_double_prints_one_verdict_per_check(records, tmp_path, mo
     assert '1 skipped by loss scaling (overflow)' in text
     assert 'two devices: 1 device visible' in text
     assert (work / 'osmn-loop2' / 'summary.json').exists()
+
+
+def test_two_visible_devices_train_through_the_launcher(tmp_path, monkeypatch):
+    """Two NPUs: SA-Siam through python -m trainers.launch --npus 2 (HCCL ranks are processes,
+    which the in-process double cannot join: the launcher's run is stood in for here)."""
+    calls = []
+
+    def launched(command, stdout, stderr):
+        calls.append(command)
+        run_dir = command[command.index('--run-dir') + 1]
+        with open(run_dir + '/summary.json', 'w') as f:
+            json.dump({'status': 'completed', 'iterations_this_run': 4, 'steps_this_run': 4,
+                       'final_train_loss': 0.5}, f)
+        return 0
+    monkeypatch.setattr(doctor.subprocess, 'call', launched)
+    os.makedirs(str(tmp_path / 'sasiam-2npu'))
+    out = io.StringIO()
+    verdicts = doctor.Verdicts(out)
+    doctor.two_devices(verdicts, ['0', '1'], 'vid', str(tmp_path), 4)
+    command, = calls
+    assert command[1:6] == ['-m', 'trainers.launch', '--npus', '2', '--log-dir']
+    assert command[command.index('--') + 1:][1:3] == ['-m', 'trainers.sasiam']
+    assert out.getvalue() == ('PASS  sasiam training on two devices: 4 iterations, 4 steps '
+                              'applied, loss 0.5\n')
