@@ -33,8 +33,8 @@ _STOP_TYPES = ('VariableV2', 'VarHandleOp', 'Placeholder', 'Const', 'IteratorGet
 def float_status_register():
     """The graph's float-status register (one per graph, outside any control flow)."""
     with tf.compat.v1.init_scope(), tf.compat.v1.variable_scope(
-            'fake_npu', reuse=tf.compat.v1.AUTO_REUSE):
-        return tf.compat.v1.get_variable('float_status', initializer=0.0, trainable=False)
+            tf.compat.v1.VariableScope(tf.compat.v1.AUTO_REUSE), auxiliary_name_scope=False):
+        return tf.compat.v1.get_variable('npu_float_status', initializer=0.0, trainable=False)
 
 
 def _forward_tensors(loss):
