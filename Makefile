@@ -15,8 +15,9 @@ TARGETS :=
 declare = $(if $(4),$(error declaration of $(strip $(1)): write a comma in its description as $$(comma)))$(eval \
   TARGETS += $(strip $(1)))$(eval VARS_$(strip $(1)) := $(strip $(2)))$(eval \
   HELP_$(strip $(1)) := $(strip $(3)))
-# Read by every target (each one bootstraps the venv: tools/find-python37 reads PYTHON37).
-GLOBAL_VARIABLES := VENV PYTHON37
+# Read by every target (each one bootstraps the venv: tools/find-python37 reads PYTHON37,
+# tools/make-venv TF_FROM_SYSTEM).
+GLOBAL_VARIABLES := VENV PYTHON37 TF_FROM_SYSTEM
 # Read wherever the sample data may be written first.
 SAMPLE_VARIABLES := SAMPLE SEED
 
@@ -67,18 +68,14 @@ help:
 	@echo "Every target also reads $(GLOBAL_VARIABLES); python -m schemas (inside .venv) documents every record schema."
 	@$(foreach t,$(TARGETS),printf '%-25s %s\n%-25s reads: %s\n' 'make $(t)' '$(HELP_$(t))' '' '$(or $(VARS_$(t)),-)';)
 
-# The venv is rebuilt in place whenever requirements.txt changes; the stamp is written last so an
-# interrupted install is retried, never taken as done.
-$(STAMP): requirements.txt
-	@set -e; \
-	if [ ! -x "$(PY)" ]; then \
-	  py37="$$(tools/find-python37)"; \
-	  echo "creating $(VENV) with $$py37"; \
-	  "$$py37" -m venv "$(VENV)"; \
-	fi; \
-	"$(PY)" -m pip install --quiet --upgrade "pip<24.1"; \
-	"$(PY)" -m pip install --quiet -r requirements.txt; \
-	touch "$(STAMP)"
+# The venv is rebuilt in place whenever a requirements file changes (tools/make-venv; the stamp is
+# written last so an interrupted install is retried, never taken as done). TF_FROM_SYSTEM=1: keep
+# the host's TensorFlow (CANN's on Ascend hosts, docs/ascend-host.md) and install everything else
+# around it; 0: TensorFlow 1.15.5 from PyPI; empty: 1 when Python 3.7 imports tensorflow and
+# npu_bridge.
+TF_FROM_SYSTEM ?=
+$(STAMP): requirements.txt requirements-base.txt
+	@tools/make-venv "$(VENV)" "$(TF_FROM_SYSTEM)"
 
 $(call declare,venv,,create or update .venv (Python 3.7 with requirements.txt))
 venv: $(STAMP)
@@ -192,6 +189,17 @@ eval-sasiam: $(STAMP) $(if $(OTB_DATA),,$(call sample_for,$(VID_DATA)))
 	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root>] [OUT=<dir>]"; exit 2; }
 	$(PY) -m trackers eval --run $(RUN) $(if $(OTB_DATA),--otb $(OTB_DATA) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID_DATA)) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
+
+# make npu-doctor [DOCTOR_ARGS="--steps 8 --iterations-per-loop 4 --work-dir runs/doctor"]: on an
+# Ascend host, the versions, the visible NPUs, both trainers and the tracking and segmentation
+# graphs at a tiny size on the NPU, one verdict line per check (docs/ascend-host.md). Without an
+# NPU one line and exit 1, before any sample data is written.
+DOCTOR_ARGS ?=
+$(call declare,npu-doctor,DOCTOR_ARGS OUT $(SAMPLE_VARIABLES),on an Ascend host: does the project run here? one verdict line per check)
+npu-doctor: $(STAMP)
+	@$(PY) -m trainers.doctor --detect
+	@$(MAKE) --no-print-directory $(SAMPLE_RECORDS)/vid/dataset_info.json $(SAMPLE_RECORDS)/coco/dataset_info.json
+	$(PY) -m trainers.doctor --vid-records $(SAMPLE_RECORDS)/vid --coco-records $(SAMPLE_RECORDS)/coco $(DOCTOR_ARGS)
 
 # make train-osmn [STAGE=coco|davis|ytvos] [RECORDS=out/coco] [STEPS=N] [DEVICE=...] [RUN_DIR=runs/...]
 #                 [TRAIN_ARGS="--vgg16 vgg_16.ckpt" or "--init-from runs/osmn-coco"]

@@ -19,15 +19,18 @@ def _drop_modules():
 
 
 @contextlib.contextmanager
-def fake_npu(period=0, phase=0, from_iteration=None):
+def fake_npu(period=0, phase=0, from_iteration=None, adapter=None):
     """Yields the double's `fake` module, with overflow injected on iterations i where
-    i % period == phase (period > 0) or i >= from_iteration."""
+    i % period == phase (period > 0) or i >= from_iteration; `adapter` (e.g. (1, 6, 0)): the
+    adapter release whose dataflow the double follows (fake.ADAPTER)."""
     _drop_modules()
     sys.path.insert(0, FAKE_DIR)
     try:
         from npu_bridge import fake
         fake.reset()
         fake.OVERFLOW.update(period=period, phase=phase, from_iteration=from_iteration)
+        if adapter is not None:
+            fake.ADAPTER['version'] = tuple(adapter)
         yield fake
     finally:
         sys.path.remove(FAKE_DIR)

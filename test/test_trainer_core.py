@@ -248,9 +248,10 @@ def _fake_step_graph(optimizer_factory, n, overflow):
 
 def test_fake_adapter_loops_n_iterations_and_skips_overflowing_updates():
     sgd = lambda: tf.compat.v1.train.GradientDescentOptimizer(0.1)  # noqa: E731
-    # iterations 1, 5, 9 overflow: per run of 4, three updates applied
+    # iterations 1, 5, 9 overflow: per run of 4, three updates applied; the good steps between
+    # 1 and 5 keep the bad-step count (the adapter's manager), so 5 is the second: scale halves
     assert _fake_step_graph(sgd, 4, {'period': 4, 'phase': 1}) == [
-        (3, 4, 4.0), (6, 8, 4.0), (9, 12, 4.0)]
+        (3, 4, 4.0), (6, 8, 2.0), (9, 12, 2.0)]
     # every iteration from 2 on overflows: the scale halves every second one
     assert _fake_step_graph(sgd, 2, {'from_iteration': 2}) == [
         (2, 2, 4.0), (2, 4, 2.0), (2, 6, 1.0)]

@@ -81,6 +81,12 @@ def text(empty=False):
                    'a string' if empty else 'a non-empty string')
 
 
+def json_object_or_text():
+    """A JSON object or its text (an adapter option such as profiling_options)."""
+    return Accepts(lambda v: isinstance(v, dict) or (isinstance(v, str) and bool(v.strip())),
+                   'a JSON object or its text')
+
+
 def optional(accepts):
     """`accepts`, or null (None: a default filled in later)."""
     return Accepts(lambda v: v is None or accepts(v), 'null or %s' % accepts.words)

@@ -59,7 +59,7 @@ def run(build, cfg, process_ends=False, topology=None):
         settings.check_config(cfg['parallel'])
         session_config = collective_engine.cluster_session_config(
             device_lib.session_config(device, cfg['device']['precision_mode'],
-                                      cfg['device']['iterations_per_loop']),
+                                      cfg['device']['iterations_per_loop'], cfg['device']['npu']),
             topology, cfg['parallel']['communication'])
         server = collective_engine.start_server(topology, session_config)
         graph = tf.Graph()
@@ -87,7 +87,7 @@ def _collectives(topology, cfg):
     if topology.engine == 'collective':
         return collective_engine.Collectives(topology, cfg['communication'])
     if topology.engine == 'hccl':
-        return device_lib.hccl_collectives(topology)
+        return device_lib.hccl_collectives(topology, cfg)
     return None
 
 

@@ -17,8 +17,8 @@ from trainers import guard as guard_lib
 from trainers.distributed import settings as parallel_settings
 # the declaration helpers, re-exported: trainers declare their keys as config_lib.integer(1), ...
 from trainers.accepts import (  # noqa: F401
-    AUTOTUNE, ConfigError, boolean, check, integer, list_of, number, one_of, optional,
-    parallelism, shown, text)
+    AUTOTUNE, ConfigError, boolean, check, integer, json_object_or_text, list_of, number, one_of,
+    optional, parallelism, shown, text)
 
 
 # Names of the reference implementation accepted for the input parallelism knobs.
@@ -33,6 +33,7 @@ DEVICE = {
     'iterations_per_loop': 1,               # > 1: GetNext sinking + iteration offload (NPU only)
     'loss_scale': {'init': 2.0 ** 32, 'incr_every_n_steps': 1000,
                    'decr_every_n_nan_or_inf': 2, 'decr_ratio': 0.5},
+    'npu': dict(device_lib.NPU_OPTIONS),    # the adapter's debug switches (device.NPU_OPTIONS)
 }
 DEVICE_TYPES = {
     'device': one_of(*device_lib.DEVICES),
@@ -42,6 +43,15 @@ DEVICE_TYPES = {
     'iterations_per_loop': integer(1),
     'loss_scale': {'init': number(above=0), 'incr_every_n_steps': integer(1),
                    'decr_every_n_nan_or_inf': integer(1), 'decr_ratio': number(above=0, below=1)},
+    # device.NPU_OPTIONS; the combinations (a dump needs dump_path, ...) are checked by device.py
+    'npu': {
+        'hcom_parallel': boolean(), 'enable_dump': boolean(), 'dump_path': optional(text()),
+        'dump_step': optional(text()), 'dump_mode': one_of('input', 'output', 'all'),
+        'enable_dump_debug': boolean(),
+        'dump_debug_mode': one_of('aicore_overflow', 'atomic_overflow', 'all'),
+        'profiling_mode': boolean(), 'profiling_options': optional(json_object_or_text()),
+        'modify_mixlist': optional(text()), 'fusion_switch_file': optional(text()),
+    },
 }
 
 # The training loop's keys (trainers/loop.py); each trainer adds its optimizer's.

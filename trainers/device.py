@@ -1,8 +1,8 @@
 """The device layer: the only module of the project that knows about Ascend NPUs.
 
 `--device auto|npu|gpu|cpu`. The NPU path follows the CANN TF adapter's session-config mode
-(../shared/spec/ecosystem.md section 4): the `NpuOptimizer` custom graph optimizer with
-`use_off_line`, `precision_mode` (default allow_mix_precision) and `mix_compile_mode` off;
+(its documentation and the Ascend/tensorflow tf_adapter sources): the `NpuOptimizer` custom
+graph optimizer with `use_off_line`, `precision_mode` (default allow_mix_precision) and `mix_compile_mode` off;
 Grappler remapping and memory optimisation off; loss scaling through npu_bridge's
 NPULossScaleOptimizer with an exponential-update manager; with iterations_per_loop > 1, GetNext
 sinking (`enable_data_pre_proc`) and the device-side training loop. `npu_bridge` ships with
@@ -11,6 +11,8 @@ Huawei's CANN toolkit, not PyPI, so it is imported only here and only on the NPU
 from __future__ import absolute_import, division, print_function
 
 import importlib
+import json
+import os
 
 DEVICES = ('auto', 'npu', 'gpu', 'cpu')
 NPU_BRIDGE_HELP = (
@@ -61,9 +63,73 @@ def resolve(device):
     return device
 
 
-def session_config(device, precision_mode='allow_mix_precision', iterations_per_loop=1):
+# The adapter's debug and tuning switches (`--set device.npu.KEY=VALUE`), NpuOptimizer
+# parameters of the session config on the NPU (names as in the adapter's npu_config.py and
+# Huawei's ModelZoo scripts); ignored on other devices.
+NPU_OPTIONS = {
+    # all-reduce of each gradient as soon as the backward pass made it, overlapped with the rest
+    # of the backward pass (NPUS > 1); the sums are the same, only their timing changes
+    'hcom_parallel': False,
+    # data dump of every op's tensors: DUMP_PATH/<time>/<device id>/<model>/<step>/, binary dump
+    # files that CANN's accuracy comparison tool (msaccucmp) reads; dump_step "0|5|10-20",
+    # dump_mode input | output | all
+    'enable_dump': False,
+    'dump_path': None,
+    'dump_step': None,
+    'dump_mode': 'output',
+    # overflow dump: the inputs and outputs of every op that overflowed, also under dump_path;
+    # dump_debug_mode aicore_overflow | atomic_overflow | all
+    'enable_dump_debug': False,
+    'dump_debug_mode': 'all',
+    # profiling: profiling_options is the adapter's JSON, e.g. {"output": "/abs/dir",
+    # "training_trace": "on", "task_trace": "on", "fp_point": "", "bp_point": ""}: op and task
+    # timelines under "output", read with CANN's msprof
+    'profiling_mode': False,
+    'profiling_options': None,
+    # JSON file moving op types between the allow_mix_precision lists, e.g. keeping a summed
+    # loss's reduction in fp32: {"black-list": {"to-add": ["ReduceSum"]}}
+    'modify_mixlist': None,
+    # JSON file switching graph / UB fusion passes off, e.g. while comparing with a CPU run
+    'fusion_switch_file': None,
+}
+
+
+def _npu_parameters(options):
+    """(name, kind, value) NpuOptimizer parameters of NPU_OPTIONS-like `options`, checked."""
+    o = dict(NPU_OPTIONS, **(options or {}))
+    unknown = sorted(set(o) - set(NPU_OPTIONS))
+    if unknown:
+        raise DeviceError('unknown device.npu option(s) %s (known: %s)'
+                          % (', '.join(unknown), ', '.join(sorted(NPU_OPTIONS))))
+    if (o['enable_dump'] or o['enable_dump_debug']) and not o['dump_path']:
+        raise DeviceError('device.npu.enable_dump and enable_dump_debug need device.npu.dump_path')
+    if o['profiling_mode'] and not o['profiling_options']:
+        raise DeviceError('device.npu.profiling_mode needs device.npu.profiling_options (the '
+                          'adapter\'s JSON with an "output" directory)')
+    out = [('hcom_parallel', 'b', bool(o['hcom_parallel']))]
+    if o['enable_dump'] or o['enable_dump_debug']:
+        out.append(('dump_path', 's', os.path.abspath(o['dump_path'])))
+    if o['enable_dump']:
+        out += [('enable_dump', 'b', True), ('dump_mode', 's', o['dump_mode'])]
+        if o['dump_step']:
+            out.append(('dump_step', 's', str(o['dump_step'])))
+    if o['enable_dump_debug']:
+        out += [('enable_dump_debug', 'b', True), ('dump_debug_mode', 's', o['dump_debug_mode'])]
+    if o['profiling_mode']:
+        profiling = o['profiling_options']
+        out += [('profiling_mode', 'b', True), ('profiling_options', 's', profiling if
+                                                 isinstance(profiling, str) else
+                                                 json.dumps(profiling))]
+    for key in ('modify_mixlist', 'fusion_switch_file'):
+        if o[key]:
+            out.append((key, 's', os.path.abspath(o[key])))
+    return out
+
+
+def session_config(device, precision_mode='allow_mix_precision', iterations_per_loop=1,
+                   npu_options=None):
     """The tf.ConfigProto for a resolved device. Building it needs no npu_bridge (tests check it
-    everywhere); running an NPU session does."""
+    everywhere); running an NPU session does. npu_options: NPU_OPTIONS overrides."""
     import tensorflow as tf
     from tensorflow.core.protobuf.rewriter_config_pb2 import RewriterConfig
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
@@ -76,6 +142,11 @@ def session_config(device, precision_mode='allow_mix_precision', iterations_per_
         if iterations_per_loop > 1:
             custom.parameter_map['enable_data_pre_proc'].b = True
             custom.parameter_map['iterations_per_loop'].i = iterations_per_loop
+        for name, kind, value in _npu_parameters(npu_options):
+            if kind == 'b':
+                custom.parameter_map[name].b = value
+            else:
+                custom.parameter_map[name].s = tf.compat.as_bytes(value)
         config.graph_options.rewrite_options.remapping = RewriterConfig.OFF
         config.graph_options.rewrite_options.memory_optimization = RewriterConfig.OFF
     elif device == 'gpu':
@@ -157,11 +228,32 @@ def _hccl_ops():
         raise DeviceError('%s (import failed: %s)' % (NPU_BRIDGE_HELP, err))
 
 
-def hccl_collectives(topology):
-    """The collectives of an HCCL topology (RANK_SIZE > 1 with a rank table, on NPUs)."""
+# HCCL's own timeouts (seconds; CANN's defaults are 120 to connect and 600 or 1800 to wait in a
+# collective) must outlast the run's: rank 0 restores weights and validates alone while the
+# other ranks wait in their next collective, and our watchdog (parallel.startup_timeout_s and
+# step_timeout_s) should be the one that stops a stuck run, naming the lost rank.
+HCCL_TIMEOUT_MARGIN_S = 60
+HCCL_TIMEOUT_LIMITS = {'HCCL_CONNECT_TIMEOUT': (120, 7200), 'HCCL_EXEC_TIMEOUT': (0, 17340)}
+
+
+def hccl_timeouts(parallel_cfg):
+    """{HCCL_CONNECT_TIMEOUT, HCCL_EXEC_TIMEOUT: seconds as text} from the run's timeouts."""
+    longest = max(parallel_cfg['startup_timeout_s'], parallel_cfg['step_timeout_s'])
+    wanted = int(longest) + HCCL_TIMEOUT_MARGIN_S
+    return {name: str(min(max(wanted, low), high))
+            for name, (low, high) in HCCL_TIMEOUT_LIMITS.items()}
+
+
+def hccl_collectives(topology, parallel_cfg=None):
+    """The collectives of an HCCL topology (RANK_SIZE > 1 with a rank table, on NPUs). With the
+    run's parallel config, HCCL's timeouts are set from it (before any session starts HCCL)
+    unless the environment already has them."""
     if topology.engine != 'hccl':
         raise DeviceError('HCCL collectives need an hccl topology (RANK_SIZE > 1 and '
                           'RANK_TABLE_FILE), not %s' % topology.engine)
+    if parallel_cfg is not None:
+        for name, value in hccl_timeouts(parallel_cfg).items():
+            os.environ.setdefault(name, value)
     return HcclCollectives(topology)
 
 

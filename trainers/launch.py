@@ -101,9 +101,15 @@ def hccl_envs(table_path, table, npus, server_index=0, job_id=DEFAULT_JOB_ID):
     if len(devices) != npus:
         raise LaunchError('--npus %d but server %d of %s lists %d devices'
                           % (npus, server_index, table_path, len(devices)))
-    return [{'RANK_TABLE_FILE': os.path.abspath(table_path), 'RANK_SIZE': str(total),
-             'RANK_ID': str(rank), 'DEVICE_ID': str(device), 'ASCEND_DEVICE_ID': str(device),
-             'JOB_ID': str(job_id)} for rank, device in devices]
+    # ASCEND_DEVICE_ID is a logical id (an index into ASCEND_VISIBLE_DEVICES) and wins over the
+    # physical DEVICE_ID (Ascend/tensorflow, tf_adapter/util/npu_attrs.cc): the local index, with
+    # this server's devices made the visible ones unless the environment already chose them
+    visible = {} if 'ASCEND_VISIBLE_DEVICES' in os.environ else {
+        'ASCEND_VISIBLE_DEVICES': ','.join(str(device) for _, device in devices)}
+    return [dict({'RANK_TABLE_FILE': os.path.abspath(table_path), 'RANK_SIZE': str(total),
+                  'RANK_ID': str(rank), 'DEVICE_ID': str(device), 'ASCEND_DEVICE_ID': str(local),
+                  'JOB_ID': str(job_id)}, **visible)
+            for local, (rank, device) in enumerate(devices)]
 
 
 def _host_ip():
@@ -160,8 +166,11 @@ def supervise(command, envs, ranks, log_dir, grace_s=30.0, poll_s=0.2, echo_rank
     procs = []
     for rank, extra in zip(ranks, envs):
         env = dict(os.environ)
-        for key in ('TF_CONFIG', 'RANK_SIZE', 'RANK_ID', 'RANK_TABLE_FILE', 'LOCAL_RANK'):
-            env.pop(key, None)  # a stale outer value must not leak into a rank
+        # a stale outer value must not leak into a rank; POD_NAME, when set, overrides RANK_ID
+        # in the adapter (tf_adapter/util/ge_plugin.cc)
+        for key in ('TF_CONFIG', 'RANK_SIZE', 'RANK_ID', 'RANK_TABLE_FILE', 'LOCAL_RANK',
+                    'POD_NAME'):
+            env.pop(key, None)
         env.update(extra)
         procs.append(_Rank(rank, command, env,
                            os.path.join(log_dir, 'rank-%d.log' % rank), rank == echo_rank))

@@ -231,9 +231,10 @@ def iteration_seed(seed, purpose):
                      loop.input_position()])
 
 
-def _scale_step(batch, size, cfg, optimizer, variables, dp, seed):
-    """One scale's loss, total loss, pixel loss and gradients, BN updates done first. A rank's
-    loss is its part of the global batch's loss, and it takes its share of the weight decay."""
+def _scale_step(batch, size, cfg, dp, seed):
+    """One scale's forward pass: (objective, loss, total loss, pixel loss), BN updates done first.
+    A rank's loss is its part of the global batch's loss, and it takes its share of the weight
+    decay (the objective it differentiates)."""
     import tensorflow as tf
     updates_before = len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS))
     loss, mean = tower(batch, size, cfg, True, dp.total if dp.distributed else None,
@@ -243,10 +244,8 @@ def _scale_step(batch, size, cfg, optimizer, variables, dp, seed):
     share = dp.regularizer_share(LOSS_REDUCTION)
     objective = total if share == 1.0 else loss + share * regularization
     updates = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)[updates_before:]
-    grads = [g if g is not None else tf.zeros_like(v)
-             for g, v in optimizer.compute_gradients(objective, variables)]
     with tf.control_dependencies(updates):
-        return [tf.identity(t) for t in [loss, total, mean] + grads]
+        return [tf.identity(t) for t in (objective, loss, total, mean)]
 
 
 def train_step(batch, cfg, optimizer, global_step, seed, dp):
@@ -270,19 +269,26 @@ def train_step(batch, cfg, optimizer, global_step, seed, dp):
 
 
 def _scale_steps(batch, cfg, optimizer, global_step, seed, dp, sizes, variables, scales):
-    """train_step's update over the scale switch (every tower after the variables exist)."""
+    """train_step's update over the scale switch (every tower after the variables exist).
+
+    The switch selects the forward pass only; the gradients are computed once, outside it, on
+    the objective it selects (TensorFlow differentiates through the cond). NPU adapters up to
+    r1.6.0 allocate the loss-scale optimizer's float status in compute_gradients and read it in
+    apply_gradients (Ascend/tensorflow, branch r1.6.0, tf_adapter/python/npu_bridge/estimator/
+    npu/npu_loss_scale_optimizer.py): a compute_gradients inside a branch left apply_gradients
+    reading a branch that had not run, and the updates stopped."""
     import tensorflow as tf
     if len(sizes) == 1:
         index = tf.constant(0)
         with tf.name_scope('train_%dx%d' % sizes[0]):
-            outputs = _scale_step(batch, sizes[0], cfg, optimizer, variables, dp, seed)
+            outputs = _scale_step(batch, sizes[0], cfg, dp, seed)
     else:
         index = scale_index(seed, len(sizes))
 
         def branch(k):
             def build():
                 with tf.name_scope('train_%dx%d' % sizes[k]):
-                    return _scale_step(batch, sizes[k], cfg, optimizer, variables, dp, seed)
+                    return _scale_step(batch, sizes[k], cfg, dp, seed)
             return build
 
         def select(k):
@@ -290,8 +296,10 @@ def _scale_steps(batch, cfg, optimizer, global_step, seed, dp, sizes, variables,
                 return branch(k)()
             return tf.compat.v1.cond(tf.equal(index, k), branch(k), lambda: select(k + 1))
         outputs = select(0)
-    loss, total, mean = outputs[:3]
-    update = optimizer.apply_gradients(list(zip(outputs[3:], variables)), global_step=global_step)
+    objective, loss, total, mean = outputs
+    grads = [g if g is not None else tf.zeros_like(v)
+             for g, v in optimizer.compute_gradients(objective, variables)]
+    update = optimizer.apply_gradients(list(zip(grads, variables)), global_step=global_step)
     return loop.count_iterations(update), loss, total, mean, tf.gather(scales, index)
 
 

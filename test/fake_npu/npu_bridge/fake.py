@@ -12,6 +12,13 @@ import threading
 # `ranks`: the ranks it applies to (None: all; in-process HCCL ranks, see World).
 OVERFLOW = {'period': 0, 'phase': 0, 'from_iteration': None, 'ranks': None}
 
+# The adapter release the double behaves as (its Python-side dataflow differs between releases):
+# up to r1.6.0, NPULossScaleOptimizer.compute_gradients allocates the float-status tensor and
+# apply_gradients reads it (Ascend/tensorflow, branch r1.6.0,
+# tf_adapter/python/npu_bridge/estimator/npu/npu_loss_scale_optimizer.py); from r1.7.0 the
+# allocation is in apply_gradients. FAKE_NPU_ADAPTER="1.6.0" sets it for subprocesses.
+ADAPTER = {'version': (1, 15, 0)}
+
 # (session config, iterations_per_loop) of every set_iteration_per_loop call.
 SESSIONS = []
 
@@ -30,7 +37,21 @@ def overflow_schedule():
             'from_iteration': parts[2] if len(parts) > 2 else None, 'ranks': None}
 
 
+def adapter_version():
+    """ADAPTER['version'], overridden by FAKE_NPU_ADAPTER="major.minor.patch"."""
+    text = os.environ.get('FAKE_NPU_ADAPTER')
+    if not text:
+        return tuple(ADAPTER['version'])
+    return tuple(int(p) for p in text.split('.'))
+
+
+def status_allocated_in_compute_gradients():
+    """True for adapters <= r1.6.0 (see ADAPTER)."""
+    return adapter_version() <= (1, 6, 0)
+
+
 def reset():
+    ADAPTER['version'] = (1, 15, 0)
     OVERFLOW.update({'period': 0, 'phase': 0, 'from_iteration': None, 'ranks': None})
     del SESSIONS[:]
     del CALLS[:]

@@ -8,6 +8,10 @@ import tensorflow as tf
 
 from npu_bridge import fake
 
+# The dtypes HcomAllReduce (and HcomReduce, HcomReduceScatter) accept (Ascend/tensorflow, branch
+# development, tf_adapter/ops/hccl_ops.cc): anything else fails when the op is built.
+ALL_REDUCE_DTYPES = (tf.int8, tf.int16, tf.int32, tf.float16, tf.float32)
+
 _REDUCE = {'sum': np.add, 'max': np.maximum, 'min': np.minimum, 'prod': np.multiply}
 
 
@@ -36,8 +40,19 @@ def exchanged(tensors, combine, kind):
     return outputs
 
 
+def check_dtype(tensor):
+    """TypeError, as the adapter's op registration raises it, for a dtype HCCL does not move."""
+    if tensor.dtype.base_dtype not in ALL_REDUCE_DTYPES:
+        raise TypeError('Value passed to parameter \'input\' has DataType %s not in list of '
+                        'allowed values: int8, int16, int32, float16, float32 (HcomAllReduce)'
+                        % tensor.dtype.base_dtype.name)
+
+
 def reduce_all(tensors, reduction):
-    """All-reduce of several tensors in one op (the adapter fuses gradient all-reduces)."""
+    """All-reduce of several tensors in one op (the double's bookkeeping; the adapter issues one
+    HcomAllReduce per tensor, see allreduce)."""
+    for tensor in tensors:
+        check_dtype(tf.convert_to_tensor(tensor))
     combine_one = _REDUCE[reduction]
 
     def combine(per_rank):
@@ -51,6 +66,8 @@ def reduce_all(tensors, reduction):
 def allreduce(tensor, reduction, fusion=1, fusion_id=-1, group='hccl_world_group'):
     if reduction not in _REDUCE:
         raise ValueError('reduction must be one of %s' % sorted(_REDUCE))
+    tensor = tf.convert_to_tensor(tensor)
+    check_dtype(tensor)
     fake.CALLS.append((fake.current()[1], 'allreduce', {'reduction': reduction}))
 
     @tf.custom_gradient

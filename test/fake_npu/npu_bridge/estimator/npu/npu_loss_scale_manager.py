@@ -16,9 +16,12 @@ class FixedLossScaleManager(object):
 
 
 class ExponentialUpdateLossScaleManager(object):
-    """x2 after incr_every_n_steps finite steps in a row (not past 3.4e38 / incr_ratio); x
-    decr_ratio after decr_every_n_nan_or_inf overflowing steps (counted since the last change),
-    never below 1: the adapter's floor, so a scale that keeps overflowing settles at 1."""
+    """The adapter's update rule (Ascend/tensorflow, tf_adapter/python/npu_bridge/estimator/npu/
+    npu_loss_scale_manager.py, update_loss_scale): a finite step counts a good step (the bad-step
+    count is kept); incr_every_n_steps good ones in a row multiply the scale by incr_ratio (not
+    past 3.4e38 / incr_ratio) and reset both counts. An overflowing step counts a bad step and
+    resets the good ones; decr_every_n_nan_or_inf bad ones (not necessarily in a row) multiply
+    the scale by decr_ratio, never below 1, and reset both counts."""
 
     def __init__(self, init_loss_scale, incr_every_n_steps, decr_every_n_nan_or_inf=2,
                  incr_ratio=2, decr_ratio=0.8):
@@ -33,18 +36,22 @@ class ExponentialUpdateLossScaleManager(object):
     def get_loss_scale(self):
         return self._scale
 
+    def _reset_stats(self):
+        return tf.group(self._good.assign(0), self._bad.assign(0))
+
     def update_loss_scale(self, finite_grads):
         def on_finite():
-            grow = self._good + 1 >= self._incr_every
-            return tf.group(
-                self._scale.assign(tf.where(tf.logical_and(grow, self._scale < 3.4e38 / self._incr),
-                                            self._scale * self._incr, self._scale)),
-                self._good.assign(tf.where(grow, 0, self._good + 1)), self._bad.assign(0))
+            def grow():
+                scale = tf.where(self._scale < 3.4e38 / self._incr, self._scale * self._incr,
+                                 self._scale)
+                return tf.group(self._scale.assign(scale), self._reset_stats())
+            return tf.cond(self._good + 1 >= self._incr_every, grow,
+                           lambda: self._good.assign_add(1).op)
 
         def on_overflow():
-            shrink = self._bad + 1 >= self._decr_every
-            return tf.group(
-                self._scale.assign(tf.where(shrink, tf.maximum(1.0, self._scale * self._decr),
-                                            self._scale)),
-                self._bad.assign(tf.where(shrink, 0, self._bad + 1)), self._good.assign(0))
+            def shrink():
+                return tf.group(self._scale.assign(tf.maximum(1.0, self._scale * self._decr)),
+                                self._reset_stats())
+            return tf.cond(self._bad + 1 >= self._decr_every, shrink,
+                           lambda: tf.group(self._bad.assign_add(1), self._good.assign(0)))
         return tf.cond(finite_grads, on_finite, on_overflow)

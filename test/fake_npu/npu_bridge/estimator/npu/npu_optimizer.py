@@ -1,6 +1,6 @@
 """NPUDistributedOptimizer of the double: like the adapter's, with RANK_SIZE > 1 it sums every
-gradient over the ranks with HCCL and divides by RANK_SIZE (a mean); applying is the wrapped
-optimizer's. Read from the adapter's npu_optimizer.py (semantics only)."""
+gradient over the ranks with HCCL, one all-reduce per gradient, and divides by RANK_SIZE (a
+mean); applying is the wrapped optimizer's. Read from the adapter's npu_optimizer.py (semantics only)."""
 from __future__ import absolute_import, division, print_function
 
 import os
@@ -25,10 +25,9 @@ class NPUDistributedOptimizer(tf.compat.v1.train.Optimizer):
         size = int(os.environ.get('RANK_SIZE', '1'))
         if size <= 1:
             return pairs
-        present = [(g, v) for g, v in pairs if g is not None]
-        summed = hccl_ops.reduce_all([g for g, _ in present], 'sum')
-        averaged = dict((id(v), s / float(size)) for (_, v), s in zip(present, summed))
-        return [(averaged.get(id(v)) if g is not None else None, v) for g, v in pairs]
+        # one all-reduce per gradient, as the adapter's _averaged_gradients (npu_optimizer.py)
+        return [(None if g is None else hccl_ops.reduce_all([g], 'sum')[0] / float(size), v)
+                for g, v in pairs]
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         return self._optimizer.apply_gradients(grads_and_vars, global_step, name)

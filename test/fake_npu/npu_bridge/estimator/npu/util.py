@@ -55,14 +55,16 @@ def _contains(fetches, op):
 
 
 def _loop_session(sess, loop_op, train_op, n):
-    """The GeOp's device loop: a run fetching IterationOp runs the step n times; what it fetches
-    comes from the last iteration (the first n - 1 run the step alone, as on the device)."""
+    """The GeOp's device loop: a run fetching IterationOp runs the whole graph of that run (every
+    fetch: summaries, metrics, the loop's own checks) n times (Ascend/tensorflow,
+    tf_adapter/kernels/geop_npu.cc: the loop repeats the compiled graph); what it returns comes
+    from the last iteration."""
     plain_run = sess.run
 
     def run(fetches, feed_dict=None, options=None, run_metadata=None):
         if _contains(fetches, loop_op):
             for _ in range(n - 1):
-                plain_run(train_op, feed_dict=feed_dict)
+                plain_run(fetches, feed_dict=feed_dict)
         return plain_run(fetches, feed_dict=feed_dict, options=options,
                          run_metadata=run_metadata)
     sess.run = run
