@@ -197,9 +197,9 @@ eval-sasiam: $(STAMP) $(if $(OTB_DATA),,$(call sample_for,$(VID_DATA)))
 DOCTOR_ARGS ?=
 $(call declare,npu-doctor,DOCTOR_ARGS OUT $(SAMPLE_VARIABLES),on an Ascend host: does the project run here? one verdict line per check)
 npu-doctor: $(STAMP)
-	@$(PY) -m trainers.doctor --detect
+	@$(PY) -m doctor --detect
 	@$(MAKE) --no-print-directory $(SAMPLE_RECORDS)/vid/dataset_info.json $(SAMPLE_RECORDS)/coco/dataset_info.json
-	$(PY) -m trainers.doctor --vid-records $(SAMPLE_RECORDS)/vid --coco-records $(SAMPLE_RECORDS)/coco $(DOCTOR_ARGS)
+	$(PY) -m doctor --vid-records $(SAMPLE_RECORDS)/vid --coco-records $(SAMPLE_RECORDS)/coco $(DOCTOR_ARGS)
 
 # make train-osmn [STAGE=coco|davis|ytvos] [RECORDS=out/coco] [STEPS=N] [DEVICE=...] [RUN_DIR=runs/...]
 #                 [TRAIN_ARGS="--vgg16 vgg_16.ckpt" or "--init-from runs/osmn-coco"]

@@ -1,4 +1,4 @@
-"""`make npu-doctor` (trainers/doctor.py) on the npu_bridge double: one verdict line per check,
+"""`make npu-doctor` (doctor/npu.py) on the npu_bridge double: one verdict line per check,
 a one-line refusal without an NPU."""
 from __future__ import absolute_import, division, print_function
 
@@ -11,7 +11,7 @@ import pytest
 
 from fake_npu_env import fake_npu
 from record_files import sample_coco_records, sample_vid_records
-from trainers import doctor
+from doctor import npu as doctor
 
 
 def test_without_an_npu_one_line_and_exit_1(monkeypatch):

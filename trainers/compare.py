@@ -175,7 +175,7 @@ def golden(trainer, dump_dir, trainer_args):
     import numpy as np
     import tensorflow as tf
     from trainers import device as device_lib
-    from trainers import loop
+    from trainers import checkpoints
     train = importlib.import_module('trainers.%s.train' % trainer)
     cfg = train.config_from_args(train.parse_args(trainer_args))
     device = device_lib.resolve(cfg['device']['device'])
@@ -188,8 +188,8 @@ def golden(trainer, dump_dir, trainer_args):
         trainable, cfg = train.build(cfg, device)
         tensors = dumped_tensors(graph)
         with tf.compat.v1.Session(config=device_lib.session_config(device)) as sess:
-            loop._restore_or_init(sess, tf.compat.v1.train.Saver(), trainable,
-                                  cfg['train']['run_dir'])
+            checkpoints.restore_or_init(sess, tf.compat.v1.train.Saver(), trainable,
+                                        cfg['train']['run_dir'])
             sess.run(trainable.train_init, feed_dict=None if trainable.input_skip is None else
                      {trainable.input_skip: 0})
             values = sess.run([tensors, trainable.train_op])[0]

@@ -1,6 +1,6 @@
 """`make npu-doctor`: does the project work on this Ascend host? One verdict line per check.
 
-python -m trainers.doctor [--vid-records out/sample/vid] [--coco-records out/sample/coco]
+python -m doctor [--vid-records out/sample/vid] [--coco-records out/sample/coco]
     [--work-dir DIR] [--steps 4] [--iterations-per-loop 2] [--detect]
 
 Checks: the CANN / npu_bridge / TensorFlow versions and the visible devices; both training graphs
@@ -11,8 +11,8 @@ graph against CANN's npu_supported_ops.json (a missing type runs on the host and
 device loop). On a machine without an NPU it says so in one line and exits 1; exit 1 too when a
 check fails.
 
-This entry point sits in trainers/ but checks every layer: it imports trackers and segmenters
-(higher layers) inside its checks, and nothing imports it.
+The package sits above every other layer because it checks them all: it builds the trainers',
+the tracker's and the segmenter's graphs, and nothing imports it.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -239,8 +239,9 @@ def tracking_graph():
     """The SA-Siam tracker's device graph (both branches, untrained, tiny width)."""
     import tensorflow as tf
     from trackers import sasiam
-    branches = [sasiam.untrained_branch('appearance', 0.0625)._replace(weight=0.3),
-                sasiam.untrained_branch('semantic', 0.0625)._replace(weight=0.7)]
+    from trackers.sasiam_branches import untrained_branch
+    branches = [untrained_branch('appearance', 0.0625)._replace(weight=0.3),
+                untrained_branch('semantic', 0.0625)._replace(weight=0.7)]
     graph = tf.Graph()
     with graph.as_default():
         sasiam.TrackerGraph(branches, dict(sasiam.TRACK_DEFAULTS))
@@ -305,7 +306,7 @@ def doctor(args, out=sys.stdout):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog='python -m trainers.doctor',
+    parser = argparse.ArgumentParser(prog='python -m doctor',
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--vid-records', default=os.path.join('out', 'sample', 'vid'))
     parser.add_argument('--coco-records', default=os.path.join('out', 'sample', 'coco'))
@@ -332,7 +333,3 @@ def main(argv=None, out=sys.stdout):
     args.work_dir = args.work_dir or tempfile.mkdtemp(prefix='npu-doctor-')
     os.makedirs(args.work_dir, exist_ok=True)
     return doctor(args, out)
-
-
-if __name__ == '__main__':
-    sys.exit(main())
