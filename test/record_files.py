@@ -14,7 +14,9 @@ def decode_files(schema, files):
     """Every record of `files`, decoded by `schema.decode` inside tf.data, as numpy dicts."""
     graph = tf.Graph()
     with graph.as_default():
-        dataset = tf.data.TFRecordDataset(list(files)).map(schema.decode)
+        # decode is plain graph code: AutoGraph's conversion of it would take seconds per call
+        decode = tf.autograph.experimental.do_not_convert(schema.decode)
+        dataset = tf.data.TFRecordDataset(list(files)).map(decode)
         element = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
         decoded = []
         with tf.compat.v1.Session(graph=graph) as sess:

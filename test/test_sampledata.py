@@ -21,16 +21,16 @@ from sampledata import coco as coco_writer
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope='module')
-def clean(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('sample') / 'clean')
-    return out, sampledata.generate(out, seed=3, size='small')
+@pytest.fixture
+def clean(sample_data):
+    """The session's clean sample (seed 3, all four datasets, small): (root, manifest)."""
+    return sample_data
 
 
-@pytest.fixture(scope='module')
-def corrupt(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp('sample') / 'corrupt')
-    return out, sampledata.generate(out, seed=3, size='small', corrupt=True)
+@pytest.fixture
+def corrupt(corrupt_sample_data):
+    """The session's corrupt sample (seed 3): (root, manifest)."""
+    return corrupt_sample_data
 
 
 def _tree_digest(root):
