@@ -6,7 +6,6 @@ import os
 import numpy as np
 import pytest
 
-import sampledata
 from datasets.palette import write_palette_png
 from evaluation import davis
 
@@ -123,10 +122,8 @@ def test_missing_result_frame_is_a_one_line_error(tmpdir, capsys):
     assert err.count('\n') == 1 and 'missing result' in err and '00001.png' in err
 
 
-def test_first_mask_baseline_equals_a_direct_computation(tmpdir):
-    data = str(tmpdir.join('data'))
-    sampledata.generate(data, seed=2, size='small', datasets=['davis'])
-    root = os.path.join(data, 'DAVIS')
+def test_first_mask_baseline_equals_a_direct_computation(sample_data):
+    root = os.path.join(sample_data[0], 'DAVIS')
     report = davis.evaluate(root, '2017', 'val', davis.first_mask_predictions(root, '2017'))
     direct = []
     for seq in davis.sequence_names(root, '2017', 'val'):

@@ -21,7 +21,6 @@ import pytest
 import tensorflow as tf
 
 from fake_npu_env import fake_npu
-from record_files import sample_coco_records, sample_vid_records
 from trainers import cli, parallel
 from trainers import device as device_lib
 
@@ -34,16 +33,6 @@ OSMN_TINY = ['--device', 'npu', '--random-init-for-tests', '--set', 'input.scale
              '--set', 'model.width=0.0625', '--set', 'input.input_scale=0.25',
              '--set', 'input.batch_size=2', '--set', 'input.sample_shuffle=4',
              '--set', 'train.log_every=1', '--set', 'train.validation_batches=0']
-
-
-@pytest.fixture(scope='module')
-def vid_records(tmp_path_factory):
-    return sample_vid_records(tmp_path_factory.mktemp('hccl_vid'), 3, 4, 2, 8)
-
-
-@pytest.fixture(scope='module')
-def coco_records(tmp_path_factory):
-    return sample_coco_records(tmp_path_factory.mktemp('hccl_coco'), 5)
 
 
 def _in_process_ranks(monkeypatch, directory):
@@ -110,18 +99,20 @@ def _calls(run, name):
 
 @contextlib.contextmanager
 def _stderr_into(path):
-    """File descriptor 2 (the ranks' logs) written to `path` for the block: a module fixture
-    cannot use capfd."""
+    """sys.stderr and file descriptor 2 (the ranks' logs) written to `path` for the block: a
+    module fixture cannot use capfd."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved_fd, saved_stream = os.dup(2), sys.stderr
     with open(path, 'w') as f:
         os.dup2(f.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+        sys.stderr = f
+        try:
+            yield
+        finally:
+            f.flush()
+            sys.stderr = saved_stream
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
 
 
 SasiamRun = collections.namedtuple('SasiamRun', 'n statuses first_err calls sessions summary '

@@ -24,7 +24,6 @@ for path in (ROOT, HERE):  # when run as a worker script
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from record_files import sample_coco_records, sample_vid_records  # noqa: E402
 from trainers import launch, parallel  # noqa: E402
 
 SASIAM_TINY = ['--device', 'cpu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
@@ -164,16 +163,6 @@ def _check_step_equality(name, out_dir, argv):
         assert error <= 1e-5 + 10 * noise, (key, error, noise)
     assert moved > 1e-3  # the step did change the weights
     return ranks[0]
-
-
-@pytest.fixture(scope='module')
-def vid_records(tmp_path_factory):
-    return sample_vid_records(tmp_path_factory.mktemp('dp_vid'), 2, 5, 2, 8)
-
-
-@pytest.fixture(scope='module')
-def coco_records(tmp_path_factory):
-    return sample_coco_records(tmp_path_factory.mktemp('dp_coco'), 4)
 
 
 def test_sasiam_two_ranks_step_equals_one_step_on_the_concatenated_batch(vid_records, tmp_path):

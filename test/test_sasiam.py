@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 from fake_npu_env import assert_ops_reviewed, fake_npu
-from record_files import sample_vid_records
-from schemas import vid_track
+from record_files import autotune_model_ops
+from schemas import dataset_info, vid_track
 from trainers import reader
 from trainers.sasiam import data, model, train
 
@@ -202,9 +202,10 @@ def test_crop_bounds_and_labels_match_the_reference_tables():
 
 # -- graphs on the sample records ---------------------------------------------------------------
 
-@pytest.fixture(scope='module')
-def records(tmp_path_factory):
-    return sample_vid_records(tmp_path_factory.mktemp('sasiam'), 2, 5, 3, 10)
+@pytest.fixture
+def records(vid_records):
+    """The session's vid_track records of the sample (read only)."""
+    return vid_records
 
 
 def _config(records_dir, *extra):
@@ -308,10 +309,13 @@ def test_input_runs_without_the_autotune_model(records):
     """TF 1.15's autotuning model crashes iterator teardown (reader.without_autotune_model): no
     dataset a trainer builds may carry it, training or validation."""
     cfg = _config(records)['input']
-    with tf.Graph().as_default():
-        for training in (True, False):
+    for training in (True, False):
+        with tf.Graph().as_default():
             ds = data.batches(records, 'train', cfg, 5, training=training)
-            assert ds.options().experimental_optimization.autotune is False
+            assert autotune_model_ops(ds) == []
+    with tf.Graph().as_default():   # the check finds the model where tf.data adds it
+        assert autotune_model_ops(tf.data.Dataset.range(3).map(
+            lambda x: x, num_parallel_calls=2)) == ['ModelDataset']
 
 
 # -- the loop -----------------------------------------------------------------------------------
@@ -361,12 +365,14 @@ def test_read_error_names_the_shard_after_a_checkpoint(records, tmpdir, capsys):
     with open(shard, 'wb') as f:
         f.write(whole[:-8] + bytes([whole[-8] ^ 0xFF]) + whole[-7:])
     run_dir = str(tmpdir.join('run'))
-    # records read in order (no shuffles, one file at a time): the bad one comes after 5 or 10
+    # records read in order (no shuffles, one file at a time): the bad one is the shard's last
+    last = dataset_info.read(records)['splits']['train']['shards'][0]['records'] - 1
     assert train.main(['--records', copy, '--run-dir', run_dir, '--steps', '1000'] + TINY +
                       ['--set', 'train.validation_batches=0', '--set', 'input.cycle_length=1',
                        '--set', 'input.record_shuffle=1', '--set', 'input.pair_shuffle=1']) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith('error: reading the training records failed in %s (record 5: ' % shard)
+    assert err.startswith('error: reading the training records failed in %s (record %d: ' % (
+        shard, last))
     assert 'Rebuild the records' in err
     steps = [r['step'] for r in _log(run_dir) if 'loss' in r]
     assert steps and 'checkpoint model.ckpt-%d written' % steps[-1] in err
