@@ -7,12 +7,29 @@ Shared means read-only: a test that changes files copies them into its own tmpdi
 from __future__ import absolute_import, division, print_function
 
 import os
+import sys
 
 import pytest
 
 SAMPLE_SEED = 4
 # In-process Beam runner: a pipeline run on the sample takes about a second.
 FAST_BEAM = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _tf_data_functions_unconverted():
+    """tf.data traces the trainers' map functions through AutoGraph, which rewrites their Python
+    source: about half of every trainer graph build (OSMN: 24 s -> 10 s), for nothing, as they
+    are plain graph code (a function that needed AutoGraph would fail to build here, loudly).
+    TensorFlow's own switch turns it off for the tests' thread; trainers started as
+    subprocesses (launcher, SIGTERM, data-parallel tests) still run with it, as users do.
+    TEST_AUTOGRAPH=1 keeps it on everywhere."""
+    if 'tensorflow' not in sys.modules or os.environ.get('TEST_AUTOGRAPH') == '1':
+        yield
+        return
+    from tensorflow.python.autograph.core import ag_ctx
+    with ag_ctx.ControlStatusCtx(status=ag_ctx.Status.DISABLED):
+        yield
 
 
 def _fingerprint(root):
