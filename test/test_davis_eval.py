@@ -3,6 +3,7 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
+import cv2
 import numpy as np
 import pytest
 
@@ -110,7 +111,18 @@ def test_first_and_last_frames_excluded_and_csvs(tmpdir):
     assert iou[-1] == 'all\t%.6f' % ((1 + 2 / 3.0) / 2)
     # the first-mask baseline: ground truth never moves here, so every frame is perfect
     assert report['baseline_first_mask']['J-Mean'] == 1.0
-    assert os.path.isfile(str(tmpdir.join('out', 'overlays', 'seq.png')))
+    # the overlay strip: evaluated frames 1 and 3 side by side at width 320, prediction above
+    # ground truth; object 2 (DAVIS green, rows 40:50 x cols 50:70, x4) is gone from the
+    # prediction of frame 3 only
+    strip = cv2.imread(str(tmpdir.join('out', 'overlays', 'seq.png')))[..., ::-1]
+    assert strip.shape == (2 * 240, 2 * 320, 3)
+
+    def green(row, col):
+        r, g, b = strip[row, col].astype(int)
+        return g > r + 30 and g > b + 30
+    centre = (4 * 45, 4 * 60)
+    assert green(*centre) and green(centre[0] + 240, centre[1])              # frame 1
+    assert not green(centre[0], centre[1] + 320) and green(centre[0] + 240, centre[1] + 320)
 
 
 def test_missing_result_frame_is_a_one_line_error(tmpdir, capsys):

@@ -61,15 +61,19 @@ def in_process_ranks(monkeypatch, tmp_path):
 def _run_ranks(train, argv, table):
     """Every rank's exit status from cli.run, the ranks running as threads."""
     from npu_bridge import fake
+    from tensorflow.python.autograph.core import ag_ctx
     statuses = [None] * RANKS
     errors = []
+
+    status = ag_ctx.control_status_ctx().status   # the test thread's (conftest), per thread
 
     def rank(r):
         try:
             fake.bind_rank(r)
             cfg = train.config_from_args(train.parse_args(argv))
             topology = parallel.Topology(r, RANKS, r, 'hccl', (), table)
-            statuses[r] = cli.run(train.build, cfg, topology=topology)
+            with ag_ctx.ControlStatusCtx(status=status):
+                statuses[r] = cli.run(train.build, cfg, topology=topology)
         except BaseException as err:  # reported by the test thread
             errors.append((r, err))
     with fake.hccl_world(RANKS):

@@ -73,11 +73,15 @@ def step_worker(name, out_dir, argv):
     from trainers import cli, loop, ranks
     from trainers import device as device_lib
     train = _trainer(name)
+    from tensorflow.python.autograph.core import ag_ctx
     topology = parallel.from_env()
     cfg = train.config_from_args(train.parse_args(argv))
     session_config = parallel.cluster_session_config(device_lib.session_config('cpu'), topology)
     server = parallel.start_server(topology, session_config)
-    with tf.Graph().as_default() as graph:
+    # as in the test process (conftest): tf.data functions traced without AutoGraph
+    autograph = ag_ctx.Status.ENABLED if os.environ.get('TEST_AUTOGRAPH') == '1' else \
+        ag_ctx.Status.DISABLED
+    with tf.Graph().as_default() as graph, ag_ctx.ControlStatusCtx(status=autograph):
         dp = ranks.DataParallel(topology, cli._collectives(topology, cfg['parallel']),
                                cfg['parallel'], server.target if server else '')
         # the single process normalises with the same batch-norm code on one rank (slim's
