@@ -24,6 +24,8 @@ from fake_npu_env import fake_npu
 from trainers import cli, parallel
 from trainers import device as device_lib
 
+pytestmark = pytest.mark.slow   # trainers on two in-process ranks, several runs each
+
 RANKS = 2
 SASIAM_TINY = ['--device', 'npu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
                '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',

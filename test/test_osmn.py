@@ -203,6 +203,7 @@ def _log(run_dir):
         return [json.loads(line) for line in f if '"loss"' in line]
 
 
+@pytest.mark.slow
 def test_coco_stage_loss_falls(records, tmpdir):
     _, out = records
     run_dir = str(tmpdir.join('coco'))

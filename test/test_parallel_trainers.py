@@ -169,6 +169,7 @@ def _check_step_equality(name, out_dir, argv):
     return ranks[0]
 
 
+@pytest.mark.slow
 def test_sasiam_two_ranks_step_equals_one_step_on_the_concatenated_batch(vid_records, tmp_path):
     final = _check_step_equality('sasiam', tmp_path, ['--records', vid_records, '--run-dir',
                                                       str(tmp_path / 'run')] + SASIAM_TINY +
@@ -177,6 +178,7 @@ def test_sasiam_two_ranks_step_equals_one_step_on_the_concatenated_batch(vid_rec
     assert any('moving_mean' in k for k in final)
 
 
+@pytest.mark.slow
 def test_osmn_two_ranks_step_equals_one_step_on_the_concatenated_batch(coco_records, tmp_path):
     # COCO stage: batch norm in training mode; the loss is a sum, so gradients are summed
     _check_step_equality('osmn', tmp_path, ['--stage', 'coco', '--records', coco_records,
@@ -201,6 +203,7 @@ def _digests(logs):
             enumerate(logs)]
 
 
+@pytest.mark.slow
 def test_launcher_trains_sasiam_on_two_ranks_rank0_writes_and_resume_continues(
         vid_records, tmp_path):
     run_dir = str(tmp_path / 'run')
@@ -227,6 +230,7 @@ def test_launcher_trains_sasiam_on_two_ranks_rank0_writes_and_resume_continues(
     assert digests[0] and digests[0] == digests[1]
 
 
+@pytest.mark.slow
 def test_a_rank_killed_mid_run_stops_the_other_with_a_clear_message(vid_records, tmp_path):
     run_dir = str(tmp_path / 'run')
     addresses = ['127.0.0.1:%d' % p for p in launch.free_ports(2)]

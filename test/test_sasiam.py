@@ -322,6 +322,7 @@ def _log(run_dir):
         return [json.loads(line) for line in f]
 
 
+@pytest.mark.slow
 def test_loss_falls_and_summary_is_written(records, tmpdir):
     run_dir = str(tmpdir.join('run'))
     assert train.main(['--records', records, '--run-dir', run_dir, '--steps', '60'] + TINY +
@@ -392,6 +393,7 @@ def test_resume_continues_at_exactly_the_saved_step(records, tmpdir):
     assert tf.train.load_checkpoint(run_dir).get_tensor('global_step') == 8
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_loadable_checkpoint_and_exits_zero(records, tmpdir):
     run_dir = str(tmpdir.join('run'))
     proc = subprocess.Popen(
