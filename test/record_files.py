@@ -1,5 +1,5 @@
 """Test helpers: read pipeline outputs back (dataset_info through schemas.dataset_info, records
-through a schema decoder in tf.data); build small sample records for trainer tests."""
+through a schema decoder in tf.data); find tf.data's autotuning model in a trainer's input."""
 from __future__ import absolute_import, division, print_function
 
 import json
@@ -14,7 +14,9 @@ def decode_files(schema, files):
     """Every record of `files`, decoded by `schema.decode` inside tf.data, as numpy dicts."""
     graph = tf.Graph()
     with graph.as_default():
-        dataset = tf.data.TFRecordDataset(list(files)).map(schema.decode)
+        # decode is plain graph code: AutoGraph's conversion of it would take seconds per call
+        decode = tf.autograph.experimental.do_not_convert(schema.decode)
+        dataset = tf.data.TFRecordDataset(list(files)).map(decode)
         element = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
         decoded = []
         with tf.compat.v1.Session(graph=graph) as sess:
@@ -37,28 +39,12 @@ def load_output(out, name, schema):
     return info, errors, records
 
 
-def sample_vid_records(root, seed, train_snippets, val_snippets, frames):
-    """vid_track records of a small generated ILSVRC2015-VID under `root` (a pathlib path);
-    returns the records directory."""
-    import sampledata
-    from pipelines import vid
-    data_dir = str(root / 'data')
-    sampledata.generate(data_dir, seed=seed, size='small', datasets=['vid'], counts={
-        'vid': {'train_snippets': train_snippets, 'val_snippets': val_snippets,
-                'frames': frames}})
-    assert vid.main(['--data', os.path.join(data_dir, 'ILSVRC2015'), '--out', str(root),
-                     '--split-by', 'ilsvrc', '--direct_running_mode=in_memory',
-                     '--direct_num_workers=1']) == 0
-    return os.path.join(str(root), 'vid')
-
-
-def sample_coco_records(root, seed):
-    """coco_instances records of a small generated COCO 2017 under `root` (a pathlib path);
-    returns the records directory."""
-    import sampledata
-    from pipelines import coco
-    source = str(root / 'data')
-    sampledata.generate(source, seed=seed, size='small', datasets=['coco'])
-    assert coco.main(['--data', os.path.join(source, 'coco'), '--out', str(root),
-                      '--direct_running_mode=in_memory', '--direct_num_workers=1']) == 0
-    return os.path.join(str(root), 'coco')
+def autotune_model_ops(dataset):
+    """The ModelDataset ops (tf.data's autotuning model, which crashes iterator teardown in
+    TF 1.15: trainers.reader.without_autotune_model) in the graph of an iterator over
+    `dataset`, built in the current default graph (a fresh one: the whole graph is searched)."""
+    tf.compat.v1.data.make_initializable_iterator(dataset)
+    graph = tf.compat.v1.get_default_graph()
+    nodes = [op.type for op in graph.get_operations()]
+    nodes += [n.op for f in graph.as_graph_def().library.function for n in f.node_def]
+    return [n for n in nodes if n == 'ModelDataset']

@@ -32,21 +32,16 @@ def load(out):
 
 
 @pytest.fixture(scope='module')
-def sample(tmp_path_factory):
-    root = tmp_path_factory.mktemp('coco')
-    kwargs = dict(seed=11, size='small', datasets=['coco'],
-                  counts={'coco': {'train_images': 10, 'val_images': 4}})
-    clean, bad = str(root / 'clean'), str(root / 'bad')
-    return (clean, sampledata.generate(clean, **kwargs), bad,
-            sampledata.generate(bad, corrupt=True, **kwargs), root)
+def sample(sample_data, corrupt_sample_data, tmp_path_factory):
+    """(clean root, its manifest, corrupt root, its manifest, a directory for outputs): the
+    session's samples, read only."""
+    return sample_data + corrupt_sample_data + (tmp_path_factory.mktemp('coco'),)
 
 
-@pytest.fixture(scope='module')
-def clean_out(sample):
-    clean, manifest, _, _, root = sample
-    out = str(root / 'out')
-    assert run(os.path.join(clean, 'coco'), out, '--images-per-unit', '3') == 0
-    return out
+@pytest.fixture
+def clean_out(coco_records):
+    """Output root of the session's records of the clean sample (default flags)."""
+    return os.path.dirname(coco_records)
 
 
 def test_kept_instances_follow_the_osmn_rules_and_read_back(sample, clean_out):
@@ -174,7 +169,7 @@ def test_bad_input_is_reported_and_instances_reconcile(sample):
 def test_rerun_is_byte_identical(sample, clean_out, tmpdir):
     clean = sample[0]
     again = str(tmpdir.join('again'))
-    assert run(os.path.join(clean, 'coco'), again, '--images-per-unit', '3') == 0
+    assert run(os.path.join(clean, 'coco'), again) == 0
     first = sorted(glob.glob(os.path.join(clean_out, 'coco', '*', '*.tfrecord-*')))
     second = sorted(glob.glob(os.path.join(again, 'coco', '*', '*.tfrecord-*')))
     assert [os.path.relpath(p, clean_out) for p in first] == \

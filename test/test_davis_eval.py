@@ -3,10 +3,10 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
+import cv2
 import numpy as np
 import pytest
 
-import sampledata
 from datasets.palette import write_palette_png
 from datasets import davis as davis_data
 from datasets.errors import InputError
@@ -115,7 +115,18 @@ def test_first_and_last_frames_excluded_and_csvs(tmpdir):
     assert iou[-1] == 'all\t%.6f' % ((1 + 2 / 3.0) / 2)
     # the first-mask baseline: ground truth never moves here, so every frame is perfect
     assert report['baseline_first_mask']['J-Mean'] == 1.0
-    assert os.path.isfile(str(tmpdir.join('out', 'overlays', 'seq.png')))
+    # the overlay strip: evaluated frames 1 and 3 side by side at width 320, prediction above
+    # ground truth; object 2 (DAVIS green, rows 40:50 x cols 50:70, x4) is gone from the
+    # prediction of frame 3 only
+    strip = cv2.imread(str(tmpdir.join('out', 'overlays', 'seq.png')))[..., ::-1]
+    assert strip.shape == (2 * 240, 2 * 320, 3)
+
+    def green(row, col):
+        r, g, b = strip[row, col].astype(int)
+        return g > r + 30 and g > b + 30
+    centre = (4 * 45, 4 * 60)
+    assert green(*centre) and green(centre[0] + 240, centre[1])              # frame 1
+    assert not green(centre[0], centre[1] + 320) and green(centre[0] + 240, centre[1] + 320)
 
 
 def test_missing_result_frame_is_a_one_line_error(tmpdir, capsys):
@@ -127,10 +138,8 @@ def test_missing_result_frame_is_a_one_line_error(tmpdir, capsys):
     assert err.count('\n') == 1 and 'missing result' in err and '00001.png' in err
 
 
-def test_first_mask_baseline_equals_a_direct_computation(tmpdir):
-    data = str(tmpdir.join('data'))
-    sampledata.generate(data, seed=2, size='small', datasets=['davis'])
-    root = os.path.join(data, 'DAVIS')
+def test_first_mask_baseline_equals_a_direct_computation(sample_data):
+    root = os.path.join(sample_data[0], 'DAVIS')
     report = davis.evaluate(root, '2017', 'val', davis.first_mask_predictions(root, '2017'))
     direct = []
     for seq in davis_data.split_listing(root, '2017', 'val')[1]:

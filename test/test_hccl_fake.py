@@ -9,19 +9,23 @@ offload (iterations_per_loop) on every rank.
 """
 from __future__ import absolute_import, division, print_function
 
+import collections
+import contextlib
 import json
 import os
 import re
+import sys
 import threading
 
 import pytest
 import tensorflow as tf
 
 from fake_npu_env import fake_npu
-from record_files import sample_coco_records, sample_vid_records
 from trainers import cli
 from trainers import device as device_lib
 from trainers.distributed import topology as topology_lib
+
+pytestmark = pytest.mark.slow   # trainers on two in-process ranks, several runs each
 
 RANKS = 2
 SASIAM_TINY = ['--device', 'npu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
@@ -34,23 +38,12 @@ OSMN_TINY = ['--device', 'npu', '--random-init-for-tests', '--set', 'input.scale
              '--set', 'train.log_every=1', '--set', 'train.validation_batches=0']
 
 
-@pytest.fixture(scope='module')
-def vid_records(tmp_path_factory):
-    return sample_vid_records(tmp_path_factory.mktemp('hccl_vid'), 3, 4, 2, 8)
-
-
-@pytest.fixture(scope='module')
-def coco_records(tmp_path_factory):
-    return sample_coco_records(tmp_path_factory.mktemp('hccl_coco'), 5)
-
-
-@pytest.fixture
-def in_process_ranks(monkeypatch, tmp_path):
+def _in_process_ranks(monkeypatch, directory):
     """RANK_SIZE as the launcher sets it; every rank's session gets threads of its own (a rank
     blocks in the double's collectives until its peer arrives, as an NPU stream would, so ranks
-    sharing one small thread pool could starve each other)."""
+    sharing one small thread pool could starve each other). Returns the rank table's path."""
     monkeypatch.setenv('RANK_SIZE', str(RANKS))
-    table = tmp_path / 'rank_table.json'
+    table = directory / 'rank_table.json'
     table.write_text('{}')
     plain = device_lib.session_config
 
@@ -63,18 +56,27 @@ def in_process_ranks(monkeypatch, tmp_path):
     return str(table)
 
 
+@pytest.fixture
+def in_process_ranks(monkeypatch, tmp_path):
+    return _in_process_ranks(monkeypatch, tmp_path)
+
+
 def _run_ranks(train, argv, table):
     """Every rank's exit status from cli.run, the ranks running as threads."""
     from npu_bridge import fake
+    from tensorflow.python.autograph.core import ag_ctx
     statuses = [None] * RANKS
     errors = []
+
+    status = ag_ctx.control_status_ctx().status   # the test thread's (conftest), per thread
 
     def rank(r):
         try:
             fake.bind_rank(r)
             cfg = train.config_from_args(train.parse_args(argv))
             topology = topology_lib.Topology(r, RANKS, r, 'hccl', (), table)
-            statuses[r] = cli.run(train.build, cfg, topology=topology)
+            with ag_ctx.ControlStatusCtx(status=status):
+                statuses[r] = cli.run(train.build, cfg, topology=topology)
         except BaseException as err:  # reported by the test thread
             errors.append((r, err))
     with fake.hccl_world(RANKS):
@@ -95,65 +97,128 @@ def _digests(err):
     return found
 
 
-def _calls(fake, name):
-    return [(rank, details) for rank, what, details in fake.CALLS if what == name]
+def _calls(run, name):
+    """(rank, details) of every `name` the double recorded (run: the fake module or a
+    SasiamRun)."""
+    calls = run.calls if isinstance(run, SasiamRun) else run.CALLS
+    return [(rank, details) for rank, what, details in calls if what == name]
 
 
-@pytest.mark.parametrize('n', [1, 4])
-def test_sasiam_on_two_hccl_ranks_skips_together_broadcasts_and_rank0_writes(
-        vid_records, tmp_path, capfd, in_process_ranks, monkeypatch, n):
+@contextlib.contextmanager
+def _stderr_into(path):
+    """sys.stderr and file descriptor 2 (the ranks' logs) written to `path` for the block: a
+    module fixture cannot use capfd."""
+    sys.stderr.flush()
+    saved_fd, saved_stream = os.dup(2), sys.stderr
+    with open(path, 'w') as f:
+        os.dup2(f.fileno(), 2)
+        sys.stderr = f
+        try:
+            yield
+        finally:
+            f.flush()
+            sys.stderr = saved_stream
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+
+
+SasiamRun = collections.namedtuple('SasiamRun', 'n statuses first_err calls sessions summary '
+                                   'global_step log_steps resume_statuses resume_err resumed '
+                                   'single_status single_err')
+
+
+@pytest.fixture(scope='module', params=[1, 4], ids=['loop1', 'loop4'])
+def sasiam_hccl(request, vid_records, tmp_path_factory):
+    """SA-Siam on two in-process HCCL ranks with iterations_per_loop n, run once per n and
+    looked at by the tests below, one cause each: 9 steps with rank 1 alone overflowing at its
+    iterations 1, 5, 9; a resume to 13 steps; a one-process resume of that checkpoint."""
     from trainers.sasiam import train
-    run_dir = str(tmp_path / 'run')
+    n = request.param
+    root = tmp_path_factory.mktemp('hccl_sasiam_%d' % n)
+    run_dir = str(root / 'run')
     argv = ['--records', vid_records, '--run-dir', run_dir, '--iterations-per-loop', str(n)]
-    # rank 1 alone overflows at its iterations 1, 5, 9: with is_distributed both ranks skip them
-    with fake_npu(period=4, phase=1) as fake:
-        fake.OVERFLOW['ranks'] = [1]
-        assert _run_ranks(train, argv + ['--steps', '9'] + SASIAM_TINY, in_process_ranks) == [
-            0, 0]
-        err = capfd.readouterr().err
-        first = _digests(err)
-        assert first[0] == first[1]  # bit-identical weights, BN statistics, slots, loss scale
-        for rank in range(RANKS):
-            assert [d['is_distributed'] for r, d in _calls(fake, 'NPULossScaleOptimizer')
-                    if r == rank] == [True]
-            assert [r for r, _ in _calls(fake, 'NPUDistributedOptimizer')].count(rank) == 1
-        # from rank 0: the start-up agreement's fingerprint, then every variable in one op
-        broadcasts = _calls(fake, 'broadcast')
-        assert all(d['root_rank'] == 0 for _, d in broadcasts)
-        variables = [(r, d['count']) for r, d in broadcasts if d['count'] > 1]
-        assert sorted(r for r, _ in variables) == list(range(RANKS))
-        assert variables[0][1] == variables[1][1] > 10
-        assert [k for _, k in fake.SESSIONS] == [n] * RANKS  # every rank runs on the NPU
+    logs = [str(root / name) for name in ('first.log', 'resume.log', 'single.log')]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        table = _in_process_ranks(monkeypatch, root)
+        with fake_npu(period=4, phase=1) as fake:
+            fake.OVERFLOW['ranks'] = [1]
+            with _stderr_into(logs[0]):
+                statuses = _run_ranks(train, argv + ['--steps', '9'] + SASIAM_TINY, table)
+            calls, sessions = list(fake.CALLS), list(fake.SESSIONS)
+            summary = json.load(open(os.path.join(run_dir, 'summary.json')))
+            global_step = tf.train.load_checkpoint(run_dir).get_tensor('global_step')
+            with open(os.path.join(run_dir, 'train_log.jsonl')) as f:
+                log_steps = [json.loads(line)['step'] for line in f]
+            fake.OVERFLOW['ranks'] = []
+            with _stderr_into(logs[1]):
+                resume_statuses = _run_ranks(train, argv + ['--steps', '13'] + SASIAM_TINY,
+                                             table)
+        resumed = json.load(open(os.path.join(run_dir, 'summary.json')))
+        monkeypatch.delenv('RANK_SIZE')
+        with fake_npu(), _stderr_into(logs[2]):
+            single_status = train.main(argv + ['--steps', '14'] + SASIAM_TINY)
+    first_err, resume_err, single_err = [open(path).read() for path in logs]
+    return SasiamRun(n, statuses, first_err, calls, sessions, summary, global_step, log_steps,
+                     resume_statuses, resume_err, resumed, single_status, single_err)
 
-        summary = json.load(open(os.path.join(run_dir, 'summary.json')))
-        assert summary['ranks'] == RANKS and summary['variables_sha1'] == first[0]
-        assert summary['steps'] == 9 and summary['status'] == 'completed'
-        # 9 updates took 12 iterations on rank 0 too, which injects no overflow of its own: the
-        # three skipped on rank 1 were skipped on both (without is_distributed rank 0 would have
-        # finished after 9 iterations and the ranks would hold different weights)
-        assert summary['iterations_this_run'] == 12
-        reader = tf.train.load_checkpoint(run_dir)
-        assert reader.get_tensor('global_step') == summary['steps']
-        with open(os.path.join(run_dir, 'train_log.jsonl')) as f:
-            steps = [json.loads(line)['step'] for line in f]
-        assert steps == sorted(set(steps))  # one writer
 
-        # resume with more steps: rank 0 restores, rank 1 only initialises (its own random
-        # weights) and receives rank 0's by broadcast, so both continue from the checkpoint
-        fake.OVERFLOW['ranks'] = []
-        assert _run_ranks(train, argv + ['--steps', '13'] + SASIAM_TINY, in_process_ranks) == [
-            0, 0]
-        err = capfd.readouterr().err
-        assert 'resumed from' in err and 'at step %d' % summary['steps'] in err
-        again = _digests(err)
-        assert again[0] == again[1] != first[0]
-    resumed = json.load(open(os.path.join(run_dir, 'summary.json')))
-    assert (resumed['start_step'], resumed['steps']) == (9, 13)
-    # the checkpoint remembers its rank count: one process may not resume it
-    monkeypatch.delenv('RANK_SIZE')
-    with fake_npu():
-        assert train.main(argv + ['--steps', '14'] + SASIAM_TINY) == 1
-    assert 'was written by a run of 2 rank(s); resume it with 2' in capfd.readouterr().err
+def test_sasiam_ranks_finish_with_bit_identical_variables(sasiam_hccl):
+    """Weights, batch-norm statistics, slots and loss scale: one sha1 on both ranks."""
+    assert sasiam_hccl.statuses == [0, 0]
+    first = _digests(sasiam_hccl.first_err)
+    assert first[0] == first[1] == sasiam_hccl.summary['variables_sha1']
+
+
+def test_sasiam_every_rank_wraps_its_optimizer_for_hccl(sasiam_hccl):
+    for rank in range(RANKS):
+        assert [d['is_distributed'] for r, d in _calls(sasiam_hccl, 'NPULossScaleOptimizer')
+                if r == rank] == [True]
+        assert [r for r, _ in _calls(sasiam_hccl, 'NPUDistributedOptimizer')].count(rank) == 1
+
+
+def test_sasiam_rank0_broadcasts_every_variable_in_one_op(sasiam_hccl):
+    """From rank 0: the start-up agreement's fingerprint, then every variable at once."""
+    broadcasts = _calls(sasiam_hccl, 'broadcast')
+    assert broadcasts and all(d['root_rank'] == 0 for _, d in broadcasts)
+    variables = [(r, d['count']) for r, d in broadcasts if d['count'] > 1]
+    assert sorted(r for r, _ in variables) == list(range(RANKS))
+    assert variables[0][1] == variables[1][1] > 10
+
+
+def test_sasiam_every_rank_runs_n_iterations_per_loop_on_the_npu(sasiam_hccl):
+    assert [k for _, k in sasiam_hccl.sessions] == [sasiam_hccl.n] * RANKS
+
+
+def test_sasiam_an_overflow_on_one_rank_skips_the_step_on_both(sasiam_hccl):
+    """9 updates took 12 iterations on rank 0 too, which injects no overflow of its own: the
+    three skipped on rank 1 were skipped on both (without is_distributed rank 0 would have
+    finished after 9 iterations and the ranks would hold different weights)."""
+    summary = sasiam_hccl.summary
+    assert summary['steps'] == 9 and summary['status'] == 'completed'
+    assert summary['iterations_this_run'] == 12
+
+
+def test_sasiam_rank0_alone_writes_the_summary_log_and_checkpoint(sasiam_hccl):
+    assert sasiam_hccl.summary['ranks'] == RANKS
+    assert sasiam_hccl.global_step == sasiam_hccl.summary['steps']
+    steps = sasiam_hccl.log_steps
+    assert steps and steps == sorted(set(steps))  # one writer: no step logged twice
+
+
+def test_sasiam_resume_restores_on_rank0_and_broadcasts_to_rank1(sasiam_hccl):
+    """Rank 0 restores, rank 1 only initialises (its own random weights) and receives rank 0's
+    by broadcast, so both continue from the checkpoint."""
+    assert sasiam_hccl.resume_statuses == [0, 0]
+    err = sasiam_hccl.resume_err
+    assert 'resumed from' in err and 'at step 9' in err
+    again = _digests(err)
+    assert again[0] == again[1] != sasiam_hccl.summary['variables_sha1']
+    assert (sasiam_hccl.resumed['start_step'], sasiam_hccl.resumed['steps']) == (9, 13)
+
+
+def test_sasiam_one_process_may_not_resume_a_two_rank_checkpoint(sasiam_hccl):
+    assert sasiam_hccl.single_status == 1
+    assert 'was written by a run of 2 rank(s); resume it with 2' in sasiam_hccl.single_err
 
 
 def test_osmn_on_two_hccl_ranks_over_the_scale_switch_stays_identical(

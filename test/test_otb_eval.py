@@ -80,13 +80,33 @@ def test_normalised_precision_and_speed(performance):
     assert perf['mine']['overall']['speed_fps'] == pytest.approx((10 + 50 + 25) / 3.)
 
 
+def _assert_curves_plotted(path, trackers):
+    """A readable PNG of a 300 dpi figure holding one curve per tracker in matplotlib's
+    colour cycle (C0, C1, ...): not a blank or truncated file of the right size."""
+    from PIL import Image
+    image = Image.open(path)
+    assert image.format == 'PNG'
+    rgb = np.asarray(image.convert('RGB')).astype(int)
+    height, width = rgb.shape[:2]
+    assert width > height > 1000, (width, height)
+    cycle = [(0x1f, 0x77, 0xb4), (0xff, 0x7f, 0x0e), (0x2c, 0xa0, 0x2c)][:trackers]
+    curves = np.zeros((height, width), bool)
+    for colour in cycle:
+        near = np.abs(rgb - colour).sum(axis=2) < 30
+        assert near.sum() > 100, (path, colour)   # at least its legend entry
+        curves |= near
+    # the curves run across the axes (a curve at 1.0 may hide under the frame's top edge)
+    assert curves.any(axis=0).sum() > width // 2, path
+    assert (rgb.sum(axis=2) < 100).sum() > 1000   # black axes, ticks and labels
+
+
 def test_report_files_and_table(performance):
     perf, reports = performance
     folder = os.path.join(reports, 'mine')
     with open(os.path.join(folder, 'performance.json')) as f:
         assert json.load(f)['mine']['overall']['frames'] == 7
     for plot in ('success_plots.png', 'precision_plots.png'):
-        assert os.path.getsize(os.path.join(folder, plot)) > 10000
+        _assert_curves_plotted(os.path.join(folder, plot), len(perf))
     lines = otb.table(perf).splitlines()
     assert lines[1].split()[0] == 'other' and lines[2].split()[:2] == ['mine', '%.3f' % (
         perf['mine']['overall']['success_score'])]

@@ -24,7 +24,6 @@ for path in (ROOT, HERE):  # when run as a worker script
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from record_files import sample_coco_records, sample_vid_records  # noqa: E402
 from trainers import launch  # noqa: E402
 from trainers.distributed import collective_engine, sync_batch_norm  # noqa: E402
 from trainers.distributed import topology as topology_lib  # noqa: E402
@@ -78,12 +77,16 @@ def step_worker(name, out_dir, argv):
     from trainers.distributed.data_parallel import Cluster, DataParallel
     from trainers import device as device_lib
     train = _trainer(name)
+    from tensorflow.python.autograph.core import ag_ctx
     topology = topology_lib.from_env()
     cfg = train.config_from_args(train.parse_args(argv))
     session_config = collective_engine.cluster_session_config(device_lib.session_config('cpu'),
                                                               topology)
     server = collective_engine.start_server(topology, session_config)
-    with tf.Graph().as_default() as graph:
+    # as in the test process (conftest): tf.data functions traced without AutoGraph
+    autograph = ag_ctx.Status.ENABLED if os.environ.get('TEST_AUTOGRAPH') == '1' else \
+        ag_ctx.Status.DISABLED
+    with tf.Graph().as_default() as graph, ag_ctx.ControlStatusCtx(status=autograph):
         dp = DataParallel(topology, cli._collectives(topology, cfg['parallel']),
                           cfg['parallel'], server.target if server else '')
         # the single process normalises with the same batch-norm code on one rank (slim's
@@ -172,16 +175,7 @@ def _check_step_equality(name, out_dir, argv):
     return ranks[0]
 
 
-@pytest.fixture(scope='module')
-def vid_records(tmp_path_factory):
-    return sample_vid_records(tmp_path_factory.mktemp('dp_vid'), 2, 5, 2, 8)
-
-
-@pytest.fixture(scope='module')
-def coco_records(tmp_path_factory):
-    return sample_coco_records(tmp_path_factory.mktemp('dp_coco'), 4)
-
-
+@pytest.mark.slow
 def test_sasiam_two_ranks_step_equals_one_step_on_the_concatenated_batch(vid_records, tmp_path):
     final = _check_step_equality('sasiam', tmp_path, ['--records', vid_records, '--run-dir',
                                                       str(tmp_path / 'run')] + SASIAM_TINY +
@@ -190,6 +184,7 @@ def test_sasiam_two_ranks_step_equals_one_step_on_the_concatenated_batch(vid_rec
     assert any('moving_mean' in k for k in final)
 
 
+@pytest.mark.slow
 def test_osmn_two_ranks_step_equals_one_step_on_the_concatenated_batch(coco_records, tmp_path):
     # COCO stage: batch norm in training mode; the loss is a sum, so gradients are summed
     _check_step_equality('osmn', tmp_path, ['--stage', 'coco', '--records', coco_records,
@@ -214,6 +209,7 @@ def _digests(logs):
             enumerate(logs)]
 
 
+@pytest.mark.slow
 def test_launcher_trains_sasiam_on_two_ranks_rank0_writes_and_resume_continues(
         vid_records, tmp_path):
     run_dir = str(tmp_path / 'run')
@@ -240,6 +236,7 @@ def test_launcher_trains_sasiam_on_two_ranks_rank0_writes_and_resume_continues(
     assert digests[0] and digests[0] == digests[1]
 
 
+@pytest.mark.slow
 def test_a_rank_killed_mid_run_stops_the_other_with_a_clear_message(vid_records, tmp_path):
     run_dir = str(tmp_path / 'run')
     addresses = ['127.0.0.1:%d' % p for p in launch.free_ports(2)]

@@ -25,12 +25,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 
 
-@pytest.fixture(scope='module')
-def davis(tmp_path_factory):
-    root = tmp_path_factory.mktemp('cli')
-    sampledata.generate(str(root / 'data'), seed=4, size='small', datasets=['davis'],
-                        counts={'davis': {'train': 2, 'val': 1, 'frames': 3}})
-    return str(root / 'data' / 'DAVIS'), root
+@pytest.fixture
+def davis(sample_data):
+    """(DAVIS root of the session's sample, read only; its sample root)."""
+    return os.path.join(sample_data[0], 'DAVIS'), sample_data[0]
 
 
 def run(data, out, *extra):
@@ -103,7 +101,7 @@ def test_interrupt_publishes_nothing(davis, capsys, monkeypatch, tmpdir):
 
 
 def test_busy_output_is_refused_and_stale_state_is_cleaned(davis, capsys, tmpdir):
-    data, _ = davis
+    data, root = davis
     out = str(tmpdir)
     lock = output.lock_path(out, 'davis2017')
     with open(lock, 'w') as f:  # a live writer: this process
@@ -124,7 +122,9 @@ def test_busy_output_is_refused_and_stale_state_is_cleaned(davis, capsys, tmpdir
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith('note: ')]
     assert len(notes) == 4 and 'stale lock' in notes[0] and 'killed run' in notes[3]
     assert sorted(os.listdir(out)) == ['davis2017']
-    assert dataset_info.read(os.path.join(out, 'davis2017'))['counts']['videos'] == 3
+    davis_counts = sampledata.load_manifest(root)['datasets']['davis']['clean']
+    assert dataset_info.read(os.path.join(out, 'davis2017'))['counts']['videos'] == \
+        davis_counts['train']['sequences'] + davis_counts['val']['sequences']
 
 
 def test_overwrite_swaps_old_and_new(tmpdir):

@@ -82,6 +82,7 @@ def run_pipeline(data, out, *extra):
         cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
 
 
+@pytest.mark.slow
 def test_portable_runner_with_external_workers_writes_the_direct_runners_records(
         services, tmp_path):
     job_port, pool_port, log, outside = services

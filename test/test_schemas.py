@@ -1,6 +1,7 @@
 """Schema round trips: encode -> TFRecord file -> tf.data decode gives back every value."""
 from __future__ import absolute_import, division, print_function
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -212,11 +213,13 @@ def test_encoding_is_byte_identical_across_processes():
             'from schemas import vos_video; import hashlib; '
             'print(hashlib.sha1(vos_video.encode(*vos_values(3, 4))).hexdigest())'
             % (ROOT, os.path.dirname(os.path.abspath(__file__))))
-    digests = set()
-    for seed in ('1', '2', '3'):
-        env = dict(os.environ, PYTHONHASHSEED=seed)
-        digests.add(subprocess.check_output([sys.executable, '-c', code], env=env, cwd=ROOT))
-    assert len(digests) == 1
+    processes = [subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                                  env=dict(os.environ, PYTHONHASHSEED=seed), cwd=ROOT)
+                 for seed in ('1', '2', '3')]   # side by side: each one imports TensorFlow
+    digests = {p.communicate(timeout=120)[0].decode().strip() for p in processes}
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    here = hashlib.sha1(vos_video.encode(*vos_values(3, 4))).hexdigest()
+    assert digests == {here}
 
 
 def test_encode_rejects_missing_unknown_and_misshaped_values():

@@ -11,19 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import sampledata
 from datasets.palette import voc_palette
 from datasets import davis as davis_data
 from evaluation import davis as davis_eval
-from pipelines import vos as vos_pipeline
 from segmenters import __main__ as segment_cli
 from segmenters import osmn, sources, writers
-from trainers.osmn import train
-
-TINY = ['--device', 'cpu', '--random-init-for-tests', '--set', 'model.width=0.0625',
-        '--set', 'input.input_scale=0.25', '--set', 'input.batch_size=2',
-        '--set', 'input.sample_shuffle=8', '--set', 'train.validation_batches=0']
-FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 
 
 # -- pure functions -----------------------------------------------------------------------------
@@ -121,19 +113,11 @@ def test_davis_sources_read_either_layout_and_frames_by_content(tmpdir):
 # -- end to end ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Sample DAVIS + YouTube-VOS, DAVIS records, a tiny OSMN trained for a few steps on them."""
-    root = tmp_path_factory.mktemp('segment')
-    data = str(root / 'data')
-    sampledata.generate(data, seed=4, size='small', datasets=['davis', 'ytvos'])
-    records = str(root / 'records')
-    assert vos_pipeline.davis_main(['--data', os.path.join(data, 'DAVIS'), '--out', records]
-                                   + FAST) == 0
-    run = str(root / 'run')
-    assert train.main(['--stage', 'davis', '--records', os.path.join(records, 'davis2017'),
-                       '--run-dir', run, '--steps', '4', '--single-scale',
-                       '--set', 'train.lr=0.001'] + TINY) == 0
-    return {'data': data, 'records': records, 'run': run, 'root': root}
+def trained(sample_data, davis_records, osmn_run, tmp_path_factory):
+    """The session's sample (DAVIS + YouTube-VOS among others), DAVIS records and tiny OSMN
+    run, all read only; `root` for this module's outputs."""
+    return {'data': sample_data[0], 'records': os.path.dirname(davis_records), 'run': osmn_run,
+            'root': tmp_path_factory.mktemp('segment')}
 
 
 @pytest.fixture(scope='module')
@@ -206,7 +190,9 @@ def test_finetuning_trains_a_copy_and_leaves_the_run_untouched(trained, raw_resu
               for n in os.listdir(run) if os.path.isfile(os.path.join(run, n))}
     out = str(root / 'finetuned')
     davis_root = os.path.join(trained['data'], 'DAVIS')
-    first = davis_data.split_listing(davis_root, '2017', 'val')[1][0]
+    # the val sequence with the most objects: fine-tuning counts its steps per object
+    first = max(davis_data.split_listing(davis_root, '2017', 'val')[1],
+                key=lambda seq: davis_eval.ground_truth(davis_root, seq, '2017')[2])
     assert segment_cli.main(['--run', run, '--out', out, '--device', 'cpu', '--davis',
                              davis_root, '--videos', first,
                              '--finetune-steps', '3', '--finetune-lr', '0.01']) == 0

@@ -12,7 +12,6 @@ import pytest
 import tensorflow as tf
 
 from evaluation import otb
-from record_files import sample_vid_records
 from trackers import __main__ as cli
 from trackers import sasiam
 from trackers.sasiam_branches import (TrackerError, branches_from_runs, load_branch, tracker_name,
@@ -400,19 +399,10 @@ def test_device_graph_is_static_and_its_ops_are_reviewed_for_the_npu():
 
 # -- a run directory of the real trainer ---------------------------------------------------------
 
-@pytest.fixture(scope='module')
-def trained_run(tmp_path_factory):
-    """A tiny appearance run of trainers.sasiam (4 steps, validation every 2) on sample records."""
-    root = tmp_path_factory.mktemp('trained')
-    records = sample_vid_records(root, 4, 2, 1, 6)
-    run_dir = str(root / 'sasiam-tiny')
-    assert train.main([
-        '--records', records, '--run-dir', run_dir, '--steps', '4', '--device', 'cpu',
-        '--branch', 'appearance', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
-        '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',
-        '--set', 'train.log_every=1', '--set', 'train.validate_every=2',
-        '--set', 'train.validation_batches=1']) == 0
-    return run_dir
+@pytest.fixture
+def trained_run(sasiam_run):
+    """The session's tiny appearance run of trainers.sasiam (4 steps, validation every 2)."""
+    return sasiam_run
 
 
 def test_validation_center_distance_error_reaches_the_train_log(trained_run):

@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 
-import sampledata
 from datasets import otb
 from trackers import sequences as seq_lib
 
@@ -128,12 +127,9 @@ def test_frame_folder_needs_a_positive_first_box(tmpdir):
             seq_lib.parse_box(bad)
 
 
-def test_vid_val_tracks_are_got10k_imagenet_vid_sequences(tmpdir):
+def test_vid_val_tracks_are_got10k_imagenet_vid_sequences(sample_data, tmpdir):
     from got10k.datasets import ImageNetVID
-    data = str(tmpdir.join('data'))
-    sampledata.generate(data, seed=3, size='small', datasets=['vid'],
-                        counts={'vid': {'train_snippets': 1, 'val_snippets': 2, 'frames': 6}})
-    root = os.path.join(data, 'ILSVRC2015')
+    root = os.path.join(sample_data[0], 'ILSVRC2015')
     ours = seq_lib.load_vid(root)
     theirs = ImageNetVID(root, subset='val', cache_dir=str(tmpdir.join('cache')))
     assert [s.name for s in ours] == list(theirs.seq_names) and len(ours) >= 2

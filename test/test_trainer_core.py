@@ -150,7 +150,11 @@ def test_shard_sizes_are_checked_against_dataset_info(tmpdir):
 
 
 def test_named_seeds_are_stable_and_distinct():
-    assert reader.derive_seed(0, 'validation') == reader.derive_seed(0, 'validation')
+    # golden values (sha256 of 'seed:purpose'): stable across processes and machines, which
+    # a salted hash() would not be
+    assert reader.derive_seed(0, 'validation') == 1225414190
+    assert reader.derive_seed(1, 'validation') == 46488004
+    assert reader.derive_seed(0, 'scale') == 70493587
     seeds = {reader.derive_seed(s, p) for s in range(3) for p in ('validation', 'scale', 'x')}
     assert len(seeds) == 9 and all(0 <= s < 2 ** 31 for s in seeds)
 

@@ -120,8 +120,13 @@ def test_hash_split_is_stable_and_about_ten_percent():
     share = chosen.count('validation') / float(len(names))
     assert 0.08 < share < 0.12
     assert chosen == [vid.assign_split('train', n, 'hash', 0.1) for n in reversed(names)][::-1]
-    assert shards.hash_fraction('ILSVRC2015_train_00000000') == shards.hash_fraction(
-        'ILSVRC2015_train_00000000')
+    # golden values (sha1 of the name): the same on every machine, run and Python version,
+    # which a salted hash() or a listing-order-dependent rule would not give
+    assert shards.hash_fraction('ILSVRC2015_train_00000000') == 0.18361913078501502
+    assert shards.hash_fraction('ILSVRC2015_train_00000001') == 0.5986741151717254
+    assert shards.hash_fraction('') == 0.8524420220332267
+    assert [i for i, split in enumerate(chosen[:100]) if split == 'validation'] == [
+        7, 10, 13, 18, 36, 51, 57, 66, 73, 77, 94, 96, 97]
     assert vid.assign_split('val', 'x', 'ilsvrc', 0.1) == 'validation'
     assert vid.assign_split('train', 'x', 'ilsvrc', 0.1) == 'train'
 
@@ -142,23 +147,20 @@ def test_plan_does_not_depend_on_listing_order(monkeypatch, tmpdir):
 # -- pipeline runs on the sample data -----------------------------------------------------------
 
 @pytest.fixture(scope='module')
-def sample(tmp_path_factory):
-    root = tmp_path_factory.mktemp('vid')
-    clean = str(root / 'clean')
-    bad = str(root / 'bad')
-    kwargs = dict(seed=5, size='small', datasets=['vid'],
-                  counts={'vid': {'train_snippets': 6, 'val_snippets': 3, 'frames': 9}})
-    return (clean, sampledata.generate(clean, **kwargs),
-            bad, sampledata.generate(bad, corrupt=True, **kwargs), root)
+def sample(sample_data, corrupt_sample_data, tmp_path_factory):
+    """(clean root, its manifest, corrupt root, its manifest, a directory for outputs): the
+    session's samples, read only."""
+    return sample_data + corrupt_sample_data + (tmp_path_factory.mktemp('vid'),)
 
 
 @pytest.fixture(scope='module')
 def clean_run(sample):
     clean, manifest, _, _, root = sample
     out = str(root / 'out-clean')
-    # the default runner: DirectRunner, multi_processing on all cores
+    # the default runner: DirectRunner, multi_processing on all cores (--min-shards: the same
+    # shards as the one-worker rerun below, whatever the core count)
     assert vid.main(['--data', os.path.join(clean, 'ILSVRC2015'), '--out', out,
-                     '--units-per-shard', '2']) == 0
+                     '--units-per-shard', '2', '--min-shards', '2']) == 0
     return out, manifest
 
 
@@ -213,7 +215,8 @@ def test_records_read_back_through_the_schema_decoder(clean_run, sample):
 def test_rerun_is_byte_identical_and_existing_output_is_refused(clean_run, sample, tmpdir):
     out, _ = clean_run
     clean = sample[0]
-    args = ['--data', os.path.join(clean, 'ILSVRC2015'), '--out', out, '--units-per-shard', '2']
+    args = ['--data', os.path.join(clean, 'ILSVRC2015'), '--out', out, '--units-per-shard', '2',
+            '--min-shards', '2']
     before = {p: open(p, 'rb').read() for p in glob.glob(os.path.join(out, 'vid', '*', '*'))}
     assert vid.main(args + FAST) == 1  # exists, no --overwrite
     assert vid.main(args + FAST + ['--overwrite']) == 0

@@ -21,12 +21,10 @@ FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 
 
 @pytest.fixture(scope='module')
-def sample(tmp_path_factory):
-    root = tmp_path_factory.mktemp('vos')
-    kwargs = dict(seed=21, size='small', datasets=['davis', 'ytvos'])
-    clean, bad = str(root / 'clean'), str(root / 'bad')
-    return (clean, sampledata.generate(clean, **kwargs), bad,
-            sampledata.generate(bad, corrupt=True, **kwargs), root)
+def sample(sample_data, corrupt_sample_data, tmp_path_factory):
+    """(clean root, its manifest, corrupt root, its manifest, a directory for outputs): the
+    session's samples, read only."""
+    return sample_data + corrupt_sample_data + (tmp_path_factory.mktemp('vos'),)
 
 
 def run(dataset, data, out, *extra):
@@ -75,11 +73,9 @@ def expected_object_lists(masks, object_id, guide_size=None):
 
 
 @pytest.fixture(scope='module')
-def davis2017(sample):
-    clean, _, _, _, root = sample
-    out = str(root / 'davis')
-    assert run('davis', os.path.join(clean, 'DAVIS'), out) == 0
-    return load(out, 'davis2017')
+def davis2017(davis_records):
+    """The session's DAVIS 2017 records of the clean sample, loaded."""
+    return load(os.path.dirname(davis_records), 'davis2017')
 
 
 def test_davis2017_masks_objects_and_guides(sample, davis2017):
@@ -145,11 +141,9 @@ def test_davis2016_is_one_binary_object(sample):
         np.testing.assert_array_equal(stored, (first > 0).astype(np.uint8))
 
 
-def test_ytvos_objects_from_meta_and_valid_first_masks(sample):
-    clean, _, _, _, root = sample
-    out = str(root / 'ytvos')
-    assert run('ytvos', os.path.join(clean, 'youtube-vos'), out) == 0
-    info, errors, records = load(out, 'ytvos2018')
+def test_ytvos_objects_from_meta_and_valid_first_masks(sample, ytvos_records):
+    clean = sample[0]
+    info, errors, records = load(os.path.dirname(ytvos_records), 'ytvos2018')
     assert errors == []
     assert {k: v['source_split'] for k, v in info['splits'].items()} == {
         'train': 'train', 'validation': 'valid'}
