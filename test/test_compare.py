@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from record_files import sample_vid_records
 from trainers import compare
 
 
@@ -59,11 +58,11 @@ def test_runs_that_cannot_be_compared_are_one_line_errors(tmp_path, capsys):
 
 
 @pytest.fixture(scope='module')
-def cpu_runs(tmp_path_factory):
+def cpu_runs(vid_records, tmp_path_factory):
     """Three tiny SA-Siam CPU runs: seed 0 twice, seed 1 once."""
     from trainers.sasiam import train
     root = tmp_path_factory.mktemp('compare')
-    records = sample_vid_records(root / 'vid', 3, 4, 2, 8)
+    records = vid_records   # the session's (conftest)
     runs = {}
     for name, seed in (('a', 0), ('b', 0), ('c', 1)):
         runs[name] = str(root / name)
@@ -92,10 +91,10 @@ def test_same_seed_identical_other_seed_different(cpu_runs, tmp_path):
     assert out.getvalue().splitlines()[-1].startswith('verdict: the runs differ in ')
 
 
-def test_golden_step_saves_every_float_tensor_in_tfdbg_numpy_names(tmp_path):
+def test_golden_step_saves_every_float_tensor_in_tfdbg_numpy_names(vid_records, tmp_path):
     import os
     import numpy as np
-    records = sample_vid_records(tmp_path / 'vid', 3, 4, 2, 8)
+    records = vid_records
     args = ['--records', records, '--run-dir', str(tmp_path / 'run'), '--seed', '3',
             '--device', 'cpu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
             '--set', 'input.pair_shuffle=4', '--set', 'input.record_shuffle=2',

@@ -10,7 +10,6 @@ import re
 import pytest
 
 from fake_npu_env import fake_npu
-from record_files import sample_coco_records, sample_vid_records
 from doctor import npu as doctor
 
 
@@ -41,10 +40,8 @@ def test_versions_devices_and_op_support_helpers(tmp_path):
 
 
 @pytest.fixture(scope='module')
-def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp('doctor')
-    return (sample_vid_records(root / 'vid', 3, 4, 2, 8),
-            sample_coco_records(root / 'coco', 5))
+def records(vid_records, coco_records):
+    return vid_records, coco_records   # the session's (conftest)
 
 
 def test_doctor_on_the_double_prints_one_verdict_per_check(records, tmp_path, monkeypatch):

@@ -18,7 +18,6 @@ import pytest
 import tensorflow as tf
 
 from fake_npu_env import fake_npu
-from record_files import sample_coco_records
 from trainers import device, loop
 
 OSMN_TINY = ['--device', 'npu', '--random-init-for-tests', '--set', 'model.width=0.0625',
@@ -28,10 +27,6 @@ OSMN_TINY = ['--device', 'npu', '--random-init-for-tests', '--set', 'model.width
 SCALE = {'init': 4.0, 'incr_every_n_steps': 1000, 'decr_every_n_nan_or_inf': 2,
          'decr_ratio': 0.5}
 
-
-@pytest.fixture(scope='module')
-def coco_records(tmp_path_factory):
-    return sample_coco_records(tmp_path_factory.mktemp('semantics_coco'), 5)
 
 
 def test_osmn_multi_scale_updates_every_step_on_r1_6_adapters(coco_records, tmpdir):

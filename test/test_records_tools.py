@@ -19,22 +19,17 @@ NAMES = ('vid', 'coco', 'davis2017', 'ytvos2018')
 
 
 @pytest.fixture(scope='module')
-def built(tmp_path_factory):
-    """(sample root, records root) with OUT/{vid,coco,davis2017,ytvos2018}. VID tracks are cut
-    into overlapping chunks (3 anchors, gap 2) so export meets crops stored twice."""
-    from pipelines import coco, vid, vos
-    root = tmp_path_factory.mktemp('records_tools')
-    data, out = str(root / 'data'), str(root / 'out')
-    sampledata.generate(data, seed=3, size='small', counts={
-        'vid': {'train_snippets': 2, 'val_snippets': 1, 'frames': 8},
-        'coco': {'train_images': 4, 'val_images': 2},
-        'davis': {'train': 2, 'val': 1, 'frames': 3},
-        'ytvos': {'train': 2, 'valid': 1, 'frames': 3}})
+def built(sample_data, coco_records, davis_records, ytvos_records, tmp_path_factory):
+    """(sample root, records root) with OUT/{vid,coco,davis2017,ytvos2018}: the session's sample
+    and records (conftest; linked, never written), but VID built here with its tracks cut into
+    overlapping chunks (3 anchors, gap 2) so export meets crops stored twice."""
+    from pipelines import vid
+    data, out = sample_data[0], str(tmp_path_factory.mktemp('records_tools'))
     assert vid.main(['--data', os.path.join(data, 'ILSVRC2015'), '--out', out,
                      '--anchors-per-chunk', '3', '--max-frame-dist', '2'] + FAST) == 0
-    assert coco.main(['--data', os.path.join(data, 'coco'), '--out', out] + FAST) == 0
-    assert vos.davis_main(['--data', os.path.join(data, 'DAVIS'), '--out', out] + FAST) == 0
-    assert vos.ytvos_main(['--data', os.path.join(data, 'youtube-vos'), '--out', out] + FAST) == 0
+    for name, records in (('coco', coco_records), ('davis2017', davis_records),
+                          ('ytvos2018', ytvos_records)):
+        os.symlink(records, os.path.join(out, name))
     return data, out
 
 

@@ -18,7 +18,6 @@ import subprocess
 import pytest
 import tensorflow as tf
 
-from record_files import sample_coco_records, sample_vid_records
 from trainers import checkpoints, guard, run_dir as run_dir_lib
 from trainers import config as config_lib
 from trainers.osmn import train as osmn_train
@@ -34,8 +33,8 @@ OSMN_TINY = ['--device', 'cpu', '--random-init-for-tests', '--single-scale',
 
 
 @pytest.fixture(scope='module')
-def records(tmp_path_factory):
-    return sample_vid_records(tmp_path_factory.mktemp('faults_vid'), 2, 5, 3, 10)
+def records(vid_records):
+    return vid_records   # the session's (conftest); tests that change records work on copies
 
 
 @pytest.fixture(scope='module')
@@ -176,11 +175,6 @@ def test_config_file_problems_are_one_line(records, tmpdir, capsys):
 
 
 # -- a refused command changes nothing on disk ----------------------------------------------------
-
-@pytest.fixture(scope='module')
-def coco_records(tmp_path_factory):
-    return sample_coco_records(tmp_path_factory.mktemp('faults_coco'), 4)
-
 
 def _wrong_schema_records(records, tmpdir):
     """A copy of the vid records whose dataset_info.json claims another schema version."""
