@@ -10,7 +10,6 @@ import shutil
 import numpy as np
 import pytest
 
-import sampledata
 from schemas import __main__ as schemas_main
 from schemas import card, dataset_info, export, inspection, sheets, verify
 
