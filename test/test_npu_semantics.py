@@ -138,9 +138,10 @@ def test_hccl_collectives_of_the_device_layer_move_only_allowed_dtypes():
 # -- the launcher's environment and the session's NPU options --------------------------------
 
 def test_ascend_device_id_is_the_local_index_and_pod_name_is_dropped(tmp_path, monkeypatch):
-    from trainers import launch, parallel
+    from trainers import launch
+    from trainers.distributed import rank_table as rank_table_lib
     monkeypatch.delenv('ASCEND_VISIBLE_DEVICES', raising=False)
-    table = parallel.rank_table([('h', [(4, '1.0.0.4'), (5, '1.0.0.5')])])
+    table = rank_table_lib.rank_table([('h', [(4, '1.0.0.4'), (5, '1.0.0.5')])])
     envs = launch.hccl_envs('t.json', table, 2)
     assert [(e['DEVICE_ID'], e['ASCEND_DEVICE_ID'], e['ASCEND_VISIBLE_DEVICES']) for e in envs] \
         == [('4', '0', '4,5'), ('5', '1', '4,5')]

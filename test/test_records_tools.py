@@ -199,8 +199,8 @@ def test_show_writes_a_seeded_sheet_of_the_expected_size(built, tmpdir, capsys):
             assert sheet.shape == (2 * (255 + 4) + 4,) * 2 + (3,)
         elif name == 'coco':
             assert sheet.shape == (2 * (256 + 4) + 4,) * 2 + (3,)
-        else:  # a strip per video: 3 videos of 3 frames (6 places), 214x120 frames at height 128
-            assert sheet.shape[0] == 3 * (128 + 4) + 4
+        else:  # a strip per video: --n 4 videos (the sample has 6), 6 places, at height 128
+            assert sheet.shape[0] == 4 * (128 + 4) + 4
             assert sheet.shape[1] == 6 * (228 + 4) + 4
     out = capsys.readouterr().out
     assert 'python -m trainers.sasiam.show_pairs %s --out pairs.png' % os.path.join(
