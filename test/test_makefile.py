@@ -179,7 +179,7 @@ def test_track_sasiam_reads_a_vid_track_from_vid_data():
     assert flag_value(given.stdout, '--vid') == '/v'
 
 
-def test_train_osmn_trains_in_the_given_run_dir(tmpdir):
+def test_train_osmn_trains_in_the_given_run_dir(coco_records, tmpdir):
     stamp = os.path.join(VENV, '.requirements-installed')
     if not os.path.isfile(stamp) or \
             os.path.getmtime(stamp) < os.path.getmtime(os.path.join(ROOT, 'requirements.txt')):
@@ -187,16 +187,18 @@ def test_train_osmn_trains_in_the_given_run_dir(tmpdir):
     default_run = os.path.join(ROOT, 'runs', 'osmn-coco')
     before = sorted(os.listdir(default_run)) if os.path.isdir(default_run) else None
     run_dir = str(tmpdir.join('my-osmn'))
-    tiny = ('TRAIN_ARGS=--device cpu --set model.width=0.0625 --set input.batch_size=2 '
+    # the session's COCO records (conftest), so make builds no sample of its own
+    tiny = ('TRAIN_ARGS=--device cpu --random-init-for-tests --single-scale '
+            '--set model.width=0.0625 --set input.batch_size=2 '
             '--set input.input_scale=0.25 --set train.validation_batches=0')
-    done = make('train-osmn', 'RUN_DIR=' + run_dir, 'STEPS=2', 'VENV=' + VENV, tiny,
-                'SAMPLE=' + str(tmpdir.join('sample')), 'OUT=' + str(tmpdir.join('out')),
-                dry_run=False)
+    done = make('train-osmn', 'RUN_DIR=' + run_dir, 'RECORDS=' + coco_records, 'STEPS=2',
+                'VENV=' + VENV, tiny, 'SAMPLE=' + str(tmpdir.join('sample')),
+                'OUT=' + str(tmpdir.join('out')), dry_run=False)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(os.path.join(run_dir, 'summary.json')) as f:
         summary = json.load(f)
     assert (summary['status'], summary['steps'], summary['start_step']) == ('completed', 2, 0)
-    assert os.path.isfile(str(tmpdir.join('out', 'sample', 'coco', 'dataset_info.json')))
+    assert not tmpdir.join('sample').check(), 'make wrote sample data for given records'
     after = sorted(os.listdir(default_run)) if os.path.isdir(default_run) else None
     assert after == before, 'runs/osmn-coco was written'
 
@@ -206,7 +208,7 @@ def test_no_message_cites_the_specification():
     not in the repository. Docstrings and comments may cite them; other strings may not."""
     import ast
     packages = ('datasets', 'schemas', 'pipelines', 'trainers', 'trackers', 'segmenters',
-                'evaluation', 'sampledata', 'bench', 'tools')
+                'evaluation', 'doctor', 'sampledata', 'bench', 'tools')
     citing = []
     for package in packages:
         for folder, _, files in os.walk(os.path.join(ROOT, package)):
