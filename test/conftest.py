@@ -19,8 +19,8 @@ FAST_BEAM = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 @pytest.fixture(scope='session', autouse=True)
 def _tf_data_functions_unconverted():
     """tf.data traces the trainers' map functions through AutoGraph, which rewrites their Python
-    source: about half of every trainer graph build (OSMN: 24 s -> 10 s), for nothing, as they
-    are plain graph code (a function that needed AutoGraph would fail to build here, loudly).
+    source, for nothing, as they are plain graph code (a function that needed AutoGraph would
+    fail to build here, loudly): a process's first OSMN graph build 24 s -> 10 s.
     TensorFlow's own switch turns it off for the tests' thread; trainers started as
     subprocesses (launcher, SIGTERM, data-parallel tests) still run with it, as users do.
     TEST_AUTOGRAPH=1 keeps it on everywhere."""

@@ -215,6 +215,7 @@ def test_coco_stage_loss_falls(records, tmpdir):
     assert {round(r['scale'], 3) for r in _log(run_dir)} == {0.8, 1.0, 1.2}  # every scale trained
 
 
+@pytest.mark.slow
 def test_stages_chain_and_resume_continues_the_scale_sequence(records, tmpdir):
     _, out = records
     coco_dir, davis_dir = str(tmpdir.join('coco')), str(tmpdir.join('davis'))
@@ -284,6 +285,7 @@ def test_read_index_png_helper_is_what_the_trainer_sees():
     np.testing.assert_array_equal(index_decoded[..., 0], labels)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('n', [1, 4])
 def test_npu_loop_runs_every_scale_in_one_iteration_op_and_resumes_exactly(records, tmpdir, n):
     """Through the npu_bridge double with iterations_per_loop 1 and 4 and 25 % overflowing
