@@ -80,9 +80,15 @@ $(STAMP): requirements.txt requirements-base.txt
 $(call declare,venv,,create or update .venv (Python 3.7 with requirements.txt))
 venv: $(STAMP)
 
-$(call declare,test,PYTEST_ARGS,run the test suite (PYTEST_ARGS: extra pytest arguments))
+# make test: every test but those marked slow (a few minutes on 2 cores); make test-slow: the
+# slow ones (real multi-process, multi-scale and install runs). CI runs both (.ci/run).
+$(call declare,test,PYTEST_ARGS,run the test suite but its slow tests (PYTEST_ARGS: extra pytest arguments))
 test: $(STAMP)
-	$(PY) -m pytest -q test $(PYTEST_ARGS)
+	$(PY) -m pytest -q test -m "not slow" $(PYTEST_ARGS)
+
+$(call declare,test-slow,PYTEST_ARGS,run the slow tests only (CI runs them after make test; docs/testing.md))
+test-slow: $(STAMP)
+	$(PY) -m pytest -q test -m slow $(PYTEST_ARGS)
 
 $(call declare,sample-data,$(SAMPLE_VARIABLES),write tiny ILSVRC2015-VID / COCO 2017 / DAVIS 2017 / YouTube-VOS 2018 trees to SAMPLE)
 sample-data: $(STAMP)

@@ -75,6 +75,7 @@ def cpu_runs(vid_records, tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow   # two more SA-Siam runs (~12 s)
 def test_same_seed_identical_other_seed_different(cpu_runs, tmp_path):
     out = io.StringIO()
     assert compare.main([cpu_runs['a'], cpu_runs['b'], '--plot', str(tmp_path / 's.png')],

@@ -44,6 +44,7 @@ def records(vid_records, coco_records):
     return vid_records, coco_records   # the session's (conftest)
 
 
+@pytest.mark.slow   # both trainers at two loop sizes and every device graph (~45 s)
 def test_doctor_on_the_double_prints_one_verdict_per_check(records, tmp_path, monkeypatch):
     vid, coco = records
     opp = tmp_path / 'opp'

@@ -76,6 +76,7 @@ def test_requirements_split_tensorflow_from_the_rest():
 @needs_pypi
 @pytest.mark.parametrize('req', [str(r) for r in requirements(
     os.path.join(ROOT, 'requirements-base.txt'), 'aarch64')])
+@pytest.mark.slow   # downloads every pin from PyPI
 def test_every_base_requirement_resolves_on_aarch64(req, downloads):
     cache = downloads
     name = Requirement(req).name.lower()
@@ -106,6 +107,7 @@ def _without_npu_bridge_on_path():
     return env
 
 
+@pytest.mark.slow   # builds a venv (~13 s)
 @needs_pypi
 def test_system_tensorflow_install_keeps_the_systems_tensorflow(tmp_path):
     """docs/ascend-host.md, "Install": make venv TF_FROM_SYSTEM=1 PYTHON37=<CANN's python>."""

@@ -179,6 +179,7 @@ def test_track_sasiam_reads_a_vid_track_from_vid_data():
     assert flag_value(given.stdout, '--vid') == '/v'
 
 
+@pytest.mark.slow   # a real make train-osmn run (~10 s)
 def test_train_osmn_trains_in_the_given_run_dir(coco_records, tmpdir):
     stamp = os.path.join(VENV, '.requirements-installed')
     if not os.path.isfile(stamp) or \

@@ -29,6 +29,7 @@ SCALE = {'init': 4.0, 'incr_every_n_steps': 1000, 'decr_every_n_nan_or_inf': 2,
 
 
 
+@pytest.mark.slow   # an OSMN multi-scale run (~13 s)
 def test_osmn_multi_scale_updates_every_step_on_r1_6_adapters(coco_records, tmpdir):
     from trainers.osmn import train
     run_dir = str(tmpdir.join('run'))
