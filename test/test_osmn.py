@@ -244,6 +244,7 @@ def test_stages_chain_and_resume_continues_the_scale_sequence(records, tmpdir):
                                       err_msg=name)
 
 
+@pytest.mark.slow   # a three-scale OSMN graph (~7 s)
 def test_static_shapes_for_every_scale(records):
     _, out = records
     cfg = train.config_from_args(train.parse_args(
@@ -313,6 +314,7 @@ def test_npu_loop_runs_every_scale_in_one_iteration_op_and_resumes_exactly(recor
         'model.ckpt-3.index', 'model.ckpt-6.index']
 
 
+@pytest.mark.slow   # an OSMN run to divergence (~7 s)
 def test_npu_divergence_stops_and_keeps_the_last_good_checkpoint(records, tmpdir, capsys):
     _, out = records
     run_dir = str(tmpdir.join('run'))

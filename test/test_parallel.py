@@ -207,6 +207,7 @@ def _single_process_bn_step(init, batches, per_half=False):
             return sess.run(tf.compat.v1.global_variables()[0])
 
 
+@pytest.mark.slow   # two processes over local ports (~7 s)
 def test_two_processes_agree_and_equal_one_step_on_the_concatenation_and_stop_on_a_dead_peer(
         tmp_path):
     steps, timeout_s = 3, 4.0

@@ -446,6 +446,7 @@ def _losses(run_dir):
     return [(r['step'], r['loss'], r['lr']) for r in _log(run_dir) if 'loss' in r]
 
 
+@pytest.mark.slow   # two NPU-double runs through overflow (~15 s)
 @pytest.mark.parametrize('n', [1, 4])
 def test_npu_step_means_applied_updates_under_skipped_steps(records, tmpdir, n):
     """25 % of the iterations overflow. Uninterrupted to 9+ steps vs stopped at 5+ and resumed:
