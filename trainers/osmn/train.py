@@ -4,11 +4,11 @@ python -m trainers.osmn --stage coco|davis|ytvos --records out/coco --run-dir ru
     [--vgg16 vgg_16.ckpt | --init-from runs/osmn-coco] [--steps N] [--device ...]
     [--single-scale] [--set train.lr=1e-6 ...]
 
-Stages (docs/training.md, "OSMN stages"): coco (400x400 x {0.8, 1, 1.2}, batch 8, Adam 1e-5;
-the second stage at 1e-6 is a resume of the same run directory with --set train.lr=1e-6), davis (854x480 x
-{0.5, 0.8, 1}, batch 4, 1e-6, BN fixed, randomized guides, from the COCO stage via --init-from),
-ytvos (448x256, batch 8, 1e-5). Every scale is its own static-shape graph; the graphs share
-variables; the scale of each iteration is drawn in the graph from the run seed and the input
+Stages (docs/training.md, "OSMN stages"): coco (400x400 x {0.8, 1, 1.2}, batch 8, Adam 1e-5; the
+second stage at 1e-6 is a resume of the same run directory with --set train.lr=1e-6), davis
+(854x480 x {0.5, 0.8, 1}, batch 4, 1e-6, BN fixed, randomized guides, from the COCO stage via
+--init-from), ytvos (448x256, batch 8, 1e-5). Every scale is its own static-shape graph; the graphs
+share variables; the scale of each iteration is drawn in the graph from the run seed and the input
 position (train_step), so a resumed run continues the same sequence and one device loop of
 iterations_per_loop steps covers every scale.
 """
