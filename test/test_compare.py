@@ -92,6 +92,7 @@ def test_same_seed_identical_other_seed_different(cpu_runs, tmp_path):
     assert out.getvalue().splitlines()[-1].startswith('verdict: the runs differ in ')
 
 
+@pytest.mark.slow   # two golden SA-Siam steps (~5 s)
 def test_golden_step_saves_every_float_tensor_in_tfdbg_numpy_names(vid_records, tmp_path):
     import os
     import numpy as np

@@ -145,6 +145,7 @@ def test_system_tensorflow_install_keeps_the_systems_tensorflow(tmp_path):
                                     % venv)
 
 
+@pytest.mark.slow   # builds venvs (~4 s)
 def test_auto_detection_needs_tensorflow_and_npu_bridge(tmp_path):
     """With TF_FROM_SYSTEM empty the venv is a system one only where npu_bridge imports too;
     checked up to the mode decision (a fake python3.7 records the venv command and stops)."""

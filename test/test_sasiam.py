@@ -474,6 +474,7 @@ def test_npu_step_means_applied_updates_under_skipped_steps(records, tmpdir, n):
         'model.ckpt-8.index' if n == 1 else 'model.ckpt-6.index', 'model.ckpt-9.index']
 
 
+@pytest.mark.slow   # a CPU run then an NPU-double run (~4 s)
 def test_a_cpu_checkpoint_resumes_on_the_npu(records, tmpdir, capsys):
     """The loss-scale state a CPU run never had starts fresh; the model and step carry over."""
     run_dir = str(tmpdir.join('run'))
@@ -499,6 +500,7 @@ def test_a_run_directory_of_another_model_is_refused_in_one_line(records, tmpdir
     assert 'of another shape' in err and 'start a new --run-dir' in err
 
 
+@pytest.mark.slow   # an NPU-double run to divergence (~4 s)
 def test_npu_divergence_stops_and_keeps_the_last_good_checkpoint(records, tmpdir, capsys):
     run_dir = str(tmpdir.join('run'))
     with fake_npu(from_iteration=6):  # every iteration from the 7th overflows
