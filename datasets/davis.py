@@ -47,7 +47,7 @@ def listed_names(text):
     """Sequence names of a listing's text in first-seen order: "<seq>" lines (2017 layout) or
     "/JPEGImages/480p/<seq>/00000.jpg /Annotations/..." lines (original 2016 layout)."""
     names = []
-    for line in text.splitlines():
+    for _, line in fileio.list_lines(text):
         fields = line.split()
         if not fields:
             continue
@@ -70,7 +70,10 @@ def split_listing(root, year, split):
                          'JPEGImages/480p/ and Annotations/480p/' % (
                              ' (nor %s, the original DAVIS 2016 layout)' % candidates[1]
                              if len(candidates) > 1 else ''), candidates[0])
-    names = listed_names(fileio.read_bytes(path).decode('utf-8'))
+    try:
+        names = listed_names(fileio.read_bytes(path).decode('utf-8'))
+    except UnicodeDecodeError as err:
+        raise InputError('bad_listing', 'not UTF-8 text: %s' % err, path)
     if not names:
         raise InputError('empty_listing', 'lists no sequence', path)
     return path, names

@@ -14,6 +14,8 @@ import os
 import posixpath
 import shutil
 
+BOM = u'\ufeff'   # what a UTF-8 byte order mark decodes to
+
 
 def gfile():
     import tensorflow as tf  # only for remote filesystems
@@ -95,6 +97,38 @@ def write_bytes(path, data):
         with gfile().GFile(p, 'wb') as f:
             f.write(data)
     _remote(write, path)
+
+
+def write_atomic(path, data):
+    """`path` replaced whole by `data` (bytes): written to a temporary file in the same folder,
+    then renamed over it, so a kill or a full disk never leaves a cut-short `path` (an old one
+    stays as it was). Remote filesystems have no rename of this kind: written directly."""
+    if not is_local(path):
+        return write_bytes(path, data)
+    makedirs(os.path.dirname(path))
+    tmp = '%s.%d.tmp' % (path, os.getpid())   # no reader's '*.txt' or '*.png' glob takes it
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def list_lines(text):
+    """[(line number, line)] of a list file's text: a UTF-8 byte order mark dropped, CR (Windows
+    line ends) and surrounding white space stripped, blank lines skipped. Every list and text
+    file the readers parse (ImageSets, sequence lists, ground-truth boxes) goes through it."""
+    if text.startswith(BOM):
+        text = text[len(BOM):]
+    lines = text.replace('\r\n', '\n').replace('\r', '\n').split('\n')
+    return [(number, line.strip()) for number, line in enumerate(lines, 1) if line.strip()]
+
+
+def read_list_lines(path):
+    """list_lines of the file at `path` (UTF-8, with or without a byte order mark)."""
+    return list_lines(read_bytes(path).decode('utf-8'))
 
 
 def open_write(path):

@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from datasets import fileio
 from datasets.tracking import Sequence, SequenceError, frame_number, list_images
 
 # OTB sequences whose ground truth covers only part of img/ (first and last frame number,
@@ -32,26 +33,27 @@ OTB_FRAME_RANGES = {
 }
 
 
+def _list_lines(path):
+    """fileio.read_list_lines, its errors a SequenceError naming the file."""
+    try:
+        return fileio.read_list_lines(path)
+    except (IOError, OSError, UnicodeDecodeError) as err:
+        raise SequenceError('cannot read %s: %s' % (path, err))
+
+
 def read_boxes(path):
     """Boxes of a ground-truth file: one x,y,w,h per line, separated by commas, tabs or spaces."""
     rows = []
-    try:
-        with open(path) as f:
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                values = [v for v in re.split(r'[,\s]+', line) if v]
-                try:
-                    row = [float(v) for v in values]
-                except ValueError:
-                    raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
-                if len(row) != 4:
-                    raise SequenceError('%s:%d: expected 4 values (x,y,w,h), got %d'
-                                        % (path, number, len(row)))
-                rows.append(row)
-    except (IOError, OSError) as err:
-        raise SequenceError('cannot read %s: %s' % (path, err))
+    for number, line in _list_lines(path):
+        values = [v for v in re.split(r'[,\s]+', line) if v]
+        try:
+            row = [float(v) for v in values]
+        except ValueError:
+            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+        if len(row) != 4:
+            raise SequenceError('%s:%d: expected 4 values (x,y,w,h), got %d'
+                                % (path, number, len(row)))
+        rows.append(row)
     if not rows:
         raise SequenceError('%s has no boxes' % path)
     return np.array(rows, np.float64)
@@ -61,27 +63,22 @@ def read_sequence_list(path):
     """{name: (first, last) or None} from a list file: one sequence per line, `name` or
     `name first last`; '#' starts a comment."""
     out = collections.OrderedDict()
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            parts = line.split('#', 1)[0].split()
-            if not parts:
-                continue
-            if len(parts) == 1:
-                out[parts[0]] = None
-            elif len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-                out[parts[0]] = (int(parts[1]), int(parts[2]))
-            else:
-                raise SequenceError('%s:%d: expected `name` or `name first last`, got %r'
-                                    % (path, number, line.strip()))
+    for number, line in _list_lines(path):
+        parts = line.split('#', 1)[0].split()
+        if not parts:
+            continue
+        if len(parts) == 1:
+            out[parts[0]] = None
+        elif len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            out[parts[0]] = (int(parts[1]), int(parts[2]))
+        else:
+            raise SequenceError('%s:%d: expected `name` or `name first last`, got %r'
+                                % (path, number, line))
     return out
 
 
 def _blank(path):
-    try:
-        with open(path) as f:
-            return not f.read().strip()
-    except (IOError, OSError) as err:
-        raise SequenceError('cannot read %s: %s' % (path, err))
+    return not _list_lines(path)
 
 
 def ground_truth_files(seq_dir, base):

@@ -14,11 +14,11 @@ object 1.
 from __future__ import absolute_import, division, print_function
 
 import io
-import os
 
 import numpy as np
 from PIL import Image
 
+from datasets import fileio
 from datasets.errors import InputError
 
 VOID_LABEL = 255
@@ -99,9 +99,5 @@ def palette_png_bytes(labels):
 
 
 def write_palette_png(path, labels):
-    """Write `labels` as a palette PNG at `path`, creating its folder."""
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    with open(path, 'wb') as f:
-        f.write(palette_png_bytes(labels))
+    """Write `labels` as a palette PNG at `path` (whole or not at all), creating its folder."""
+    fileio.write_atomic(path, palette_png_bytes(labels))

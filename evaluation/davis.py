@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from datasets import davis as davis_data
+from datasets import fileio
 from datasets.errors import InputError
 from datasets.images import resize_labels
 from datasets.palette import VOID_LABEL, palette_colours, read_label_png
@@ -246,19 +247,21 @@ def first_mask_predictions(davis_root, year):
 
 # -- outputs ------------------------------------------------------------------------------------
 
+def _write_text(path, lines):
+    """Lines written whole (atomically), each ending with a newline."""
+    fileio.write_atomic(path, ''.join(line + '\n' for line in lines).encode('utf-8'))
+
+
 def write_csvs(report, out_dir, split):
     """global_results-<split>.csv and per-sequence_results-<split>.csv as the toolkit writes
     them (3 decimals); returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
     global_path = os.path.join(out_dir, 'global_results-%s.csv' % split)
-    with open(global_path, 'w') as f:
-        f.write(','.join(GLOBAL_COLUMNS) + '\n')
-        f.write(','.join('%.3f' % report['global'][c] for c in GLOBAL_COLUMNS) + '\n')
+    _write_text(global_path, [','.join(GLOBAL_COLUMNS),
+                              ','.join('%.3f' % report['global'][c] for c in GLOBAL_COLUMNS)])
     sequence_path = os.path.join(out_dir, 'per-sequence_results-%s.csv' % split)
-    with open(sequence_path, 'w') as f:
-        f.write('Sequence,J-Mean,F-Mean\n')
-        for o in report['objects']:
-            f.write('%s,%.3f,%.3f\n' % (o['name'], o['J-Mean'], o['F-Mean']))
+    _write_text(sequence_path, ['Sequence,J-Mean,F-Mean'] + [
+        '%s,%.3f,%.3f' % (o['name'], o['J-Mean'], o['F-Mean']) for o in report['objects']])
     return global_path, sequence_path
 
 
@@ -270,8 +273,7 @@ def write_reference_iou(report, out_dir):
         key = o['sequence'] if report['year'] == '2016' else '%s/%d' % (o['sequence'], o['object'])
         lines.append('%s\t%.6f' % (key, o['J-Mean']))
     mean = float(np.mean([o['J-Mean'] for o in report['objects']]))
-    with open(os.path.join(out_dir, 'iou.txt'), 'w') as f:
-        f.write('\n'.join(lines + ['all\t%.6f' % mean]) + '\n')
+    _write_text(os.path.join(out_dir, 'iou.txt'), lines + ['all\t%.6f' % mean])
     return mean
 
 
@@ -352,8 +354,8 @@ def run(results_dir, davis_root, year, split, out_dir, sequences=None, overlay_f
         report['overlays'] = write_overlays(davis_root, year, report, predict,
                                             os.path.join(out_dir, 'overlays'), overlay_frames)
     report['table'] = format_table(tables)
-    with open(os.path.join(out_dir, 'report.json'), 'w') as f:
-        json.dump(report, f, indent=1)
+    fileio.write_atomic(os.path.join(out_dir, 'report.json'),
+                        json.dumps(report, indent=1).encode('utf-8'))
     return report
 
 

@@ -32,6 +32,7 @@ import sys
 import numpy as np
 
 from datasets import tracking
+from datasets import fileio
 from datasets.errors import InputError
 
 NORM_PRECISION_THRESHOLDS = np.arange(51) / 100.0
@@ -143,8 +144,7 @@ def evaluate(results_dir, sequences, trackers, report_dir):
             norm_precision_score=float(overall[NORM_PRECISION_AT]),
             sequences=len(sequences), frames=int(sum(len(s.boxes) for s in sequences)))
     path = os.path.join(report_dir, trackers[0], 'performance.json')
-    with open(path, 'w') as f:
-        json.dump(performance, f, indent=1, sort_keys=True)
+    fileio.write_atomic(path, json.dumps(performance, indent=1, sort_keys=True).encode('utf-8'))
     return performance
 
 

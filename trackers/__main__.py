@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+from datasets import fileio
 from trackers import run as run_lib
 from trackers import sasiam
 from trackers import sequences as seq_lib
@@ -165,8 +166,8 @@ def command_eval(args, cfg):
     speeds[baseline.name] = run_tracker(baseline, sequences, results_dir)
     names = list(speeds)
     performance = otb.evaluate(results_dir, sequences, names, os.path.join(out, 'reports'))
-    with open(os.path.join(out, 'speed.json'), 'w') as f:
-        json.dump(speeds, f, indent=1, sort_keys=True)
+    fileio.write_atomic(os.path.join(out, 'speed.json'),
+                        json.dumps(speeds, indent=1, sort_keys=True).encode('utf-8'))
     print(otb.table(performance))
     print('%d sequences, %d frames; report: %s' % (
         len(sequences), sum(len(s.frames) for s in sequences),

@@ -6,12 +6,14 @@ Result layout (got10k's ExperimentOTB and the OTB toolkits read it):
 """
 from __future__ import absolute_import, division, print_function
 
+import io
 import os
 import time
 
 import numpy as np
 
-from trackers.sequences import read_frame
+from datasets import fileio
+from trackers.sequences import SequenceError, read_frame
 
 STATIC_BASELINE = 'static-first-box'
 
@@ -38,6 +40,17 @@ def _timed_read(path):
     return frame, time.time() - start
 
 
+def check_frame_size(sequence, index, shape, first_shape):
+    """SequenceError naming the sequence, the frame and both sizes when frame `index` is not the
+    size of frame 0: boxes are in one frame's pixels, so a size change mid-way would track (and
+    score) in mixed coordinates."""
+    if tuple(shape) != tuple(first_shape):
+        raise SequenceError('%s: frame %d (%s) is %dx%d, but frame 0 is %dx%d: every frame of a '
+                            'sequence must have one size' % (
+                                sequence.name, index, sequence.frames[index], shape[1], shape[0],
+                                first_shape[1], first_shape[0]))
+
+
 def track_sequence(tracker, sequence, keep_frames=()):
     """Boxes (N x 4, in the sequence's coordinates; frame 0 is the given box) and per-frame
     seconds: 'times' (everything), 'decode' (time spent decoding, measured in a reader thread
@@ -51,7 +64,7 @@ def track_sequence(tracker, sequence, keep_frames=()):
     boxes = np.zeros((n, 4))
     stats = {k: np.zeros(n) for k in ('times', 'decode', 'decode_wait', 'network', 'host',
                                       'crop')}
-    kept = {}
+    kept, first_shape = {}, None
     with ThreadPoolExecutor(1) as reader:
         pending = reader.submit(_timed_read, sequence.frames[0])
         for i in range(n):
@@ -59,6 +72,8 @@ def track_sequence(tracker, sequence, keep_frames=()):
             start = time.time()
             frame, stats['decode'][i] = pending.result()
             stats['decode_wait'][i] = time.time() - start
+            first_shape = first_shape or frame.shape[:2]
+            check_frame_size(sequence, i, frame.shape[:2], first_shape)
             if i + 1 < n:
                 pending = reader.submit(_timed_read, sequence.frames[i + 1])
             if i == 0:
@@ -76,11 +91,21 @@ def track_sequence(tracker, sequence, keep_frames=()):
     return boxes, stats
 
 
+def _text_rows(rows, fmt, delimiter=' '):
+    out = io.BytesIO()
+    np.savetxt(out, rows, fmt=fmt, delimiter=delimiter)
+    return out.getvalue()
+
+
 def write_results(results_dir, tracker, sequence_name, boxes, times):
+    """The result and times files, each written whole (atomically): --skip-existing trusts a
+    result file that exists, so a killed run must leave none or a complete one. The times file
+    goes first, so a result file never exists without its times."""
     folder = os.path.join(results_dir, tracker)
-    os.makedirs(os.path.join(folder, 'times'), exist_ok=True)
-    np.savetxt(os.path.join(folder, sequence_name + '.txt'), boxes, fmt='%.3f', delimiter=',')
-    np.savetxt(os.path.join(folder, 'times', sequence_name + '_time.txt'), times, fmt='%.8f')
+    fileio.write_atomic(os.path.join(folder, 'times', sequence_name + '_time.txt'),
+                        _text_rows(times, '%.8f'))
+    fileio.write_atomic(os.path.join(folder, sequence_name + '.txt'),
+                        _text_rows(boxes, '%.3f', ','))
 
 
 def speed(stats):

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+from datasets import fileio
 from schemas import dataset_info
 from trainers import checkpoints
 from trainers import config as config_lib
@@ -149,14 +150,7 @@ def write_json(path, value, reserve=0):
     bytes; a failed write leaves the old file."""
     text = json.dumps(value, indent=1, sort_keys=True) + '\n'
     text += ' ' * max(0, reserve - len(text))
-    tmp = path + '.tmp'
-    try:
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    fileio.write_atomic(path, text.encode('utf-8'))
 
 
 def write_summary(run_dir, summary, reserve=0):
