@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 
+from datasets import fileio
 from trainers.config import ConfigError
 
 PREFIX = 'model.ckpt'
@@ -124,10 +125,7 @@ def write_state(run_dir, steps):
     tf.train.latest_checkpoint resolves against the directory it reads."""
     lines = ['model_checkpoint_path: "%s"' % name(steps[-1])]
     lines += ['all_model_checkpoint_paths: "%s"' % name(s) for s in steps]
-    tmp = os.path.join(run_dir, 'checkpoint.tmp')
-    with open(tmp, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    os.replace(tmp, os.path.join(run_dir, 'checkpoint'))
+    fileio.write_atomic(os.path.join(run_dir, 'checkpoint'), ('\n'.join(lines) + '\n').encode())
 
 
 def restore_or_init(sess, saver, trainable, run_dir, chief=True, required=()):
