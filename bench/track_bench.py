@@ -34,7 +34,7 @@ def ensure_sequence(workdir, frames, seed=0):
     """The longest val track of a one-snippet VID sample of `frames` 1280x720 frames."""
     sys.path.insert(0, ROOT)
     import sampledata
-    from trackers import sequences
+    from datasets import vid
     data = os.path.join(workdir, 'data')
     wanted = {'train_snippets': 1, 'val_snippets': 1, 'frames': frames, 'max_objects': 1}
     try:
@@ -46,7 +46,7 @@ def ensure_sequence(workdir, frames, seed=0):
         print('writing the benchmark sample (1 val snippet x %d frames, 1280x720) ...' % frames)
         sampledata.generate(data, seed=seed, size='real', datasets=['vid'],
                             counts={'vid': wanted}, overwrite=True)
-    found = sequences.load_vid(os.path.join(data, 'ILSVRC2015'))
+    found = vid.track_sequences(os.path.join(data, 'ILSVRC2015'))
     return max(found, key=lambda s: len(s.frames))
 
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from datasets import otb
+from datasets import otb, vid
 from trackers import sequences as seq_lib
 
 
@@ -130,7 +130,7 @@ def test_frame_folder_needs_a_positive_first_box(tmpdir):
 def test_vid_val_tracks_are_got10k_imagenet_vid_sequences(sample_data, tmpdir):
     from got10k.datasets import ImageNetVID
     root = os.path.join(sample_data[0], 'ILSVRC2015')
-    ours = seq_lib.load_vid(root)
+    ours = vid.track_sequences(root)
     theirs = ImageNetVID(root, subset='val', cache_dir=str(tmpdir.join('cache')))
     assert [s.name for s in ours] == list(theirs.seq_names) and len(ours) >= 2
     for sequence in ours:
@@ -140,4 +140,4 @@ def test_vid_val_tracks_are_got10k_imagenet_vid_sequences(sample_data, tmpdir):
         np.testing.assert_array_equal(sequence.boxes, anno)
         assert all(os.path.isfile(p) for p in sequence.frames) and sequence.origin == 0
     with pytest.raises(seq_lib.SequenceError, match='Annotations/VID/val'):
-        seq_lib.load_vid(str(tmpdir))
+        vid.track_sequences(str(tmpdir))

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from datasets import fileio
+from datasets import fileio, tracking, vid
 from trackers import run as run_lib
 from trackers import sasiam
 from trackers import sequences as seq_lib
@@ -44,7 +44,7 @@ def parse_args(argv):
     track.add_argument('--init', help='first box x,y,w,h in 0-based pixels (frame folders)')
     track.add_argument('--vid', help='ILSVRC2015 root: track its val track named by --seq')
     evaluate = sub.choices['eval']
-    seq_lib.add_source_arguments(evaluate)
+    tracking.add_source_arguments(evaluate)
     evaluate.add_argument('--compare', nargs='*', default=[], metavar='RUN[,RUN]',
                           help='more runs to track and plot beside --run')
     evaluate.add_argument('--limit', type=int, help='only the first N sequences (by name)')
@@ -141,7 +141,7 @@ def command_track(args, cfg):
         if args.init:
             raise seq_lib.SequenceError('--init is for frame folders; a --vid track starts at '
                                         'its annotated box')
-        sequences = seq_lib.select(seq_lib.load_vid(args.vid), args.seq, args.vid)
+        sequences = seq_lib.select(vid.track_sequences(args.vid), args.seq, args.vid)
     else:
         init = seq_lib.parse_box(args.init) if args.init else None
         sequences = seq_lib.load_sequence(args.seq, init)
@@ -153,7 +153,7 @@ def command_track(args, cfg):
 
 def command_eval(args, cfg):
     from evaluation import otb
-    sequences = seq_lib.load_source(args)
+    sequences = tracking.load_source(args)
     if args.limit:
         sequences = sequences[:args.limit]
     otb.check_sequences(sequences)      # before hours of tracking

@@ -10,9 +10,7 @@ import os
 import numpy as np
 
 from datasets.otb import otb_sequence
-from datasets.tracking import (IMAGE_EXTENSIONS, Sequence, SequenceError,  # noqa: F401 (API)
-                               add_source_arguments, list_images, load_source)
-from datasets.vid import track_sequences as load_vid  # noqa: F401 (the tracker's --vid)
+from datasets.tracking import IMAGE_EXTENSIONS, Sequence, SequenceError, list_images
 
 
 def parse_box(text):

@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 import hashlib
 import os
 
-from schemas import dataset_info
+from schemas import dataset_info, tfrecord
 from trainers.distributed.settings import rank_seed
 
 
@@ -55,14 +55,10 @@ def shard_files(records_dir, info, split):
     return files, records
 
 
-# TFRecord framing per record: uint64 length, uint32 length CRC, uint32 data CRC
-TFRECORD_FRAMING_BYTES = 16
-
-
 def tfrecord_file_size(payload_bytes, records):
     """Size of an uncompressed TFRecord file holding `records` records of `payload_bytes` in all
     (dataset_info.json lists the payload)."""
-    return payload_bytes + TFRECORD_FRAMING_BYTES * records
+    return payload_bytes + tfrecord.FRAMING_BYTES * records
 
 
 def find_corrupt_file(files):
