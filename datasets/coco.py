@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 import collections
 import json
 
-from datasets import fileio
+from datasets import fileio, numbers
 from datasets.errors import InputError
 
 SPLITS = ('train2017', 'val2017')
@@ -26,46 +26,66 @@ def annotation_file(data_root, split):
 
 
 def check_segmentation(segmentation, height, width):
-    """Raise InputError when pycocotools cannot rasterise the segmentation faithfully."""
+    """Raise InputError unless pycocotools can rasterise the segmentation faithfully and within
+    a bounded multiple of the image's size (datasets.numbers)."""
     if isinstance(segmentation, list):
-        if not segmentation:
-            raise InputError('invalid_polygon', 'empty polygon list')
-        for polygon in segmentation:
-            if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
-                raise InputError('invalid_polygon', 'polygon needs >= 3 (x, y) points, got %r'
-                                 % (polygon if not isinstance(polygon, list) else
-                                    '%d numbers' % len(polygon)))
-        return
-    if isinstance(segmentation, dict):
-        size = list(segmentation.get('size', []))
-        if size != [height, width]:
-            raise InputError('rle_wrong_size', 'RLE size %s, image is %dx%d (h x w)'
-                             % (size, height, width))
-        counts = segmentation.get('counts')
-        if isinstance(counts, list) and any(not _is_int(c) or c < 0 for c in counts):
-            raise InputError('invalid_rle', 'RLE runs must be non-negative integers')
-        if isinstance(counts, list) and sum(counts) != height * width:
-            raise InputError('invalid_rle', 'RLE runs sum to %d, image has %d pixels'
-                             % (sum(counts), height * width))
-        if not isinstance(counts, (list, str, bytes)):
-            raise InputError('invalid_rle', 'RLE counts of type %s' % type(counts).__name__)
-        return
-    raise InputError('invalid_segmentation',
-                     'segmentation of type %s' % type(segmentation).__name__)
+        numbers.check_polygons(segmentation, height, width)
+    elif isinstance(segmentation, dict):
+        numbers.check_rle(segmentation, height, width)
+    else:
+        raise InputError('invalid_segmentation',
+                         'segmentation of type %s' % type(segmentation).__name__)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_bbox(bbox):
-    """Raise InputError unless bbox is [x, y, width, height] with width, height >= 0."""
-    if (not isinstance(bbox, list) or len(bbox) != 4 or
-            not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
-        raise InputError('bad_bbox', 'bbox must be 4 numbers [x, y, width, height], got %r'
-                         % (bbox,))
+def check_bbox(bbox, height, width):
+    """Raise InputError unless bbox is [x, y, width, height] of finite numbers with width,
+    height >= 0 that overlaps the image and sticks out of it by at most the margin."""
+    if not isinstance(bbox, list) or len(bbox) != 4 or not all(map(numbers.is_finite, bbox)):
+        raise InputError('bad_bbox', 'bbox must be 4 finite numbers [x, y, width, height], '
+                         'got %s' % numbers.show(bbox))
     if bbox[2] < 0 or bbox[3] < 0:
         raise InputError('bad_bbox', 'bbox %r has a negative width or height' % (bbox,))
+    problem = numbers.box_problem(bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3],
+                                  width, height, bbox)
+    if problem:
+        raise InputError(*problem)
+
+
+def check_annotation_numbers(ann, height, width):
+    """Raise InputError unless every number of a usable annotation (its segmentation, bbox,
+    area and iscrowd) is of the right type and inside the bounds of its height x width image."""
+    check_segmentation(ann.get('segmentation'), height, width)
+    check_bbox(ann.get('bbox'), height, width)
+    area = ann.get('area', 0)
+    limit = height * width * (1 + 2 * numbers.BOX_MARGIN) ** 2
+    if not numbers.is_finite(area) or not 0 <= area <= limit:
+        raise InputError('bad_area', 'area %s is not a number 0..%d (the image and its margin)'
+                         % (numbers.show(area), limit))
+    iscrowd = ann.get('iscrowd', 0)
+    if not (numbers.is_int(iscrowd) and iscrowd in (0, 1)):
+        raise InputError('bad_iscrowd', 'iscrowd %s is not 0 or 1' % numbers.show(iscrowd))
+
+
+def image_entry_problem(info):
+    """(reason, detail) of an image entry that must not be read: a file_name that would leave
+    the split's folder, or a declared size that is not an integer 1..MAX_IMAGE_SIDE; else None.
+    Checked before the file is opened (the declared size must then equal the decoded one)."""
+    problem = numbers.relative_name_problem(info.get('file_name'))
+    if problem:
+        return 'unsafe_file_name', 'file_name: %s' % problem
+    try:
+        numbers.check_image_size(info.get('width'), info.get('height'))
+    except InputError as err:
+        return err.reason, err.detail
+    return None
+
+
+_ID_RANGE = 'an integer 0..2**63-1'
+
+
+def _is_id(value):
+    """An id pycocotools can index and an int64 record field can hold."""
+    return numbers.is_int(value) and 0 <= value <= numbers.MAX_ID
 
 
 def _section(dataset, key, path):
@@ -78,7 +98,7 @@ def _section(dataset, key, path):
 def _annotation_where(path, index, ann):
     """An annotation's dead-letter path: by its id, or by its position when it has none."""
     ann_id = ann.get('id') if isinstance(ann, dict) else None
-    if _is_int(ann_id) or isinstance(ann_id, str):
+    if numbers.is_int(ann_id) or isinstance(ann_id, str):
         return '%s#annotation=%r' % (path, ann_id)
     return '%s#annotations[%d]' % (path, index)
 
@@ -90,15 +110,16 @@ def annotation_problem(ann, images, categories):
     if not isinstance(ann, dict):
         return 'bad_annotation', 'annotation entry is a %s, not an object' % type(ann).__name__
     ann_id, image_id, category_id = ann.get('id'), ann.get('image_id'), ann.get('category_id')
-    if not _is_int(ann_id):
-        return 'bad_annotation_id', 'annotation id %r is not an integer (image_id %r)' % (
-            ann_id, image_id)
-    if not _is_int(image_id):
-        return 'bad_image_id', 'annotation %d: image_id %r is not an integer' % (ann_id, image_id)
+    if not _is_id(ann_id):
+        return 'bad_annotation_id', 'annotation id %r is not %s (image_id %r)' % (
+            ann_id, _ID_RANGE, image_id)
+    if not _is_id(image_id):
+        return 'bad_image_id', 'annotation %d: image_id %r is not %s' % (
+            ann_id, image_id, _ID_RANGE)
     if image_id not in images:
         return 'unknown_image_id', 'annotation %d: image_id %r is not among the images' % (
             ann_id, image_id)
-    if not (_is_int(category_id) and category_id in categories):
+    if not (_is_id(category_id) and category_id in categories):
         return 'unknown_category_id', 'annotation %d (image %d): category_id %r is not among ' \
             'the categories' % (ann_id, image_id, category_id)
     return None
@@ -114,9 +135,9 @@ def screen(dataset, path):
     for entry in _section(dataset, 'images', path):
         image_id = entry.get('id') if isinstance(entry, dict) else None
         where = '%s#image=%r' % (path, image_id)
-        if not _is_int(image_id):
+        if not _is_id(image_id):
             problems.append(('image', 'bad_image_id', where,
-                             'image id %r is not an integer' % (image_id,)))
+                             'image id %r is not %s' % (image_id, _ID_RANGE)))
         elif image_id in images:
             problems.append(('image', 'duplicate_image_id', where,
                              'image id %d is listed twice; written once' % image_id))
@@ -124,12 +145,12 @@ def screen(dataset, path):
             images[image_id] = entry
     for index, category in enumerate(_section(dataset, 'categories', path)):
         category_id = category.get('id') if isinstance(category, dict) else None
-        if _is_int(category_id):
+        if _is_id(category_id):
             categories[category_id] = category
         else:
             problems.append(('warning', 'bad_category', '%s#categories[%d]' % (path, index),
-                             'category id %r is not an integer: its annotations are unknown'
-                             % (category_id,)))
+                             'category id %r is not %s: its annotations are unknown'
+                             % (category_id, _ID_RANGE)))
     for index, ann in enumerate(_section(dataset, 'annotations', path)):
         problem = annotation_problem(ann, images, categories)
         if problem:

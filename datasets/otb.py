@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from datasets import fileio
+from datasets.numbers import xywh_problem
 from datasets.tracking import Sequence, SequenceError, frame_number, list_images
 
 # OTB sequences whose ground truth covers only part of img/ (first and last frame number,
@@ -42,7 +43,8 @@ def _list_lines(path):
 
 
 def read_boxes(path):
-    """Boxes of a ground-truth file: one x,y,w,h per line, separated by commas, tabs or spaces."""
+    """Boxes of a ground-truth file: one x,y,w,h per line, separated by commas, tabs or spaces;
+    each finite, of non-negative size and inside bounds (datasets.numbers.xywh_problem)."""
     rows = []
     for number, line in _list_lines(path):
         values = [v for v in re.split(r'[,\s]+', line) if v]
@@ -53,6 +55,9 @@ def read_boxes(path):
         if len(row) != 4:
             raise SequenceError('%s:%d: expected 4 values (x,y,w,h), got %d'
                                 % (path, number, len(row)))
+        problem = xywh_problem(row)
+        if problem:
+            raise SequenceError('%s:%d: %s' % (path, number, problem))
         rows.append(row)
     if not rows:
         raise SequenceError('%s has no boxes' % path)

@@ -11,9 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 import posixpath
+import re
 
-from datasets import fileio
+from datasets import fileio, numbers
 from datasets.errors import InputError
+from datasets.numbers import MAX_ID, MAX_IMAGE_SIDE, show
 
 SOURCE_SPLITS = ('train', 'val')   # the release's folders (train is grouped in batches)
 ANNOTATION_EXT, FRAME_EXT = '.xml', '.JPEG'
@@ -40,40 +42,56 @@ def _text(node, path):
     return value.strip()
 
 
-def _int(node, path):
+_INTEGER = re.compile(r'[-+]?[0-9]+\Z')
+_FLAGS = (0, 1)
+
+
+def _int(node, path, low=None, high=None):
+    """The integer text of an element, within low..high; InputError naming the element and its
+    text otherwise (`nan`, `1e3`, `1_000` and non-ASCII digits are not integers here)."""
     value = _text(node, path)
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError('bad_annotation', '<%s> is not an integer: %r' % (path, value))
+    if not _INTEGER.match(value):
+        raise InputError('bad_annotation', '<%s> is not an integer: %s' % (path, show(value)))
+    number = int(value)
+    if low is not None and not low <= number <= high:
+        raise InputError('bad_annotation', '<%s> %d is not within %d..%d'
+                         % (path, number, low, high))
+    return number
+
+
+def _flag(node, path):
+    """An optional 0/1 element (occluded, generated): 0 when absent or empty."""
+    return _int(node, path, *_FLAGS) if (node.findtext(path) or '').strip() else 0
 
 
 def parse_annotation(data):
-    """VID frame XML bytes -> Annotation; raises InputError(reason, detail)."""
+    """VID frame XML bytes -> Annotation; raises InputError(reason, detail). Every number is an
+    integer: frame sides 1..MAX_IMAGE_SIDE, trackids 0..2**63-1, box coordinates within
+    MAX_IMAGE_SIDE of the frame (box_problem then bounds them by the frame itself)."""
     from lxml import etree
     try:
         root = etree.fromstring(data)
     except etree.XMLSyntaxError as err:
         raise InputError('malformed_xml', str(err))
+    width = _int(root, 'size/width', 1, MAX_IMAGE_SIDE)
+    height = _int(root, 'size/height', 1, MAX_IMAGE_SIDE)
     objects = []
     for node in root.findall('object'):
-        box = tuple(_int(node, 'bndbox/' + k) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
-        objects.append(VidObject(_int(node, 'trackid'), _text(node, 'name'), box,
-                                 int(node.findtext('occluded') or 0),
-                                 int(node.findtext('generated') or 0)))
-    return Annotation(_text(root, 'folder'), _text(root, 'filename'), _int(root, 'size/width'),
-                      _int(root, 'size/height'), objects)
+        box = tuple(_int(node, 'bndbox/' + k, -MAX_IMAGE_SIDE, 2 * MAX_IMAGE_SIDE)
+                    for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+        objects.append(VidObject(_int(node, 'trackid', 0, MAX_ID), _text(node, 'name'), box,
+                                 _flag(node, 'occluded'), _flag(node, 'generated')))
+    return Annotation(_text(root, 'folder'), _text(root, 'filename'), width, height, objects)
 
 
 def box_problem(box, width, height):
-    """(reason, detail) when a box cannot be cropped, else None. Boxes that only stick out of the
-    frame are kept (the curation pads them), as the reference does."""
+    """(reason, detail) when an inclusive (xmin, ymin, xmax, ymax) box cannot be cropped, else
+    None: datasets.numbers.box_problem on its pixel extent. Boxes that stick out of the frame
+    within the margin are kept (the curation pads them), as the reference does."""
     xmin, ymin, xmax, ymax = box
     if xmax < xmin or ymax < ymin:
         return 'zero_area_box', 'box %s has non-positive width or height' % (box,)
-    if xmax < 0 or ymax < 0 or xmin > width - 1 or ymin > height - 1:
-        return 'box_outside_frame', 'box %s does not overlap the %dx%d frame' % (box, width, height)
-    return None
+    return numbers.box_problem(xmin, ymin, xmax + 1, ymax + 1, width, height, box)
 
 
 def list_snippets(root):
@@ -131,6 +149,9 @@ def _snippet_tracks(root, subset, anno_root, snippet):
         stem = posixpath.splitext(posixpath.basename(path))[0]
         frame = fileio.join(data_dir(root, subset, snippet), stem + FRAME_EXT)
         for obj in annotation.objects:
+            problem = box_problem(obj.box, annotation.width, annotation.height)
+            if problem:
+                raise SequenceError('%s: trackid %d: %s' % (path, obj.trackid, problem[1]))
             xmin, ymin, xmax, ymax = obj.box
             tracks[obj.trackid].append((frame, [xmin, ymin, xmax - xmin + 1, ymax - ymin + 1]))
     return tracks

@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from datasets import fileio, images
-from datasets.coco import (SPLITS, annotation_file, check_bbox, check_segmentation,
-                           read_instances, screen)
+from datasets.coco import (SPLITS, annotation_file, check_annotation_numbers,
+                           image_entry_problem, read_instances, screen)
 from pipelines import cli
 from pipelines.beam_steps import ConvertToShards
 from pipelines.converter import Converter
@@ -104,6 +104,11 @@ class CocoConverter(Converter):
             result.counts['instances'] += len(anns)
             result.seen('image')
             result.seen('object', len(anns))
+            problem = image_entry_problem(info)
+            if problem:  # before the file is opened: it may lie outside the split's folder
+                result.reject('image', problem[0], '%s#image=%d' % (json_path, image_id),
+                              problem[1], objects=len(anns))
+                continue
             with result.guard('image', path, objects=len(anns)) as step:
                 decoded = self._read_image(info, path, anns, result)
             if step.failed or decoded is None:
@@ -163,8 +168,7 @@ class CocoConverter(Converter):
             where = '%s#annotation=%d' % (json_path, ann['id'])
             with result.guard('object', where, objects=1) as step:
                 # bad input is reported even where a rule would drop the instance anyway
-                check_segmentation(ann.get('segmentation'), height, width)
-                check_bbox(ann.get('bbox'))
+                check_annotation_numbers(ann, height, width)
                 if ann.get('iscrowd') and not self.keep_crowd:
                     result.counts['filtered_crowd'] += 1
                     result.filtered('object', 'crowd')

@@ -214,7 +214,7 @@ def _inject_more_faults(root, seed, sizes, images, annotations, ann_ids, faults,
 
 def _bad_ids(json_path, images, annotations, ann_ids, faults, host):
     """Image and annotation ids of the wrong type or listed twice (entries of the JSON, not
-    files); then those of _bad_annotations."""
+    files); then those of _bad_annotations and _hostile_numbers."""
     images.append(dict(host))
     faults.add('coco', 'duplicate_image_id', '%s#image=%d' % (json_path, host['id']),
                'image entry listed twice')
@@ -239,6 +239,7 @@ def _bad_ids(json_path, images, annotations, ann_ids, faults, host):
     faults.add('coco', 'bad_image_id', '%s#annotation=%d' % (json_path, ann['id']),
                'annotation whose image_id is a list (unhashable)')
     _bad_annotations(json_path, annotations, ann_ids, faults, host)
+    _hostile_numbers(json_path, images, annotations, ann_ids, faults, host)
 
 
 def _bad_annotations(json_path, annotations, ann_ids, faults, host):
@@ -263,3 +264,84 @@ def _bad_annotations(json_path, annotations, ann_ids, faults, host):
     annotations.append(ann)
     faults.add('coco', 'bad_annotation_id', "%s#annotation='%s'" % (json_path, ann['id']),
                'annotation id is a string')
+
+
+def _hostile_numbers(json_path, images, annotations, ann_ids, faults, host):
+    """Numbers and names no native library may see (issue 20): each one a dead letter naming its
+    value, checked before pycocotools rasterises or the image file is opened."""
+    h, w = host['height'], host['width']
+    triangle = [1.0, 1.0, 30.0, 1.0, 30.0, 30.0]
+    many = [float(v) for k in range(10001) for v in (k % w, (k * 7) % h)]
+    cut_mask = np.zeros((h + 1, w), np.uint8, order='F')
+    cut_mask[:, :5] = 1
+    longer = mask_utils.encode(cut_mask)['counts'].decode('ascii')
+    bad = [
+        ('invalid_polygon', {'segmentation': [[1.0, 1.0, float('nan'), 1.0, 30.0, 30.0]]},
+         'polygon x = NaN'),
+        ('invalid_polygon', {'segmentation': [triangle, [1.0, 1.0, 5.0, float('inf'), 9.0, 9.0]]},
+         'second polygon y = Infinity'),
+        ('invalid_polygon', {'segmentation': [[1.0, 1.0, 1e12, 1.0, 30.0, 30.0]]},
+         'polygon x = 1e12'),
+        ('invalid_polygon', {'segmentation': [[-1e6, 1.0, 30.0, 1.0, 30.0, 30.0]]},
+         'polygon x = -1e6'),
+        ('invalid_polygon', {'segmentation': [many]}, 'polygon of 10001 points'),
+        ('invalid_polygon', {'segmentation': [[1.0, 1.0, '30', 1.0, 30.0, 30.0]]},
+         'polygon coordinate is a string'),
+        ('invalid_rle', {'segmentation': {'counts': [h * w * 1000], 'size': [h, w]},
+                         'iscrowd': 1}, 'list RLE runs sum to 1000 images'),
+        ('invalid_rle', {'segmentation': {'counts': longer, 'size': [h, w]}, 'iscrowd': 1},
+         'compressed RLE of a mask one row taller than its size'),
+        ('invalid_rle', {'segmentation': {'counts': '000P', 'size': [h, w]},
+         'iscrowd': 1}, 'compressed RLE cut inside a run'),
+        ('rle_wrong_size', {'segmentation': {'counts': [h * w], 'size': [float(h), w]},
+                            'iscrowd': 1}, 'RLE size of floats'),
+        ('bad_bbox', {'bbox': [1.0, float('nan'), 10.0, 10.0]}, 'bbox y = NaN'),
+        ('bad_bbox', {'bbox': [1.0, 1.0, float('inf'), 10.0]}, 'bbox width = Infinity'),
+        ('box_past_margin', {'bbox': [0.0, 0.0, 1e12, 1e12]}, 'bbox of 1e12 x 1e12'),
+        ('box_outside_frame', {'bbox': [w + 10.0, 1.0, 10.0, 10.0]}, 'bbox right of the image'),
+        ('bad_area', {'area': float('nan')}, 'area NaN'),
+        ('bad_iscrowd', {'iscrowd': '0'}, 'iscrowd is the string "0"'),
+    ]
+    for kind, ann, detail in bad:
+        ann = dict({'id': next(ann_ids), 'area': 100.0, 'bbox': [1.0, 1.0, 10.0, 10.0],
+                    'category_id': CATEGORIES[0][0], 'image_id': host['id'],
+                    'segmentation': [triangle], 'iscrowd': 0}, **ann)
+        annotations.append(ann)
+        faults.add('coco', kind, '%s#annotation=%d' % (json_path, ann['id']), detail)
+    _hostile_ids(json_path, images, annotations, ann_ids, faults, host)
+
+
+def _hostile_ids(json_path, images, annotations, ann_ids, faults, host):
+    """Ids of the wrong type or range, image sizes no image has, file_names that leave the
+    split's folder."""
+    ann = {'id': 1 << 64, 'area': 100.0, 'bbox': [1.0, 1.0, 10.0, 10.0], 'iscrowd': 0,
+           'category_id': CATEGORIES[0][0], 'image_id': host['id'],
+           'segmentation': [[1.0, 1.0, 30.0, 1.0, 30.0, 30.0]]}
+    annotations.append(ann)
+    faults.add('coco', 'bad_annotation_id', '%s#annotation=%d' % (json_path, ann['id']),
+               'annotation id 2**64 (no int64)')
+    ann = dict(ann, id=next(ann_ids), image_id=True)
+    annotations.append(ann)
+    faults.add('coco', 'bad_image_id', '%s#annotation=%d' % (json_path, ann['id']),
+               'image_id is true (a bool)')
+    ann = dict(ann, id=next(ann_ids), image_id=host['id'], category_id=float(CATEGORIES[0][0]))
+    annotations.append(ann)
+    faults.add('coco', 'unknown_category_id', '%s#annotation=%d' % (json_path, ann['id']),
+               'category_id is a float')
+    images.append(dict(host, id=-host['id']))
+    faults.add('coco', 'bad_image_id', '%s#image=%d' % (json_path, -host['id']),
+               'negative image id')
+    bad_images = [
+        ('bad_image_size', {'width': 10 ** 9, 'height': 10 ** 9}, 'declared 1e9 x 1e9'),
+        ('bad_image_size', {'width': str(host['width'])}, 'width is a string'),
+        ('bad_image_size', {'height': float('nan')}, 'height NaN'),
+        ('unsafe_file_name', {'file_name': '../val2017/' + host['file_name']},
+         'file_name leaves train2017/ for val2017/'),
+        ('unsafe_file_name', {'file_name': '/' + host['file_name']}, 'absolute file_name'),
+        ('unsafe_file_name', {'file_name': 'a/../../' + host['file_name']},
+         'file_name a/../../ leaves the folder'),
+    ]
+    for k, (kind, fields, detail) in enumerate(bad_images):
+        entry = dict(host, id=host['id'] + 1000 + k, **fields)
+        images.append(entry)
+        faults.add('coco', kind, '%s#image=%d' % (json_path, entry['id']), detail)

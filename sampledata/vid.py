@@ -215,3 +215,28 @@ def _inject_more_faults(root, seed, width, height, frames, faults):
     shutil.rmtree(os.path.join(root, 'Annotations', 'VID', 'train', sub, lost))
     faults.add('vid', 'missing_annotations', os.path.join('Annotations', 'VID', 'train', sub, lost),
                'frames under Data/VID, no annotation folder')
+    _inject_hostile_numbers(root, seed, width, height, faults)
+
+
+def _inject_hostile_numbers(root, seed, width, height, faults):
+    """A third faulty snippet whose XML numbers are hostile (issue 20): not integers, outside
+    any frame, a box far past its frame; its last three frames stay healthy (the track is
+    written from them)."""
+    sub, snippet = 'ILSVRC2015_VID_train_0000', 'ILSVRC2015_train_00900004'
+    write_snippet(root, seed, 'train', sub, snippet, width, height, 10, 1)
+    cases = [  # (element, text, reason, detail)
+        ('object/bndbox/xmin', 'nan', 'bad_annotation', 'box xmin is NaN'),
+        ('object/bndbox/xmax', '1000000000000', 'bad_annotation', 'box xmax is 1e12'),
+        ('object/bndbox/xmax', str(width * 10), 'box_past_margin',
+         'box xmax is ten frame widths'),
+        ('size/width', '1000000000', 'bad_annotation', 'frame width is 1e9'),
+        ('object/trackid', '-1', 'bad_annotation', 'negative trackid'),
+        ('object/occluded', 'yes', 'bad_annotation', 'occluded is not 0 or 1'),
+        ('object/bndbox/ymin', '1e3', 'bad_annotation', 'box ymin is 1e3 (not an integer)'),
+    ]
+    for t, (element, text, reason, detail) in enumerate(cases):
+        xml = _paths('train', sub, snippet, t)[1]
+        tree = etree.parse(os.path.join(root, xml))
+        tree.find(element).text = text
+        tree.write(os.path.join(root, xml))
+        faults.add('vid', reason, xml, detail)

@@ -133,7 +133,7 @@ def test_area_rule_edge_is_strictly_greater(tmpdir):
 def test_bad_input_is_reported_and_instances_reconcile(sample):
     _, _, bad, manifest, root = sample
     out = str(root / 'out-bad')
-    assert run(os.path.join(bad, 'coco'), out, '--max-reject-fraction', '0.5') == 0
+    assert run(os.path.join(bad, 'coco'), out, '--max-reject-fraction', '0.75') == 0
     info, errors, records = load(out)
     coco_root = os.path.join(bad, 'coco')
     expected = {(f['kind'], os.path.normpath(os.path.join(coco_root, f['path'])))

@@ -173,7 +173,7 @@ def test_coco_screening_names_each_unusable_entry():
     with pytest.raises(ValueError, match='no "images" list'):
         coco.screen({}, 'a.json')
     with pytest.raises(InputError, match='negative width'):
-        coco.check_bbox([0, 0, -1, 2])
+        coco.check_bbox([0, 0, -1, 2], 10, 10)
 
 
 # -- OTB --------------------------------------------------------------------------------------

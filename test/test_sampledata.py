@@ -299,12 +299,18 @@ EXPECTED_FAULTS = {  # rejections and warnings (xml_names_other_frame, track_cla
     'vid': ['malformed_xml', 'truncated_jpeg', 'missing_frame', 'box_outside_frame',
             'zero_area_box', 'size_mismatch', 'empty_sequence', 'unreadable_file',
             'truncated_jpeg', 'not_jpeg', 'xml_names_other_frame', 'track_class_changed',
-            'single_frame_track', 'missing_annotation', 'missing_annotations'],
+            'single_frame_track', 'missing_annotation', 'missing_annotations']
+    + ['bad_annotation'] * 6 + ['box_past_margin'],  # issue 20: hostile numbers
     'coco': ['missing_image', 'truncated_jpeg', 'invalid_polygon', 'rle_wrong_size',
              'unknown_image_id', 'unknown_category_id', 'unreadable_file', 'truncated_jpeg',
              'format_mismatch', 'duplicate_image_id', 'bad_image_id', 'bad_image_id',
              'bad_annotation_id', 'bad_image_id', 'invalid_rle', 'bad_bbox',
-             'bad_annotation_id'],
+             'bad_annotation_id']
+    + ['invalid_polygon'] * 6 + ['invalid_rle'] * 3 + ['rle_wrong_size', 'bad_bbox', 'bad_bbox',
+                                                       'box_past_margin', 'box_outside_frame',
+                                                       'bad_area', 'bad_iscrowd']
+    + ['bad_annotation_id', 'bad_image_id', 'unknown_category_id', 'bad_image_id']
+    + ['bad_image_size'] * 3 + ['unsafe_file_name'] * 3,  # issue 20: hostile numbers, names
     'davis': ['mask_wrong_size', 'truncated_jpeg', 'missing_frame', 'empty_sequence',
               'unreadable_file', 'frame_gap', 'empty_sequence', 'missing_mask',
               'unpadded_frame_names'],

@@ -256,8 +256,10 @@ def test_corrupt_inputs_are_reported_and_totals_reconcile(sample, corrupt_run):
         assert ' at 0x' not in entry['detail']
     counts = info['counts']
     assert counts['objects'] == counts['crops'] + sum(info['objects_rejected'].values())
-    assert info['rejected']['object'] == {'box_outside_frame': 1, 'zero_area_box': 1}
+    assert info['rejected']['object'] == {'box_outside_frame': 1, 'zero_area_box': 1,
+                                          'box_past_margin': 1}
     assert info['rejected']['image'] == {'malformed_xml': 1, 'truncated_jpeg': 2,
+                                         'bad_annotation': 6,
                                          'missing_frame': 1, 'size_mismatch': 1,
                                          'unreadable_file': 1, 'not_jpeg': 1,
                                          'missing_annotation': 1}
