@@ -32,6 +32,7 @@ from datasets import fileio, images
 from datasets import ytvos as ytvos_data
 from datasets.errors import InputError
 from datasets.frames import frame_gaps, frame_order, frame_paths
+from datasets.numbers import relative_name_problem
 from pipelines import cli
 from pipelines.beam_steps import ConvertToShards
 from pipelines.converter import Converter
@@ -166,6 +167,10 @@ class VosConverter(Converter):
         return self.video_path(video)
 
     def convert(self, video, result):
+        unsafe = relative_name_problem(video.name)
+        if unsafe:  # a listed name that would lead out of the dataset: nothing under it is read
+            result.reject('unit', 'unsafe_video_name', self.listed_in(video), unsafe)
+            return
         if not fileio.isdir(self.video_path(video)):
             result.reject('unit', 'empty_sequence', self.video_path(video),
                           'listed in %s but its frame directory does not exist'

@@ -20,7 +20,7 @@ from pipelines import vid as vid_pipeline
 from record_files import load_output
 from sampledata.coco import uncompressed_rle
 from sampledata.common import jpeg_bytes, write_bytes, write_json
-from schemas import coco_instances, vid_track
+from schemas import coco_instances, vid_track, vos_video
 
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 NAN, INF = float('nan'), float('inf')
@@ -428,3 +428,22 @@ def test_vid_pipeline_refuses_each_planted_number_and_writes_the_rest(corrupt_sa
     track = [r for split in records.values() for r in split
              if r['video_name'] == b'ILSVRC2015_train_00900004']
     assert [list(r['frame_number']) for r in track] == [[7, 8, 9]]
+
+
+# -- names an annotation gives for other datasets ---------------------------------------------
+
+def test_a_video_name_that_leaves_the_dataset_is_one_dead_letter(tmpdir):
+    """YouTube-VOS meta.json names its videos; a name with `..` parts would list and read a
+    folder outside the dataset (here one holding a frame)."""
+    from pipelines import vos
+    root, out = str(tmpdir.join('data')), str(tmpdir.join('out'))
+    write_bytes(str(tmpdir.join('escape', '00000.jpg')), jpeg_bytes(np.zeros((H, W, 3), np.uint8)))
+    name = '../../../escape'
+    os.makedirs(os.path.join(root, 'train', 'JPEGImages'))
+    assert os.path.isdir(os.path.join(root, 'train', 'JPEGImages', name))
+    write_json(os.path.join(root, 'train', 'meta.json'), {'videos': {name: {'objects': {}}}})
+    assert vos.ytvos_main(['--data', root, '--out', out, '--splits', 'train',
+                           '--max-reject-fraction', '1'] + FAST) == 1  # no records
+    (letter,) = load_output(out, 'ytvos2018', vos_video.SCHEMA)[1]
+    assert letter['reason'] == 'unsafe_video_name' and letter['level'] == 'unit'
+    assert letter['path'].endswith('meta.json') and "'../../../escape'" in letter['detail']
