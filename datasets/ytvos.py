@@ -74,7 +74,7 @@ def meta_object_problem(key, obj):
     """(reason, detail) when a meta.json object entry cannot be used, else None: its key must
     be an object palette index (1-254; 255 is void), its entry {"category": str, "frames":
     [frame names]}."""
-    if not (key.isdigit() and 1 <= int(key) < VOID_LABEL):
+    if not (key.isascii() and key.isdigit() and 1 <= int(key) < VOID_LABEL):  # not '²', '١'
         return 'bad_object_id', ('object id %r is not an integer 1-%d (a mask palette index; '
                                  '%d is void)' % (key, VOID_LABEL - 1, VOID_LABEL))
     if not isinstance(obj, dict):

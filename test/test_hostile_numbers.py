@@ -447,3 +447,12 @@ def test_a_video_name_that_leaves_the_dataset_is_one_dead_letter(tmpdir):
     (letter,) = load_output(out, 'ytvos2018', vos_video.SCHEMA)[1]
     assert letter['reason'] == 'unsafe_video_name' and letter['level'] == 'unit'
     assert letter['path'].endswith('meta.json') and "'../../../escape'" in letter['detail']
+
+
+@pytest.mark.parametrize('key, usable', [('1', True), ('254', True), ('255', False), ('0', False),
+                                         ('-1', False), ('1.0', False), ('1e2', False),
+                                         ('\u00b2', False), ('\u0661', False), (' 1', False)])
+def test_youtube_vos_object_ids_are_ascii_palette_indices(key, usable):
+    from datasets import ytvos
+    problem = ytvos.meta_object_problem(key, {'category': 'cat', 'frames': ['00000']})
+    assert (problem is None) == usable and (usable or problem[0] == 'bad_object_id')
