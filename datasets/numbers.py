@@ -119,12 +119,17 @@ def check_polygons(polygons, height, width):
     with >= 3 finite points each, inside the margin, within the point and boundary bounds."""
     if not polygons:
         raise InputError('invalid_polygon', 'empty polygon list')
-    mx, my = _margins(width, height)
-    points, boundary = 0, 0.0
-    for index, polygon in enumerate(polygons):
+    for polygon in polygons:
         if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
             raise InputError('invalid_polygon', 'polygon needs >= 3 (x, y) points, got %s' % (
                 '%d numbers' % len(polygon) if isinstance(polygon, list) else show(polygon)))
+    points = sum(len(polygon) // 2 for polygon in polygons)
+    if points > MAX_POLYGON_POINTS:  # before any point is looked at: the count bounds the work
+        raise InputError('invalid_polygon', '%d polygon points, more than %d'
+                         % (points, MAX_POLYGON_POINTS))
+    mx, my = _margins(width, height)
+    boundary = 0.0
+    for index, polygon in enumerate(polygons):
         for k, value in enumerate(polygon):
             side, margin = (width, mx) if k % 2 == 0 else (height, my)
             if not is_finite(value) or not -margin <= value <= side + margin:
@@ -132,12 +137,10 @@ def check_polygons(polygons, height, width):
                                  'number inside the %dx%d image and its margin (%g of a side)'
                                  % (index, 'xy'[k % 2], k // 2, show(value), width, height,
                                     BOX_MARGIN))
-        points += len(polygon) // 2
-        boundary += sum(max(abs(polygon[k] - polygon[k - 2]), abs(polygon[k + 1] - polygon[k - 1]))
+        # pycocotools walks each edge (closing one included) in max(|dx|, |dy|) steps
+        boundary += sum(max(abs(polygon[k] - polygon[k - 2]),
+                            abs(polygon[k + 1] - polygon[k - 1]))
                         for k in range(0, len(polygon), 2))
-    if points > MAX_POLYGON_POINTS:
-        raise InputError('invalid_polygon', '%d polygon points, more than %d'
-                         % (points, MAX_POLYGON_POINTS))
     if boundary > MAX_PERIMETER_FACTOR * (width + height):
         raise InputError('invalid_polygon', 'polygon boundary of %.0f pixels, more than %d x '
                          '(width + height)' % (boundary, MAX_PERIMETER_FACTOR))
@@ -151,9 +154,12 @@ def rle_string_runs(counts, limit):
     runs, value, chunk = [], 0, 0
     for position, char in enumerate(counts):
         code = ord(char) - 48
-        if not 0 <= code < 64 or chunk == _RLE_CHUNKS:
+        if not 0 <= code < 64:
             raise InputError('invalid_rle', 'RLE string: bad character %s at %d'
                              % (show(char), position))
+        if chunk == _RLE_CHUNKS:
+            raise InputError('invalid_rle', 'RLE string: run at %d is longer than %d bits'
+                             % (position, 5 * _RLE_CHUNKS))
         value |= (code & 0x1f) << (5 * chunk)
         chunk += 1
         if code & 0x20:

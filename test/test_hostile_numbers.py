@@ -2,7 +2,8 @@
 section 2): the pure checks of datasets.numbers on invented cases, the readers that use them
 (COCO, VID XML, OTB ground truth), pycocotools never called with a hostile annotation, and the
 COCO and VID pipelines on the corrupt sample: each planted case one dead letter naming its value,
-the good records still written."""
+the good records still written. One module for the class, over 400 lines because its invented
+cases are many and each is a line."""
 from __future__ import absolute_import, division, print_function
 
 import json
@@ -37,7 +38,8 @@ def _raises(reason, fn, *args):
 
 # -- polygons ---------------------------------------------------------------------------------
 
-CIRCLE = [v for k in range(3000) for v in (20 + 15 * np.cos(k / 477.0), 15 + 10 * np.sin(k / 477.0))]
+CIRCLE = [v for k in range(3000)
+          for v in (20 + 15 * np.cos(k / 477.0), 15 + 10 * np.sin(k / 477.0))]
 
 
 @pytest.mark.parametrize('polygons', [
@@ -105,7 +107,7 @@ def _rle_string(mask):
     ({'size': [H, W], 'counts': '000P'}, 'invalid_rle', 'ends inside a run'),
     ({'size': [H, W], 'counts': '0 0'}, 'invalid_rle', "bad character ' '"),
     ({'size': [H, W], 'counts': '0\u00e9'}, 'invalid_rle', 'bad character'),
-    ({'size': [H, W], 'counts': 'o' * 7 + '0'}, 'invalid_rle', 'bad character'),  # > 30 bits
+    ({'size': [H, W], 'counts': 'o' * 7 + '0'}, 'invalid_rle', 'longer than 30 bits'),
     ({'size': [H, W], 'counts': '111@'}, 'invalid_rle', 'run -15'),  # a negative delta
     ({'size': [H, W], 'counts': 1200}, 'invalid_rle', 'of type int'),
     ({'size': [H, W], 'counts': b'\xff'}, 'invalid_rle', 'not ASCII'),
@@ -362,7 +364,8 @@ HOSTILE_COCO = ('invalid_polygon', 'invalid_rle', 'rle_wrong_size', 'bad_bbox', 
                 'box_outside_frame', 'bad_area', 'bad_iscrowd', 'bad_image_size',
                 'unsafe_file_name')
 VALUES = {  # what the dead letter of a planted case names (its fault detail -> its value)
-    'polygon x = NaN': 'nan', 'second polygon y = Infinity': 'inf', 'polygon x = 1e12': '1000000000000.0',
+    'polygon x = NaN': 'nan', 'second polygon y = Infinity': 'inf',
+    'polygon x = 1e12': '1000000000000.0',
     'polygon x = -1e6': '-1000000.0', 'polygon of 10001 points': '10001',
     'polygon coordinate is a string': "'30'", 'bbox y = NaN': 'nan',
     'bbox width = Infinity': 'inf', 'bbox of 1e12 x 1e12': '1000000000000.0', 'area NaN': 'nan',
