@@ -459,3 +459,19 @@ def test_youtube_vos_object_ids_are_ascii_palette_indices(key, usable):
     from datasets import ytvos
     problem = ytvos.meta_object_problem(key, {'category': 'cat', 'frames': ['00000']})
     assert (problem is None) == usable and (usable or problem[0] == 'bad_object_id')
+
+
+@pytest.mark.parametrize('width, height', [(320, 180), (40, 30), (1000, 10), (7, 900)])
+def test_a_vid_box_the_rule_keeps_has_a_bounded_crop_window(width, height):
+    """The largest boxes the margin allows make the SiamFC window at most ~8x the frame's longer
+    side (a whole-frame box already makes it ~4x, as in the reference); one pixel further out
+    is refused."""
+    from pipelines.vid_crop import crop_geometry
+    mx, my = int(numbers.BOX_MARGIN * width), int(numbers.BOX_MARGIN * height)
+    widest = (-mx, -my, width + mx - 1, height + my - 1)
+    assert vid.box_problem(widest, width, height) is None
+    assert crop_geometry(*(widest + (width, height))).size <= 8.1 * max(width, height)
+    for k in range(4):
+        grown = list(widest)
+        grown[k] += 1 if k >= 2 else -1
+        assert vid.box_problem(tuple(grown), width, height)[0] == 'box_past_margin'
