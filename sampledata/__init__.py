@@ -1,6 +1,7 @@
-"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017 and YouTube-VOS 2018 datasets in their exact on-disk
-formats, rendered from synthetic scenes (textured objects moving, occluding, entering and leaving
-over textured backgrounds). Deterministic for a seed. `python -m sampledata --help`.
+"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018, GOT-10k and LaSOT datasets in
+their exact on-disk formats, rendered from synthetic scenes (textured objects moving, occluding,
+entering and leaving over textured backgrounds). Deterministic for a seed.
+`python -m sampledata --help`.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -66,7 +67,8 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
 def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, counts=None,
              overwrite=False, frame_sizes=None):
     """Write the sample datasets to out_dir atomically (a temporary sibling renamed at the end).
-    `frame_sizes` ({dataset: (width, height)}, vid / davis / ytvos) overrides `size`'s.
+    `frame_sizes` ({dataset: (width, height)}, vid / davis / ytvos / got10k / lasot) overrides
+    `size`'s.
 
     Returns the manifest (also written to out_dir/sample_manifest.json): per-dataset roots and
     clean counts, and with corrupt=True the list of injected bad inputs (dataset, kind, path
@@ -79,8 +81,9 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         raise ValueError('size must be one of %s' % sorted(SIZES))
     sizes = dict(SIZES[size])
     for name, wh in (frame_sizes or {}).items():
-        if name not in ('vid', 'davis', 'ytvos'):
-            raise ValueError('frame sizes are for vid, davis and ytvos, not %r' % name)
+        if name not in ('vid', 'davis', 'ytvos', 'got10k', 'lasot'):
+            raise ValueError('frame sizes are for vid, davis, ytvos, got10k and lasot, not %r'
+                             % name)
         sizes[name] = tuple(int(v) for v in wh)
     merged = {k: dict(v) for k, v in COUNTS.items()}
     for name, override in (counts or {}).items():

@@ -33,8 +33,8 @@ the source data behind the `train` split (its `source_split`, `+`-joined when po
 default hash split is ["vid:train", "vid:val"], GOT-10k's ["got10k:train"], LaSOT's
 ["lasot:train"], a folder of sequences ["<name>:all"]); every split also lists its own. The
 pipelines add them (`add_sources`, from pipelines/report.py); `sources(info)` derives them the
-same way for records written before the key existed (an evaluation warns when GOT-10k test results come from a model trained
-on anything but ["got10k:train"]).
+same way for records written before the key existed (an evaluation warns when GOT-10k test
+results come from a model trained on anything but ["got10k:train"]).
 
 Split names are the same for every dataset: `train` and `validation` (SPLITS). Each split
 records the name its source used (`source_split`: COCO `train2017` / `val2017`, DAVIS `val`,
@@ -43,7 +43,8 @@ YouTube-VOS `valid`, ILSVRC `val`), and `shard_files` accepts either name.
 API: `write(out_dir, info)`, `read(dataset_dir, schema=None) -> dict`,
 `shard_files(dataset_dir, info, split) -> (files, records)`, `max_frame_size(info) -> (h, w)`,
 `split_name(info, split)`, `canonical_split(source_split)`, `sources(info)`,
-`add_sources(info)`. Paths go through tf.io.gfile, so gs:// and hdfs:// work; bad or missing files raise `DatasetInfoError` with a one-line message.
+`add_sources(info)`. Paths go through tf.io.gfile, so gs:// and hdfs:// work; bad or missing
+files raise `DatasetInfoError` with a one-line message.
 """
 from __future__ import absolute_import, division, print_function
 
