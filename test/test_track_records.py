@@ -207,6 +207,25 @@ def test_boxes_become_vid_inclusive_boxes():
     assert box_value_problem(np.array([-5, -5, 3, 4.])) is None   # partly outside: padded
 
 
+def test_sample_got10k_reads_with_the_got10k_toolkit_as_with_ours(sample_data):
+    from got10k.datasets import GOT10k
+    root = os.path.join(sample_data[0], 'GOT-10k')
+    for split in ('train', 'val'):
+        toolkit = GOT10k(root, subset=split, return_meta=True)
+        assert list(toolkit.seq_names) == got10k.list_sequences(root, split)
+        for name in toolkit.seq_names:
+            frames, boxes, meta = toolkit[name]
+            ours = got10k.read_sequence(root, split, name)
+            assert frames == ours.frames and np.array_equal(boxes, ours.boxes)
+            absent = (meta['absence'] == 1) | (meta['cover'] == 0)
+            assert absent.tolist() == ours.absent.tolist()
+            assert meta['object_class'] == ours.object_class
+    test = GOT10k(root, subset='test')
+    frames, boxes = test[0]
+    ours = got10k.read_sequence(root, 'test', test.seq_names[0])
+    assert np.array_equal(boxes, ours.boxes) and len(frames) == len(ours.frames)
+
+
 # -- records of the sample -------------------------------------------------------------------
 
 def _present_numbers(seq_dir, absent_files):
