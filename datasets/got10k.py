@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 import numpy as np
 
 from datasets import fileio
-from datasets.track_folders import (TrackSequence, TrackSequenceError, load_boxes, read_flags)
+from datasets.track_folders import TrackSequence, TrackSequenceError, load_boxes, read_flags
 from datasets.tracking import SequenceError, list_images
 
 SPLITS = ('train', 'val', 'test')

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from datasets import got10k, images, lasot, track_folders
-from datasets.track_folders import (TrackSequenceError, box_value_problem, inclusive_box)
+from datasets.track_folders import TrackSequenceError, box_value_problem, inclusive_box
 from datasets.tracking import SequenceError
 from pipelines import track
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, needs_padding, search_crop
