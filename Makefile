@@ -53,6 +53,10 @@ COCO_DATA  ?= $(DATA)/coco
 DAVIS_DATA ?= $(DATA)/DAVIS
 YTVOS_DATA ?= $(DATA)/youtube-vos
 OTB_DATA   ?=
+GOT10K_DATA ?= $(DATA)/GOT-10k
+LASOT_DATA  ?= $(DATA)/LaSOT
+TRACK_DATA  ?=
+TRACK_NAME  ?= track
 OUT      ?= out
 DEVICE   ?= auto
 PYTEST_ARGS ?=
@@ -90,7 +94,7 @@ $(call declare,test-slow,PYTEST_ARGS,run the slow tests only (CI runs them after
 test-slow: $(STAMP)
 	$(PY) -m pytest -q test -m slow $(PYTEST_ARGS)
 
-$(call declare,sample-data,$(SAMPLE_VARIABLES),write tiny ILSVRC2015-VID / COCO 2017 / DAVIS 2017 / YouTube-VOS 2018 trees to SAMPLE)
+$(call declare,sample-data,$(SAMPLE_VARIABLES),write tiny ILSVRC2015-VID / COCO 2017 / DAVIS 2017 / YouTube-VOS 2018 / GOT-10k / LaSOT trees to SAMPLE)
 sample-data: $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE) --seed $(SEED) --overwrite
 
@@ -107,6 +111,20 @@ PIPELINE_VARIABLES := DATA OUT OVERWRITE PIPELINE_ARGS $(SAMPLE_VARIABLES)
 $(call declare,vid-records,VID_DATA $(PIPELINE_VARIABLES),ILSVRC2015-VID -> OUT/vid (DATA: the folder holding ILSVRC2015 or VID_DATA: its root))
 vid-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines vid --data $(VID_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+
+# GOT-10k, LaSOT and any labelled sequence folders -> the same vid_track records (docs/pipelines.md)
+$(call declare,got10k-records,GOT10K_DATA $(PIPELINE_VARIABLES),GOT-10k train + val -> OUT/got10k (GOT10K_DATA: the root holding train/ val/ test/))
+got10k-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines got10k --data $(GOT10K_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+
+$(call declare,lasot-records,LASOT_DATA $(PIPELINE_VARIABLES),LaSOT train split (1120 sequences) -> OUT/lasot)
+lasot-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines lasot --data $(LASOT_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+
+$(call declare,track-records,TRACK_DATA TRACK_NAME $(PIPELINE_VARIABLES),folders of <seq>/img/*.jpg or <seq>/*.jpg + groundtruth.txt -> OUT/TRACK_NAME (default track))
+track-records: $(STAMP)
+	@test -n "$(TRACK_DATA)" || { echo 'make track-records: give TRACK_DATA=<folder of sequence folders>' >&2; exit 2; }
+	$(PY) -m pipelines track --data $(TRACK_DATA) --name $(TRACK_NAME) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
 $(call declare,coco-records,COCO_DATA $(PIPELINE_VARIABLES),COCO 2017 -> OUT/coco)
 coco-records: $(STAMP) $(sample_if_default)

@@ -16,6 +16,10 @@ DATASETS = {
     'coco': ('pipelines.coco', 'main', 'COCO 2017 -> coco_instances records (OSMN pre-training)'),
     'davis': ('pipelines.vos', 'davis_main', 'DAVIS 2016/2017 -> vos_video records (OSMN)'),
     'ytvos': ('pipelines.vos', 'ytvos_main', 'YouTube-VOS 2018 -> vos_video records (OSMN)'),
+    'got10k': ('pipelines.track', 'got10k_main', 'GOT-10k -> vid_track records (SA-Siam)'),
+    'lasot': ('pipelines.track', 'lasot_main', 'LaSOT -> vid_track records (SA-Siam)'),
+    'track': ('pipelines.track', 'folders_main',
+              'labelled sequence folders -> vid_track records (SA-Siam)'),
 }
 
 

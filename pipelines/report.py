@@ -6,6 +6,7 @@ import collections
 import time
 
 from pipelines.dead_letters import ERRORS_FILE, LEVELS
+from schemas import dataset_info
 
 
 def _sum_counters(dicts):
@@ -57,7 +58,7 @@ def build_info(converter, schema, source, options, parts, wall_time, beam_option
     images_rejected = _sum_counters(p['images_rejected'] for p in parts)
     done = counts.get(converter.progress_unit, 0)
     worker_seconds = sum(p['seconds'] for p in parts)
-    return {
+    info = {
         'name': converter.name,
         'schema': {'name': schema.name, 'version': schema.version},
         'source': source,
@@ -79,6 +80,7 @@ def build_info(converter, schema, source, options, parts, wall_time, beam_option
                        'mb_per_s': round(counts['bytes'] / 1e6 / max(wall_time, 1e-9), 3)},
         'created_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
+    return dataset_info.add_sources(info)   # what the train split was made from
 
 
 def reject_fraction(info):

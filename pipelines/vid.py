@@ -171,11 +171,7 @@ class VidConverter(Converter):
                               trackid=obj.trackid)
                 continue
             with result.guard('object', frame.xml, objects=1, trackid=obj.trackid) as step:
-                geometry = crop_geometry(obj.box[0], obj.box[1], obj.box[2], obj.box[3],
-                                         width, height)
-                if pad_value is None and needs_padding(geometry):
-                    pad_value = frame_mean_pad_value(image)
-                crop = images.encode_jpeg(search_crop(image, geometry, pad_value), JPEG_QUALITY)
+                geometry, crop, pad_value = curate(image, obj.box, pad_value)
             if step.failed:
                 continue
             items.append(TrackItem(frame.number, obj, geometry, crop, frame.xml))
@@ -201,23 +197,41 @@ class VidConverter(Converter):
                         % trackid, trackid=trackid)
 
     def _emit_track(self, snippet, trackid, items, frame_size, result):
-        n = len(items)
-        chunks = vid_track.chunk_bounds(n, self.anchors_per_chunk, self.max_frame_dist)
-        result.counts['tracks'] += 1
         context = dict(
             track_key='%s/%s/%02d' % (snippet.source_split, snippet.name, trackid),
-            track_num_frames=n, chunk_count=len(chunks), chunk_max_frame_dist=self.max_frame_dist,
             video_name=snippet.name, video_folder=snippet.folder,
             source_split=snippet.source_split, split=snippet.split, object_trackid=trackid,
-            object_class=items[0].obj.name, orig_width=frame_size[0], orig_height=frame_size[1],
-            image_format='jpeg', image_height=SIZE_X, image_width=SIZE_X)
-        for index, (anchor_begin, anchor_end, first, end) in enumerate(chunks):
-            record = vid_track.encode(dict(context, chunk_index=index,
-                                           chunk_anchor_begin=anchor_begin,
-                                           chunk_anchor_end=anchor_end),
-                                      chunk_steps(items[first:end], first))
-            result.add_record((trackid, index), record)
-            result.counts['chunks'] += 1
+            object_class=items[0].obj.name, orig_width=frame_size[0], orig_height=frame_size[1])
+        emit_track(result, context, items, self.anchors_per_chunk, self.max_frame_dist)
+
+
+def curate(image, box, pad_value=None):
+    """(Geometry, JPEG bytes of the 255x255 curation crop, pad value) of an inclusive 0-based
+    (xmin, ymin, xmax, ymax) box in a decoded frame. The frame's mean pad value is computed the
+    first time a window leaves the frame; pass it back for the frame's next object."""
+    geometry = crop_geometry(box[0], box[1], box[2], box[3], image.shape[1], image.shape[0])
+    if pad_value is None and needs_padding(geometry):
+        pad_value = frame_mean_pad_value(image)
+    crop = images.encode_jpeg(search_crop(image, geometry, pad_value), JPEG_QUALITY)
+    return geometry, crop, pad_value
+
+
+def emit_track(result, context, items, anchors_per_chunk, max_frame_dist):
+    """The vid_track records of one track's TrackItems (context: the per-track fields but the
+    chunking and crop format), added to `result` keyed (trackid, chunk index)."""
+    n = len(items)
+    chunks = vid_track.chunk_bounds(n, anchors_per_chunk, max_frame_dist)
+    result.counts['tracks'] += 1
+    context = dict(context, track_num_frames=n, chunk_count=len(chunks),
+                   chunk_max_frame_dist=max_frame_dist, image_format='jpeg',
+                   image_height=SIZE_X, image_width=SIZE_X)
+    for index, (anchor_begin, anchor_end, first, end) in enumerate(chunks):
+        record = vid_track.encode(dict(context, chunk_index=index,
+                                       chunk_anchor_begin=anchor_begin,
+                                       chunk_anchor_end=anchor_end),
+                                  chunk_steps(items[first:end], first))
+        result.add_record((context['object_trackid'], index), record)
+        result.counts['chunks'] += 1
 
 
 def chunk_steps(part, first):

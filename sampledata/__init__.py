@@ -1,6 +1,7 @@
-"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017 and YouTube-VOS 2018 datasets in their exact on-disk
-formats, rendered from synthetic scenes (textured objects moving, occluding, entering and leaving
-over textured backgrounds). Deterministic for a seed. `python -m sampledata --help`.
+"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018, GOT-10k and LaSOT datasets in
+their exact on-disk formats, rendered from synthetic scenes (textured objects moving, occluding,
+entering and leaving over textured backgrounds). Deterministic for a seed.
+`python -m sampledata --help`.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -9,18 +10,20 @@ import os
 import shutil
 import tempfile
 
-from sampledata import coco, vid, vos
+from sampledata import coco, tracking_sets, vid, vos
 from sampledata.common import Faults, write_json
 
-DATASETS = ('vid', 'coco', 'davis', 'ytvos')
+DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot')
 MANIFEST = 'sample_manifest.json'
 
 # Frame sizes: "real" matches the released data, "small" keeps tests fast.
 SIZES = {
     'real': {'vid': (1280, 720), 'coco': ((640, 480), (480, 640), (640, 427), (500, 375)),
-             'davis': (854, 480), 'ytvos': (1280, 720)},
+             'davis': (854, 480), 'ytvos': (1280, 720), 'got10k': (1280, 720),
+             'lasot': (1280, 720)},
     'small': {'vid': (320, 180), 'coco': ((160, 120), (120, 160), (160, 107)),
-              'davis': (214, 120), 'ytvos': (320, 180)},
+              'davis': (214, 120), 'ytvos': (320, 180), 'got10k': (192, 108),
+              'lasot': (192, 108)},
 }
 
 # How much of each dataset to write (defaults: seconds at real size).
@@ -29,6 +32,8 @@ COUNTS = {
     'coco': {'train_images': 8, 'val_images': 3},
     'davis': {'train': 4, 'val': 2, 'frames': 8},
     'ytvos': {'train': 4, 'valid': 2, 'frames': 6},
+    'got10k': {'train': 3, 'val': 2, 'test': 2, 'frames': 8},
+    'lasot': {'classes': 2, 'per_class': 2, 'frames': 8},
 }
 
 
@@ -42,6 +47,10 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
             entry = vid.write(out_dir, seed, w, h, faults=faults, **c)
         elif name == 'coco':
             entry = coco.write(out_dir, seed, sizes['coco'], faults=faults, **c)
+        elif name in ('got10k', 'lasot'):
+            w, h = sizes[name]
+            writer = tracking_sets.write_got10k if name == 'got10k' else tracking_sets.write_lasot
+            entry = writer(out_dir, seed, w, h, faults=faults, **c)
         elif name == 'davis':
             w, h = sizes['davis']
             entry = vos.write_davis(out_dir, seed, w, h, faults=faults, **c)
@@ -58,7 +67,8 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
 def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, counts=None,
              overwrite=False, frame_sizes=None):
     """Write the sample datasets to out_dir atomically (a temporary sibling renamed at the end).
-    `frame_sizes` ({dataset: (width, height)}, vid / davis / ytvos) overrides `size`'s.
+    `frame_sizes` ({dataset: (width, height)}, vid / davis / ytvos / got10k / lasot) overrides
+    `size`'s.
 
     Returns the manifest (also written to out_dir/sample_manifest.json): per-dataset roots and
     clean counts, and with corrupt=True the list of injected bad inputs (dataset, kind, path
@@ -71,8 +81,9 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         raise ValueError('size must be one of %s' % sorted(SIZES))
     sizes = dict(SIZES[size])
     for name, wh in (frame_sizes or {}).items():
-        if name not in ('vid', 'davis', 'ytvos'):
-            raise ValueError('frame sizes are for vid, davis and ytvos, not %r' % name)
+        if name not in ('vid', 'davis', 'ytvos', 'got10k', 'lasot'):
+            raise ValueError('frame sizes are for vid, davis, ytvos, got10k and lasot, not %r'
+                             % name)
         sizes[name] = tuple(int(v) for v in wh)
     merged = {k: dict(v) for k, v in COUNTS.items()}
     for name, override in (counts or {}).items():

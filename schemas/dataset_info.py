@@ -18,7 +18,8 @@ last. Readers (trainers, benchmarks, tests) find everything through this file:
      "counts": {...}, "rejected": {level: {reason: n}}, "objects_rejected": {reason: n},
      "images_rejected": {reason: n},           images and objects the dead letters took along
      "totals": {level: {"seen", "written", "rejected", "filtered", "reconciled"}},
-     "wall_time_s": ..., "worker_seconds": ..., "throughput": {...}, "created_utc": "..."
+     "wall_time_s": ..., "worker_seconds": ..., "throughput": {...}, "created_utc": "...",
+     "sources": ["vid:train", "vid:val"]       what the train split was made from
     }
 
 `bytes` counts record payloads; `file_bytes` (the file's size, payload plus 16 bytes of framing a
@@ -27,14 +28,23 @@ directory, in the same step that writes dataset_info.json (outputs written befor
 have neither; `python -m schemas verify` says so). `write` also puts the dataset card, README.md
 (schemas/card.py), beside it.
 
+`sources` lists the data a model trained on the records has seen: the "<dataset>:<split>" of
+the source data behind the `train` split (its `source_split`, `+`-joined when pooled: VID's
+default hash split is ["vid:train", "vid:val"], GOT-10k's ["got10k:train"], LaSOT's
+["lasot:train"], a folder of sequences ["<name>:all"]); every split also lists its own. The
+pipelines add them (`add_sources`, from pipelines/report.py); `sources(info)` derives them the
+same way for records written before the key existed (an evaluation warns when GOT-10k test
+results come from a model trained on anything but ["got10k:train"]).
+
 Split names are the same for every dataset: `train` and `validation` (SPLITS). Each split
 records the name its source used (`source_split`: COCO `train2017` / `val2017`, DAVIS `val`,
 YouTube-VOS `valid`, ILSVRC `val`), and `shard_files` accepts either name.
 
 API: `write(out_dir, info)`, `read(dataset_dir, schema=None) -> dict`,
 `shard_files(dataset_dir, info, split) -> (files, records)`, `max_frame_size(info) -> (h, w)`,
-`split_name(info, split)`, `canonical_split(source_split)`. Paths go through tf.io.gfile, so
-gs:// and hdfs:// work; bad or missing files raise `DatasetInfoError` with a one-line message.
+`split_name(info, split)`, `canonical_split(source_split)`, `sources(info)`,
+`add_sources(info)`. Paths go through tf.io.gfile, so gs:// and hdfs:// work; bad or missing
+files raise `DatasetInfoError` with a one-line message.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -197,3 +207,32 @@ def max_frame_size(info):
     (not necessarily of one frame), e.g. to size padded input buffers."""
     height, width = info['max_frame_size']
     return int(height), int(width)
+
+
+def split_sources(info, split):
+    """["<dataset>:<source split>", ...] of one split of `info` (a pooled `train+val` gives
+    one entry each)."""
+    entry = info['splits'][split]
+    return ['%s:%s' % (info['name'], part)
+            for part in str(entry.get('source_split') or split).split('+') if part]
+
+
+def sources(info):
+    """What the train split was made from: `sources` as written, or for records written before
+    the key existed the same derivation (`split_sources` of `train`; of every split when there
+    is no train split)."""
+    if info.get('sources') is not None:
+        return list(info['sources'])
+    splits = ['train'] if 'train' in info['splits'] else sorted(info['splits'])
+    found = []
+    for split in splits:
+        found.extend(s for s in split_sources(info, split) if s not in found)
+    return found
+
+
+def add_sources(info):
+    """Set `sources` and each split's `sources` where missing (in place)."""
+    for split, entry in info['splits'].items():
+        entry.setdefault('sources', split_sources(info, split))
+    info.setdefault('sources', sources(info))
+    return info

@@ -1,5 +1,9 @@
 """VID track crops for SA-Siam: one `tf.train.SequenceExample` per chunk of one object track.
 
+Written for ILSVRC2015-VID (pipelines/vid.py) and, with the same crops and fields, for GOT-10k,
+LaSOT and labelled sequence folders (pipelines/track.py; frames where the target is absent are
+left out of the track as VID's unannotated frames are).
+
 What a record holds (docs/pipelines.md, "SiamFC curation crop"): the 255x255 SiamFC curation
 crops (JPEG q90) of one (snippet, trackid) in frame order, with the original frame numbers, the
 original inclusive XML boxes, the occluded / generated flags and the crop geometry of every frame.
@@ -52,7 +56,8 @@ SCHEMA = Schema(
     NAME, VERSION, __doc__.strip().splitlines()[0],
     context=[
         Field('track_key', 'track/key', BYTES, (),
-              '<source split>/<snippet>/<trackid, 2 digits>, e.g. val/ILSVRC2015_val_00000000/00'),
+              '<source split>/<snippet>/<trackid, 2 digits>, e.g. val/ILSVRC2015_val_00000000/00 '
+              '(GOT-10k, LaSOT, folders: <source split>/<sequence>/00)'),
         Field('track_num_frames', 'track/num_frames', INT64, (),
               'n: annotated frames of the whole track (unit of max_frame_dist)'),
         Field('chunk_index', 'track/chunk/index', INT64, (), 'index of this chunk in the track'),
@@ -63,13 +68,19 @@ SCHEMA = Schema(
               'one past the last owned exemplar position'),
         Field('chunk_max_frame_dist', 'track/chunk/max_frame_dist', INT64, (),
               'overlap the chunk was cut with: positions up to anchor_end - 1 + this are stored'),
-        Field('video_name', 'video/name', BYTES, (), 'snippet name, e.g. ILSVRC2015_train_00000000'),
+        Field('video_name', 'video/name', BYTES, (),
+              'snippet name, e.g. ILSVRC2015_train_00000000 (or sequence name: airplane-2)'),
         Field('video_folder', 'video/folder', BYTES, (),
-              'XML <folder>, e.g. ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000'),
-        Field('source_split', 'video/source_split', BYTES, (), 'ILSVRC split: train or val'),
+              'XML <folder>, e.g. ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000 (or the '
+              'sequence folder under the root: train/GOT-10k_Train_000001)'),
+        Field('source_split', 'video/source_split', BYTES, (),
+              'the release\'s split: ILSVRC and GOT-10k train or val, LaSOT train or test, '
+              'folders all'),
         Field('split', 'split', BYTES, (), 'our split: train or validation'),
-        Field('object_trackid', 'object/trackid', INT64, (), 'XML <trackid>'),
-        Field('object_class', 'object/class/text', BYTES, (), 'XML <name>: WordNet id'),
+        Field('object_trackid', 'object/trackid', INT64, (),
+              'XML <trackid> (other sources: the target\'s index in its sequence, 0)'),
+        Field('object_class', 'object/class/text', BYTES, (),
+              'XML <name>: WordNet id (GOT-10k object_class, LaSOT class, folders empty)'),
         Field('orig_width', 'image/orig_width', INT64, (), 'source frame width in pixels'),
         Field('orig_height', 'image/orig_height', INT64, (), 'source frame height in pixels'),
         Field('image_format', 'image/format', BYTES, (), 'crop encoding: jpeg'),
@@ -80,11 +91,14 @@ SCHEMA = Schema(
         Field('frame_encoded', 'frames/encoded', BYTES, (), '255x255x3 crop, JPEG quality 90'),
         Field('frame_position', 'frames/index', INT64, (),
               'position of the frame in the whole track (0..n-1)'),
-        Field('frame_number', 'frames/number', INT64, (), 'original frame number (XML filename)'),
-        Field('frame_occluded', 'frames/occluded', INT64, (), 'XML <occluded>'),
-        Field('frame_generated', 'frames/generated', INT64, (), 'XML <generated>'),
+        Field('frame_number', 'frames/number', INT64, (),
+              'original frame number (XML filename; other sources: 1-based frame index)'),
+        Field('frame_occluded', 'frames/occluded', INT64, (),
+              'XML <occluded> (GOT-10k: cover < 8; LaSOT, folders: 0)'),
+        Field('frame_generated', 'frames/generated', INT64, (), 'XML <generated> (others: 0)'),
         Field('frame_bbox', 'frames/bbox_xyxy', INT64, (4,),
-              'XML box xmin, ymin, xmax, ymax: inclusive 0-based source pixels'),
+              'XML box xmin, ymin, xmax, ymax: inclusive 0-based source pixels (other '
+              'sources: their x, y, w, h box converted, edges rounded to whole pixels)'),
         Field('crop_s_z', 'frames/crop/s_z', FLOAT, (), 'side of target + context, sqrt((w+p)(h+p))'),
         Field('crop_s_x', 'frames/crop/s_x', FLOAT, (), 'search side before rounding, s_z*255/127'),
         Field('crop_window', 'frames/crop/window_xyxy', INT64, (4,),

@@ -66,9 +66,10 @@ def _generate(factory, request, name, **kwargs):
 
 @pytest.fixture(scope='session')
 def sample_data(tmp_path_factory, request):
-    """(root, manifest) of the clean small sample of all four datasets: ILSVRC2015/ (4 train and
+    """(root, manifest) of the clean small sample of all six datasets: ILSVRC2015/ (4 train and
     2 val snippets of 10 frames), coco/ (8 + 3 images), DAVIS/ (4 + 2 sequences of 8 frames),
-    youtube-vos/ (4 + 2 videos)."""
+    youtube-vos/ (4 + 2 videos), GOT-10k/ (3 train, 2 val, 2 test sequences of 8 frames),
+    LaSOT/ (2 classes x 2 sequences of 8 frames)."""
     return _generate(tmp_path_factory, request, 'sample')
 
 
@@ -118,6 +119,22 @@ def ytvos_records(sample_data, tmp_path_factory, request):
     from pipelines import vos
     return _records(tmp_path_factory, request, vos.ytvos_main,
                     os.path.join(sample_data[0], 'youtube-vos'), 'ytvos2018')
+
+
+@pytest.fixture(scope='session')
+def got10k_records(sample_data, tmp_path_factory, request):
+    """vid_track records of the sample GOT-10k (train -> train, val -> validation)."""
+    from pipelines import track
+    return _records(tmp_path_factory, request, track.got10k_main,
+                    os.path.join(sample_data[0], 'GOT-10k'), 'got10k')
+
+
+@pytest.fixture(scope='session')
+def lasot_records(sample_data, tmp_path_factory, request):
+    """vid_track records of the sample LaSOT's train split (airplane-2, bear-1; no validation)."""
+    from pipelines import track
+    return _records(tmp_path_factory, request, track.lasot_main,
+                    os.path.join(sample_data[0], 'LaSOT'), 'lasot', '--validation-fraction', '0')
 
 
 @pytest.fixture(scope='session')
