@@ -397,3 +397,36 @@ def test_bad_layouts_fail_in_one_line(tmpdir):
     _save(str(tmpdir.join('uav', 'anno', 'UAV123', 'bird9.txt')), [[1, 2, 3, 4]])
     with pytest.raises(SequenceError, match=r'bird9 is not a sequence of the official'):
         benchmarks.load_uav123(str(tmpdir.join('uav')))
+
+
+@pytest.mark.slow  # tracks with the pixel embedding (TensorFlow graphs), ~10 s
+def test_tracker_cli_scores_got10k_val_and_packs_its_test_split(tmpdir, capsys):
+    import shutil
+    from test_tracker import textured_sequence
+    from trackers import __main__ as cli
+    root = str(tmpdir.join('got10k'))
+    names = ('GOT-10k_Val_000001', 'GOT-10k_Val_000002')
+    _got10k_tree(root, 'val', np.random.RandomState(8), names)
+    for k, name in enumerate(names):     # real frames: a texture moving over a background
+        textured_sequence(str(tmpdir.join('otb', name)), n=6 + 2 * k, seed=k)
+        seq_dir = os.path.join(root, 'val', name)
+        for path in sorted(os.listdir(str(tmpdir.join('otb', name, 'img')))):
+            shutil.copy(str(tmpdir.join('otb', name, 'img', path)),
+                        os.path.join(seq_dir, '%08d.jpg' % int(path[:4])))
+        gt = np.loadtxt(str(tmpdir.join('otb', name, 'groundtruth_rect.txt'))) - [1, 1, 0, 0]
+        _save(os.path.join(seq_dir, 'groundtruth.txt'), gt, '%.1f')
+    out = str(tmpdir.join('val'))
+    assert cli.main(['eval', '--run', 'pixel_pool', '--got10k', root, '--out', out,
+                     '--device', 'cpu']) == 0
+    perf = json.load(open(os.path.join(out, 'reports', 'pixel_pool', 'performance.json')))
+    assert perf['pixel_pool']['overall']['ao'] > perf['static-first-box']['overall']['ao']
+    assert os.path.isfile(got10k.result_path(os.path.join(out, 'got10k'), 'pixel_pool', names[1]))
+    os.rename(os.path.join(root, 'val'), os.path.join(root, 'test'))
+    out = str(tmpdir.join('test'))
+    capsys.readouterr()
+    assert cli.main(['eval', '--run', 'pixel_pool', '--got10k', root, '--split', 'test',
+                     '--out', out, '--device', 'cpu', '--limit', '1']) == 0
+    printed = capsys.readouterr().out
+    assert 'INCOMPLETE, 1 of 2 sequences missing (%s)' % names[1] in printed
+    assert os.listdir(os.path.join(out, 'submissions')) == ['pixel_pool_got10k_test-incomplete.zip']
+    assert os.listdir(os.path.join(out, 'results')) == ['pixel_pool']    # no baseline

@@ -162,9 +162,8 @@ def run_dirs(specs):
 def command_eval(args, cfg):
     from evaluation import benchmarks, got10k, otb
     benchmark = tracking.load_benchmark(args)
-    sequences = benchmark.sequences
-    if args.limit:
-        sequences = sequences[:args.limit]
+    sequences = benchmark.sequences[:args.limit] if args.limit else benchmark.sequences
+    if benchmark.ground_truth:      # a submission is checked against the whole split
         benchmark = benchmark._replace(sequences=sequences)
     specs = [args.run] + list(args.compare)
     if benchmark.name == 'got10k' and benchmark.split == 'test':
