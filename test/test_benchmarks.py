@@ -288,6 +288,12 @@ def test_got10k_val_equals_got10ks_report_on_its_layout(tmpdir):
     gts = _got10k_tree(root, 'val', rng)
     bench = benchmarks.load_got10k(root, 'val')
     assert bench.meta['GOT-10k_Val_000001']['resolution'] == (240, 180)
+    from got10k.datasets import GOT10k
+    theirs = GOT10k(root, subset='val')
+    for sequence in bench.sequences:
+        frames, anno = theirs[sequence.name]
+        assert sequence.frames == frames
+        np.testing.assert_array_equal(sequence.boxes, anno)
     out = str(tmpdir.join('out'))
     results = os.path.join(out, 'results')
     _write_results(results, 'mine', gts, rng)
