@@ -54,7 +54,7 @@ BENCHMARK_OPTIONS = (
 
 def add_source_arguments(parser):
     """--otb / --vid / a benchmark (one of them), --list and --no-otb-ranges, --split, for
-    load_source and load_benchmark."""
+    load_benchmark."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
     source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
@@ -91,7 +91,3 @@ def load_benchmark(args):
         raise SequenceError('%s is not a directory (--%s)' % (root, given))
     return readers[given](root)
 
-
-def load_source(args):
-    """The sequences of add_source_arguments' options."""
-    return load_benchmark(args).sequences
