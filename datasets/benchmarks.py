@@ -29,7 +29,6 @@ import re
 
 import numpy as np
 
-from datasets import fileio
 from datasets.otb import _list_lines as _lines, read_boxes   # one reader of list files
 from datasets.tracking import Sequence, SequenceError, frame_number, list_images
 
