@@ -4,7 +4,8 @@ A Sequence holds its frame paths, its boxes (N x 4, x, y, w, h in the file's own
 only the first row is needed to track, all rows to evaluate) and `origin`, the coordinate of the
 first pixel in that convention (OTB: 1, VID XML and `--init` boxes: 0). Trackers work in 0-based
 pixels; results are written back in the file's convention, the layout got10k and the OTB
-toolkits compare against the ground truth as it is. Readers: `datasets.otb`, `datasets.vid`.
+toolkits compare against the ground truth as it is. Readers: `datasets.otb`, `datasets.vid`,
+`datasets.benchmarks` (UAV123, NfS, TC128, LaSOT, GOT-10k, TrackingNet).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -40,11 +41,27 @@ def list_images(folder):
     return sorted(files, key=lambda p: (frame_number(p) is None, frame_number(p) or 0, p))
 
 
+# The benchmark options beside --otb and --vid: (option, what it reads), see datasets.benchmarks.
+BENCHMARK_OPTIONS = (
+    ('uav123', 'UAV123 root (data_seq/UAV123, anno/UAV123)'),
+    ('nfs', 'NfS root (<seq>/30/<seq>/*.jpg, <seq>/30/<seq>.txt): 30 fps'),
+    ('tc128', 'Temple-color-128 root (<seq>/img, <seq>_gt.txt, <seq>_frames.txt)'),
+    ('lasot', 'LaSOT root: its test split (testing_set.txt, else every folder)'),
+    ('got10k', 'GOT-10k root: its --split (val or test)'),
+    ('trackingnet', 'TrackingNet root: its TEST split (a submission zip)'),
+)
+
+
 def add_source_arguments(parser):
-    """--otb / --vid (one of them), --list and --no-otb-ranges, for load_source."""
+    """--otb / --vid / a benchmark (one of them), --list and --no-otb-ranges, --split, for
+    load_benchmark."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
     source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
+    for option, text in BENCHMARK_OPTIONS:
+        source.add_argument('--' + option, help=text)
+    parser.add_argument('--split', choices=('val', 'test'), default='val',
+                        help='GOT-10k split (default val)')
     parser.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line '
                                        '(name: a folder, or one target such as Jogging.1)')
     parser.add_argument('--no-otb-ranges', action='store_true',
@@ -53,11 +70,24 @@ def add_source_arguments(parser):
                              "those names")
 
 
-def load_source(args):
-    """The sequences of add_source_arguments' options."""
-    from datasets import otb, vid   # they build on this module
-    if args.vid and (args.list or args.no_otb_ranges):
-        raise SequenceError('--list and --no-otb-ranges apply to --otb, not to --vid')
+def load_benchmark(args):
+    """datasets.benchmarks.Benchmark of add_source_arguments' options."""
+    from datasets import benchmarks, otb, vid   # they build on this module
+    given = next(o for o in ('otb', 'vid') + tuple(o for o, _ in BENCHMARK_OPTIONS)
+                 if getattr(args, o, None))
+    if given != 'otb' and (args.list or args.no_otb_ranges):
+        raise SequenceError('--list and --no-otb-ranges apply to --otb, not to --%s' % given)
     if args.otb:
-        return otb.load_otb(args.otb, args.list, not args.no_otb_ranges)
-    return vid.track_sequences(args.vid)
+        return benchmarks.benchmark('otb', otb.load_otb(args.otb, args.list,
+                                                        not args.no_otb_ranges))
+    if args.vid:
+        return benchmarks.benchmark('vid', vid.track_sequences(args.vid))
+    readers = {'uav123': benchmarks.load_uav123, 'nfs': benchmarks.load_nfs,
+               'tc128': benchmarks.load_tc128, 'lasot': benchmarks.load_lasot,
+               'got10k': lambda root: benchmarks.load_got10k(root, args.split),
+               'trackingnet': benchmarks.load_trackingnet}
+    root = getattr(args, given)
+    if not os.path.isdir(root):
+        raise SequenceError('%s is not a directory (--%s)' % (root, given))
+    return readers[given](root)
+

@@ -1,7 +1,11 @@
 """One-pass evaluation (OPE) of tracker result folders, OTB style, through the got10k toolkit.
 
-python -m evaluation.otb --results OUT/results (--otb DIR [--list FILE] | --vid ROOT)
+python -m evaluation.otb --results OUT/results (--otb DIR [--list FILE] | --vid ROOT | --uav123 DIR
+    | --nfs DIR | --tc128 DIR | --lasot DIR | --got10k DIR [--split val|test] | --trackingnet DIR)
     --trackers NAME [NAME ...] [--report OUT/reports] [--no-otb-ranges]
+
+(every benchmark through evaluation.benchmarks; this module is the got10k OTB-style one, used
+for OTB, VID, UAV123, NfS and TC128)
 
 Works on any tracker's results in the layout <results>/<tracker>/<seq>.txt (x,y,w,h per frame,
 comma separated) with optional <results>/<tracker>/times/<seq>_time.txt.
@@ -19,8 +23,10 @@ ground-truth centre is not positive in x and y counts as a hit at every threshol
 distance -1); thresholds 0..0.5 in steps of 0.01, score at 0.2), the same per-sequence then
 overall averaging. A one-frame sequence is refused (got10k's report cannot read a one-row result
 file, and OPE replaces frame 0 by the ground truth: nothing would be measured).
-Output: performance.json, success_plots.png and precision_plots.png (one curve per tracker,
-score in the legend) in <report>/<first tracker>/.
+UAV123 uses got10k's ExperimentUAV123 (frames whose ground truth is NaN are left out; the
+normalised precision leaves them out too). Output: performance.json, success_plots.png and
+precision_plots.png (one curve per tracker, score in the legend) in <report>/<first tracker>/,
+and per attribute (evaluation.ope) attributes/success_<attribute>.png.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -34,21 +40,23 @@ import numpy as np
 from datasets import tracking
 from datasets import fileio
 from datasets.errors import InputError
+from evaluation import ope
 
-NORM_PRECISION_THRESHOLDS = np.arange(51) / 100.0
-NORM_PRECISION_AT = 20          # index of 0.2 in the thresholds
+# got10k's experiment of each benchmark (its sequences are ours): UAV123's leaves out the frames
+# whose ground truth is NaN (target absent); the others are OTB's.
+EXPERIMENTS = {'otb': 'ExperimentOTB', 'vid': 'ExperimentOTB', 'uav123': 'ExperimentUAV123',
+               'nfs': 'ExperimentNfS', 'tc128': 'ExperimentTColor128'}
 
 
 class EvaluationError(ValueError):
     """Missing or malformed result files (the message names the file and the reason)."""
 
 
-def _got10k():
+def _experiment_class(benchmark):
     import matplotlib
     matplotlib.use('Agg')   # no display: got10k's plots go to PNG files only
-    from got10k.experiments.otb import ExperimentOTB
-    from got10k.utils import metrics
-    return ExperimentOTB, metrics
+    from got10k import experiments
+    return getattr(experiments, EXPERIMENTS[benchmark])
 
 
 class GroundTruth(object):
@@ -67,23 +75,6 @@ class GroundTruth(object):
         return list(s.frames), np.asarray(s.boxes, np.float64)
 
 
-def normalized_precision_curve(boxes, anno):
-    """pysot-toolkit's normalised precision: the fraction of frames whose distance between the
-    centres divided by the ground truth's (width, height) + 1e-16 is <= each of
-    NORM_PRECISION_THRESHOLDS. A frame whose normalised ground-truth centre is not positive in
-    both x and y has distance -1 there (a hit at every threshold), as in pysot."""
-    boxes, anno = np.asarray(boxes, np.float64), np.asarray(anno, np.float64)
-    scale = anno[:, 2:] + 1e-16
-
-    def normalised_centre(b):
-        return (b[:, :2] + (b[:, 2:] - 1) / 2.0) / scale
-    truth, tracked = normalised_centre(anno), normalised_centre(boxes)
-    valid = np.all(truth > 0, axis=1)
-    error = np.full(len(anno), -1.0)
-    error[valid] = np.sqrt(np.sum((truth[valid] - tracked[valid]) ** 2, axis=1))
-    return np.mean(error[:, None] <= NORM_PRECISION_THRESHOLDS[None, :], axis=0)
-
-
 def check_sequences(sequences):
     """EvaluationError for sequences OPE cannot score: one frame (frame 0 is replaced by the
     ground truth, and got10k's report reads a one-row result file as one 1-D box and fails)."""
@@ -100,6 +91,11 @@ def load_result(results_dir, tracker, sequence):
     if not os.path.isfile(path):
         raise EvaluationError('%s: missing (tracker %s has no result for %s)'
                               % (path, tracker, sequence.name))
+    return read_result_file(path, sequence)
+
+
+def read_result_file(path, sequence):
+    """The boxes of a result file (comma-separated x,y,w,h rows), one per frame of sequence."""
     try:
         boxes = np.loadtxt(path, delimiter=',', ndmin=2)
     except ValueError as err:
@@ -111,17 +107,18 @@ def load_result(results_dir, tracker, sequence):
     return boxes
 
 
-def evaluate(results_dir, sequences, trackers, report_dir):
-    """got10k's OPE report of trackers over sequences plus normalised precision; returns the
-    performance dict written to <report_dir>/<trackers[0]>/performance.json."""
-    ExperimentOTB, _ = _got10k()
+def evaluate(results_dir, sequences, trackers, report_dir, benchmark='otb', attributes=None):
+    """got10k's OPE report (the experiment of `benchmark`, see EXPERIMENTS) of trackers over
+    sequences plus normalised precision and per-attribute scores ({seq: [attribute]}); returns
+    the performance dict written to <report_dir>/<trackers[0]>/performance.json."""
+    experiment_class = _experiment_class(benchmark)
     trackers = list(trackers)
     if not trackers:
         raise EvaluationError('no tracker to evaluate')
     sequences = list(sequences)
     check_sequences(sequences)
     results = {t: [load_result(results_dir, t, s) for s in sequences] for t in trackers}
-    experiment = ExperimentOTB.__new__(ExperimentOTB)   # skip the constructor's OTB download
+    experiment = experiment_class.__new__(experiment_class)   # skip the constructor's download
     experiment.dataset = GroundTruth(sequences)
     experiment.result_dir = results_dir
     experiment.report_dir = report_dir
@@ -130,22 +127,30 @@ def evaluate(results_dir, sequences, trackers, report_dir):
     for tracker in trackers:
         curves = []
         for sequence, boxes in zip(sequences, results[tracker]):
-            boxes = boxes.copy()
-            boxes[0] = sequence.boxes[0]          # as got10k's report does
-            curve = normalized_precision_curve(boxes, sequence.boxes)
+            curve = norm_precision(boxes, sequence.boxes)
             curves.append(curve)
             entry = performance[tracker]['seq_wise'][sequence.name]
             entry.update(norm_precision_curve=curve.tolist(),
-                         norm_precision_score=float(curve[NORM_PRECISION_AT]),
+                         norm_precision_score=float(curve[ope.AT_20]),
                          frames=len(sequence.boxes))
         overall = np.mean(curves, axis=0)
         performance[tracker]['overall'].update(
             norm_precision_curve=overall.tolist(),
-            norm_precision_score=float(overall[NORM_PRECISION_AT]),
+            norm_precision_score=float(overall[ope.AT_20]),
             sequences=len(sequences), frames=int(sum(len(s.boxes) for s in sequences)))
+    ope.add_attributes(performance, attributes, os.path.join(report_dir, trackers[0]))
     path = os.path.join(report_dir, trackers[0], 'performance.json')
     fileio.write_atomic(path, json.dumps(performance, indent=1, sort_keys=True).encode('utf-8'))
     return performance
+
+
+def norm_precision(boxes, anno):
+    """pysot's normalised precision curve (evaluation.ope) on got10k's terms: frame 0 replaced
+    by the ground truth, frames whose ground truth is NaN left out (as got10k's UAV123)."""
+    boxes, anno = np.array(boxes, np.float64), np.asarray(anno, np.float64)
+    boxes[0] = anno[0]
+    valid = ~np.any(np.isnan(anno), axis=1)
+    return ope.norm_precision_curve(boxes[valid], anno[valid])
 
 
 def table(performance):
@@ -173,17 +178,16 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    from evaluation import benchmarks
     args = parse_args(argv)
-    report = args.report or os.path.join(os.path.dirname(os.path.abspath(args.results)),
-                                         'reports')
+    out = os.path.dirname(os.path.abspath(args.results))
     try:
-        sequences = tracking.load_source(args)
-        performance = evaluate(args.results, sequences, args.trackers, report)
+        lines = benchmarks.evaluate(tracking.load_benchmark(args), args.results, args.trackers,
+                                    out, args.report)
     except (EvaluationError, InputError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
-    print(table(performance))
-    print('report: %s' % os.path.join(report, args.trackers[0]))
+    print('\n'.join(lines))
     return 0
 
 

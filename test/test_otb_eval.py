@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from evaluation import otb
+from evaluation import ope, otb
 from datasets.tracking import Sequence
 
 # Sequence A: ground truth (0, 0, 10, 10) everywhere. Predictions: frame 0 is replaced by the
@@ -142,9 +142,9 @@ def test_normalised_precision_is_pysots_where_the_gt_centre_is_not_positive():
                    [20, 20, 10, 10]], float)
     pred = np.array([[0, 0, 10, 10], [90, 90, 10, 10], [90, 90, 10, 10], [90, 90, 10, 10],
                      [23, 20, 10, 10]], float)   # last: 3 px right, 0.3 of the width
-    curve = otb.normalized_precision_curve(pred, gt)
+    curve = ope.norm_precision_curve(pred, gt)
     assert curve[0] == pytest.approx(0.8) and curve[29] == pytest.approx(0.8)
-    assert curve[31] == 1.0 and curve[otb.NORM_PRECISION_AT] == pytest.approx(0.8)
+    assert curve[31] == 1.0 and curve[ope.AT_20] == pytest.approx(0.8)
 
 
 def _one_frame_otb(root):

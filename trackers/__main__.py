@@ -2,7 +2,9 @@
 
 python -m trackers track --run RUN[,RUN] --seq DIR [--init x,y,w,h] [--out DIR]
 python -m trackers track --run RUN[,RUN] --vid ROOT --seq SNIPPET.TRACKID [--out DIR]
-python -m trackers eval  --run RUN[,RUN] (--otb DIR [--list FILE] | --vid ROOT) [--out DIR]
+python -m trackers eval  --run RUN[,RUN] (--otb DIR [--list FILE] | --vid ROOT | --uav123 DIR | --nfs DIR
+                         | --tc128 DIR | --lasot DIR | --got10k DIR [--split val|test]
+                         | --trackingnet DIR) [--out DIR]
                          [--compare RUN[,RUN] ...]
 
 RUN is a training run directory of `make train-sasiam` (config.json + checkpoints; the newest
@@ -151,27 +153,35 @@ def command_track(args, cfg):
     return 0
 
 
+def run_dirs(specs):
+    """The run directories of --run / --compare specs (a checkpoint prefix: its folder)."""
+    runs = [r for spec in specs for r in spec.split(',') if r and r != PIXEL_POOL]
+    return [r if os.path.isdir(r) else os.path.dirname(r) or '.' for r in runs]
+
+
 def command_eval(args, cfg):
-    from evaluation import otb
-    sequences = tracking.load_source(args)
-    if args.limit:
-        sequences = sequences[:args.limit]
-    otb.check_sequences(sequences)      # before hours of tracking
+    from evaluation import benchmarks, got10k, otb
+    benchmark = tracking.load_benchmark(args)
+    sequences = benchmark.sequences[:args.limit] if args.limit else benchmark.sequences
+    if benchmark.ground_truth:      # a submission is checked against the whole split
+        benchmark = benchmark._replace(sequences=sequences)
+    specs = [args.run] + list(args.compare)
+    if benchmark.name == 'got10k' and benchmark.split == 'test':
+        got10k.warn_test_split(run_dirs(specs))
+    if benchmark.ground_truth:
+        otb.check_sequences(sequences)      # before hours of tracking
     out = args.out or os.path.join('out', 'tracking', 'eval')
     results_dir = os.path.join(out, 'results')
-    speeds = _track_specs([args.run] + list(args.compare), cfg, args.device, sequences,
+    speeds = _track_specs(specs, cfg, args.device, sequences,
                           results_dir, os.path.join(out, 'strips') if args.strips else None,
                           args.skip_existing)
-    baseline = run_lib.StaticTracker()
-    speeds[baseline.name] = run_tracker(baseline, sequences, results_dir)
-    names = list(speeds)
-    performance = otb.evaluate(results_dir, sequences, names, os.path.join(out, 'reports'))
+    if benchmark.ground_truth:      # submissions hold the trackers only
+        baseline = run_lib.StaticTracker()
+        speeds[baseline.name] = run_tracker(baseline, sequences, results_dir)
     fileio.write_atomic(os.path.join(out, 'speed.json'),
                         json.dumps(speeds, indent=1, sort_keys=True).encode('utf-8'))
-    print(otb.table(performance))
-    print('%d sequences, %d frames; report: %s' % (
-        len(sequences), sum(len(s.frames) for s in sequences),
-        os.path.join(out, 'reports', names[0])))
+    print('\n'.join(benchmarks.evaluate(benchmark, results_dir, list(speeds), out)))
+    print('%d sequences, %d frames' % (len(sequences), sum(len(s.frames) for s in sequences)))
     return 0
 
 
