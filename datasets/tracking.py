@@ -43,6 +43,8 @@ def list_images(folder):
 def add_source_arguments(parser):
     """--otb / --vid (one of them), --list and --no-otb-ranges, for load_source."""
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--vot', help='VOT2016/2017/2018 root (list.txt, <seq>/groundtruth.txt): '
+                                      'the reset protocol (datasets.vot, evaluation.vot)')
     source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
     source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
     parser.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line '
@@ -55,6 +57,9 @@ def add_source_arguments(parser):
 
 def load_source(args):
     """The sequences of add_source_arguments' options."""
+    if getattr(args, 'vot', None):
+        raise SequenceError('--vot sequences are scored by the VOT reset protocol: python -m '
+                            'trackers eval --vot ROOT, or python -m evaluation.vot')
     from datasets import otb, vid   # they build on this module
     if args.vid and (args.list or args.no_otb_ranges):
         raise SequenceError('--list and --no-otb-ranges apply to --otb, not to --vid')
