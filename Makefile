@@ -169,9 +169,15 @@ train-sasiam: $(STAMP) $(if $(sasiam_sample),$(SAMPLE_RECORDS)/vid/dataset_info.
 
 # make track-sasiam RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h]
 #                   (or [VID_DATA=<ILSVRC2015 root>] SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
-# make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>]
+# make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>
+#                  | VOT_DATA=<VOT root> [VOT_YEAR=2016|2017|2018]]
 #                  [OUT=<dir>] [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
 #                  (default data: the sample's VID val split; default output: out/tracking/{track,eval})
+# VOT 2016-2018 (docs/tracking.md, VOT): VOT_DATA=<root> runs the reset protocol and reports
+# accuracy, robustness and EAO; VOT_YEAR=2016|2017|2018 when the root's name has no year.
+VOT_DATA ?=
+VOT_YEAR ?=
+vot_source = $(if $(VOT_DATA),--vot $(VOT_DATA) $(if $(VOT_YEAR),--vot-year $(VOT_YEAR)))
 RUN ?=
 SEQ ?=
 INIT ?=
@@ -190,10 +196,10 @@ track-sasiam: $(STAMP) $(if $(seq_is_vid_track),$(call sample_for,$(VID_DATA)))
 	$(PY) -m trackers track --run $(RUN) --seq $(SEQ) $(if $(INIT),--init $(INIT)) $(if $(seq_is_vid_track),--vid $(VID_DATA)) \
 	  --device $(DEVICE) --out $(call tracking_out,track) $(TRACK_ARGS)
 
-$(call declare,eval-sasiam,RUN OTB_DATA OTB_LIST VID_DATA DATA COMPARE DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),OTB-style evaluation of runs on OTB_DATA or VID_DATA (default the sample VID val split))
-eval-sasiam: $(STAMP) $(if $(OTB_DATA),,$(call sample_for,$(VID_DATA)))
+$(call declare,eval-sasiam,RUN OTB_DATA OTB_LIST VID_DATA VOT_DATA VOT_YEAR DATA COMPARE DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),OTB-style evaluation of runs on OTB_DATA or VID_DATA (default the sample VID val split); VOT_DATA: the VOT reset protocol)
+eval-sasiam: $(STAMP) $(if $(OTB_DATA)$(VOT_DATA),,$(call sample_for,$(VID_DATA)))
 	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root>] [OUT=<dir>]"; exit 2; }
-	$(PY) -m trackers eval --run $(RUN) $(if $(OTB_DATA),--otb $(OTB_DATA) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID_DATA)) \
+	$(PY) -m trackers eval --run $(RUN) $(or $(vot_source),$(if $(OTB_DATA),--otb $(OTB_DATA) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID_DATA))) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
 
 # make npu-doctor [DOCTOR_ARGS="--steps 8 --iterations-per-loop 4 --work-dir runs/doctor"]: on an
