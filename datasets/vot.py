@@ -22,7 +22,8 @@ import re
 
 import numpy as np
 
-from datasets import fileio
+# the list-file reader of the OTB reader (its errors a SequenceError naming the file)
+from datasets.otb import _list_lines as _lines
 from datasets.tracking import SequenceError, list_images
 
 TAGS = ('camera_motion', 'illum_change', 'motion_change', 'size_change', 'occlusion')
@@ -34,13 +35,6 @@ F32 = np.float32
 
 
 # -- reading -----------------------------------------------------------------------------------
-
-def _lines(path):
-    try:
-        return fileio.read_list_lines(path)
-    except (IOError, OSError, UnicodeDecodeError) as err:
-        raise SequenceError('cannot read %s: %s' % (path, err))
-
 
 def read_regions(path):
     """N x 8 (polygons) or N x 4 (boxes) float64 of a groundtruth.txt; one count per file."""

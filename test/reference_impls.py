@@ -111,10 +111,11 @@ def vot_overlap(region1, region2, bound=None):
             return 0.0
         inter = _vot_f32((min(b1[2], b2[2]) - max(b1[0], b2[0])) *
                          (min(b1[3], b2[3]) - max(b1[1], b2[1])))
-        if not np.float32(inter) / np.float32(a1 + a2 - inter) > 0 and \
-                not np.isnan(np.float32(inter) / np.float32(a1 + a2 - inter)):
+        if np.float32(inter) / np.float32(a1 + a2 - inter) <= 0:    # NaN goes on
             return 0.0
-    shift = lambda c: [(_vot_f32(x - x0), _vot_f32(y - y0)) for x, y in c]
+
+    def shift(c):
+        return [(_vot_f32(x - x0), _vot_f32(y - y0)) for x, y in c]
     p1, p2 = vot_raster(shift(c1), width, height), vot_raster(shift(c2), width, height)
     with np.errstate(divide='ignore', invalid='ignore'):
         return float(np.float32(len(p1 & p2)) / np.float32(len(p1 | p2)))

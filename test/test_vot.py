@@ -161,7 +161,7 @@ def test_initial_box_is_pysots_axis_aligned_box():
     np.testing.assert_allclose(vot.init_box([10, 20, 30, 40]), [10, 20, 30, 40])
 
 
-# -- the reset protocol ------------------------------------------------------------------------------
+# -- the reset protocol ----------------------------------------------------------------------------
 
 class ScriptedTracker(object):
     """Returns the ground truth's box (0-based) but a far box on the frames of `lose`; the frame
@@ -211,7 +211,7 @@ def test_a_box_overlapping_the_target_only_outside_the_image_is_a_failure():
     assert lines == [1, 2, 0]
 
 
-# -- accuracy, robustness, EAO ----------------------------------------------------------------------
+# -- accuracy, robustness, EAO ---------------------------------------------------------------------
 
 def two_sequences(root):
     """s1 (14 frames, no failure, occlusion on frames 10-13) and s2 (20 frames, a failure at 3),
@@ -347,7 +347,7 @@ def test_evaluation_command_on_a_results_folder(tmpdir, capsys):
     assert 'error: ' in capsys.readouterr().err
 
 
-# -- the tracker end to end ---------------------------------------------------------------------------
+# -- the tracker end to end ------------------------------------------------------------------------
 
 def textured_vot_tree(root, n=24, size=(200, 120)):
     """One VOT sequence: a 30 x 24 texture moving 5 px a frame; 8-number ground truth."""
