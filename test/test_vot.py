@@ -369,6 +369,52 @@ def textured_vot_tree(root, n=24, size=(200, 120)):
     write_list(root, ['moving'])
 
 
+class TruthTracker(ScriptedTracker):
+    """A scripted tracker that reads the frame index from a frame's file order."""
+
+    def __init__(self, truth):
+        super(TruthTracker, self).__init__(truth, lose=())
+        self.name, self.index = 'pixel_pool', 0
+
+    def init(self, frame, box):
+        self.index = int(round(box[0] + 1 - 21)) // 5    # the texture moves 5 px a frame
+
+    def update(self, frame):
+        self.index += 1
+        return self.truth[self.index] - [1, 1, 0, 0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_eval_command_writes_pysot_results_and_the_report(tmpdir, capsys, monkeypatch):
+    root, out = str(tmpdir.join('vot2018')), str(tmpdir.join('eval'))
+    textured_vot_tree(root)
+    regions = vot.load_vot(root)[0].regions
+    truth = np.array([vot.init_box(r) for r in regions])
+    monkeypatch.setattr(cli.sasiam, 'open_tracker', lambda *a: TruthTracker(truth))
+    assert cli.main(['eval', '--run', 'pixel_pool', '--vot', root, '--out', out,
+                     '--device', 'cpu', '--limit', '1']) == 0
+    printed = capsys.readouterr().out
+    with open(os.path.join(out, 'reports', 'vot.json')) as f:
+        report = json.load(f)
+    assert report['pixel_pool']['lost_number'] == 0 and report['pixel_pool']['frames'] == 24
+    # pysot's box of the polygon x+1..x+31 (30 wide) is 31 wide: as a result x,y,w,h it spans
+    # x+1..x+32, 32 x 26 pixels over the polygon's 31 x 25
+    assert report['pixel_pool']['accuracy'] == pytest.approx(775 / 832.0, rel=1e-6)
+    assert report['static-first-box']['lost_number'] >= 2
+    assert 'VOT2018 pixel_pool: accuracy 0.931, robustness 0.000 (0 lost in 24 frames)' in printed
+    for tracker in ('pixel_pool', 'static-first-box'):
+        assert os.path.isfile(os.path.join(out, 'results', tracker, 'baseline', 'moving',
+                                           'moving_001.txt'))
+    assert cli.main(['eval', '--run', 'pixel_pool', '--vot', root, '--out', out, '--strips']) == 1
+    assert '--strips is for OPE' in capsys.readouterr().err
+
+
+@pytest.mark.slow  # builds and runs the tracker's TensorFlow graphs (5-7 s on 2 busy cores)
 def test_eval_command_runs_the_reset_protocol_and_scores_it(tmpdir, capsys):
     root, out = str(tmpdir.join('vot2018')), str(tmpdir.join('eval'))
     textured_vot_tree(root)
