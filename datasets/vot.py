@@ -239,10 +239,13 @@ def _area(b):
 def region_overlap(region1, region2, bound=None):
     """The VOT toolkit's overlap (pysot-toolkit's vot_overlap) of two regions (4 or 8 numbers;
     a 1-number special line (0, 1, 2): NaN) within bound = (width, height) of the image (the
-    regions are cut to 0..width, 0..height) or without bounds (None)."""
+    regions are cut to 0..width, 0..height) or without bounds (None). A region with a NaN or
+    infinite number (a tracker's broken box): 0, a failure."""
     if np.size(region1) == 1 or np.size(region2) == 1:
         return float('nan')
     c1, c2 = region_corners(region1), region_corners(region2)
+    if not (np.all(np.isfinite(c1)) and np.all(np.isfinite(c2))):
+        return 0.0     # the C library: NaN bounds give sizes below 1 (x86), overlap 0
     inf = F32(np.inf)
     limits = np.array([0, 0, bound[0], bound[1]], F32) if bound is not None else \
         np.array([-inf, -inf, inf, inf], F32)

@@ -148,6 +148,8 @@ def test_region_overlap_equals_the_reference_on_random_rotated_regions():
         for bound in ((w, h), (w - 1, h - 1), None):
             assert vot.region_overlap(box, polygon, bound) == ref.vot_overlap(box, polygon, bound)
     assert np.isnan(vot.region_overlap([2.0], BOX, (10, 10)))
+    assert vot.region_overlap([np.nan, 0, 5, 5], BOX, (10, 10)) == 0.0
+    assert vot.region_overlap([0, 0, np.inf, 5], BOX, (10, 10)) == 0.0
 
 
 def test_initial_box_is_pysots_axis_aligned_box():
