@@ -189,9 +189,14 @@ train-sasiam: $(STAMP) $(if $(sasiam_sample),$(SAMPLE_RECORDS)/vid/dataset_info.
 #                   (or [VID_DATA=<ILSVRC2015 root>] SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
 # make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>
 #                  | UAV123_DATA | NFS_DATA | TC128_DATA | LASOT_DATA | GOT10K_DATA [SPLIT=val|test]
-#                  | TRACKINGNET_DATA=<benchmark root>]
+#                  | TRACKINGNET_DATA=<benchmark root> | VOT_DATA=<VOT root> [VOT_YEAR=2016|2017|2018]]
 #                  [OUT=<dir>] [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
 #                  (default data: the sample's VID val split; default output: out/tracking/{track,eval})
+# VOT 2016-2018 (docs/tracking.md, VOT): VOT_DATA=<root> runs the reset protocol and reports
+# accuracy, robustness and EAO; VOT_YEAR=2016|2017|2018 when the root's name has no year.
+VOT_DATA ?=
+VOT_YEAR ?=
+vot_source = $(if $(VOT_DATA),--vot $(VOT_DATA) $(if $(VOT_YEAR),--vot-year $(VOT_YEAR)))
 RUN ?=
 SEQ ?=
 INIT ?=
@@ -216,10 +221,10 @@ EVAL_BENCHMARKS := UAV123:uav123 NFS:nfs TC128:tc128 LASOT:lasot GOT10K:got10k T
 eval_benchmark = $(firstword $(foreach b,$(EVAL_BENCHMARKS),$(if $(call on_command_line,$(call old_name,$(b))_DATA),$(b))))
 eval_source = $(if $(eval_benchmark),--$(call new_name,$(eval_benchmark)) $($(call old_name,$(eval_benchmark))_DATA) \
   $(if $(filter GOT10K:%,$(eval_benchmark)),--split $(or $(SPLIT),val)),$(if $(OTB_DATA),--otb $(OTB_DATA) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID_DATA)))
-$(call declare,eval-sasiam,RUN OTB_DATA OTB_LIST VID_DATA UAV123_DATA NFS_DATA TC128_DATA LASOT_DATA GOT10K_DATA SPLIT TRACKINGNET_DATA DATA COMPARE DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),evaluation of runs on OTB_DATA / VID_DATA / UAV123_DATA / NFS_DATA / TC128_DATA / LASOT_DATA / GOT10K_DATA (SPLIT=val|test) / TRACKINGNET_DATA (default the sample VID val split))
-eval-sasiam: $(STAMP) $(if $(OTB_DATA)$(eval_benchmark),,$(call sample_for,$(VID_DATA)))
-	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root> | UAV123_DATA= | NFS_DATA= | TC128_DATA= | LASOT_DATA= | GOT10K_DATA= [SPLIT=val|test] | TRACKINGNET_DATA=] [OUT=<dir>]"; exit 2; }
-	$(PY) -m trackers eval --run $(RUN) $(eval_source) \
+$(call declare,eval-sasiam,RUN OTB_DATA OTB_LIST VID_DATA UAV123_DATA NFS_DATA TC128_DATA LASOT_DATA GOT10K_DATA SPLIT TRACKINGNET_DATA VOT_DATA VOT_YEAR DATA COMPARE DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),evaluation of runs on OTB_DATA / VID_DATA / UAV123_DATA / NFS_DATA / TC128_DATA / LASOT_DATA / GOT10K_DATA (SPLIT=val|test) / TRACKINGNET_DATA / VOT_DATA (the VOT reset protocol) (default the sample VID val split))
+eval-sasiam: $(STAMP) $(if $(OTB_DATA)$(VOT_DATA)$(eval_benchmark),,$(call sample_for,$(VID_DATA)))
+	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root> | UAV123_DATA= | NFS_DATA= | TC128_DATA= | LASOT_DATA= | GOT10K_DATA= [SPLIT=val|test] | TRACKINGNET_DATA= | VOT_DATA= [VOT_YEAR=]] [OUT=<dir>]"; exit 2; }
+	$(PY) -m trackers eval --run $(RUN) $(or $(vot_source),$(eval_source)) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
 
 # make npu-doctor [DOCTOR_ARGS="--steps 8 --iterations-per-loop 4 --work-dir runs/doctor"]: on an

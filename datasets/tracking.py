@@ -56,6 +56,8 @@ def add_source_arguments(parser):
     """--otb / --vid / a benchmark (one of them), --list and --no-otb-ranges, --split, for
     load_benchmark."""
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--vot', help='VOT2016/2017/2018 root (list.txt, <seq>/groundtruth.txt): '
+                                      'the reset protocol (datasets.vot, evaluation.vot)')
     source.add_argument('--otb', help='OTB root (<seq>/img, groundtruth_rect.txt)')
     source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
     for option, text in BENCHMARK_OPTIONS:
@@ -72,6 +74,9 @@ def add_source_arguments(parser):
 
 def load_benchmark(args):
     """datasets.benchmarks.Benchmark of add_source_arguments' options."""
+    if getattr(args, 'vot', None):
+        raise SequenceError('--vot sequences are scored by the VOT reset protocol: python -m '
+                            'trackers eval --vot ROOT, or python -m evaluation.vot')
     from datasets import benchmarks, otb, vid   # they build on this module
     given = next(o for o in ('otb', 'vid') + tuple(o for o, _ in BENCHMARK_OPTIONS)
                  if getattr(args, o, None))

@@ -69,3 +69,164 @@ def pysot_ope_reference(gt, pred, visible=None):
     precision = [sum(d <= t for d in dists) / total for t in px_thresholds]
     norm = [sum(d <= t for d in norm_dists) / total for t in norm_thresholds]
     return np.array(success), np.array(precision), np.array(norm)
+
+
+# -- VOT: pysot-toolkit's definitions, written again from reading its sources --------------------
+# (pysot/utils/src/region.c compute_polygon_overlap and rasterize_polygon as its region.pyx calls
+# them; pysot/utils/statistics.py; pysot/evaluation/ar_benchmark.py, eao_benchmark.py), plainly
+# and slowly: one scan line, one fragment, one length at a time. The tests hold evaluation.vot and
+# datasets.vot to them.
+
+def _vot_f32(v):
+    import numpy as np
+    return float(np.float32(v))
+
+
+def _vot_corners(region):
+    """[(x, y)] in single precision: a box x,y,w,h as its 4 corners, a polygon as given."""
+    r = [float(v) for v in region]
+    if len(r) == 4:
+        x, y, w, h = r
+        r = [x, y, x + w, y, x + w, y + h, x, y + h]
+    return [(_vot_f32(r[k]), _vot_f32(r[k + 1])) for k in range(0, len(r), 2)]
+
+
+def _vot_c_round(v):
+    import math
+    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
+
+
+def vot_raster(corners, width, height):
+    """{(row, col)} the region library's non-legacy scan-line rasteriser sets."""
+    pts = [(_vot_c_round(x), _vot_c_round(y)) for x, y in corners]
+    pixels = set()
+    for row in range(height):
+        nodes = []
+        for i in range(len(pts)):
+            xi, yi = pts[i]
+            xj, yj = pts[i - 1]
+            within = (yi <= row < yj) or (yj <= row < yi) or (yi < row <= yj) or \
+                (yj < row <= yi) or (yi == yj == row)
+            if within and yj != yi:
+                nodes.append(int(xi + (row - yi) / (yj - yi) * (xj - xi)))
+        nodes.sort()
+        i = 0
+        while i < len(nodes) - 1:
+            if nodes[i] == nodes[i + 1]:
+                i += 1
+                continue
+            if nodes[i] >= width:
+                break
+            if nodes[i + 1] >= 0:
+                for col in range(max(nodes[i], 0), min(nodes[i + 1], width - 1) + 1):
+                    pixels.add((row, col))
+            i += 2
+    return pixels
+
+
+def vot_overlap(region1, region2, bound=None):
+    """pysot-toolkit's vot_overlap(region1, region2, bound): NaN for a 1-number line."""
+    import math
+    import numpy as np
+    if len(region1) == 1 or len(region2) == 1:
+        return float('nan')
+    c1, c2 = _vot_corners(region1), _vot_corners(region2)
+    top, bottom, left, right = (0.0, float(bound[1]), 0.0, float(bound[0])) if bound else \
+        (-math.inf, math.inf, -math.inf, math.inf)
+
+    def box(c):    # left, top, right, bottom: rounded outwards, then cut to the bounds
+        return (max(math.floor(min(x for x, _ in c)), left), max(math.floor(min(y for _, y in c)),
+                top), min(math.ceil(max(x for x, _ in c)), right),
+                min(math.ceil(max(y for _, y in c)), bottom))
+    b1, b2 = box(c1), box(c2)
+    x0, y0 = min(b1[0], b2[0]), min(b1[1], b2[1])
+    width = int(_vot_f32(max(b1[2], b2[2]) - x0)) + 1
+    height = int(_vot_f32(max(b1[3], b2[3]) - y0)) + 1
+    a1 = _vot_f32((b1[2] - b1[0]) * (b1[3] - b1[1]))
+    a2 = _vot_f32((b2[2] - b2[0]) * (b2[3] - b2[1]))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        if np.float64(a1) / a2 < 1e-10 or np.float64(a2) / a1 < 1e-10 or width < 1 or \
+                height < 1:
+            return 0.0
+        inter = _vot_f32((min(b1[2], b2[2]) - max(b1[0], b2[0])) *
+                         (min(b1[3], b2[3]) - max(b1[1], b2[1])))
+        if np.float32(inter) / np.float32(a1 + a2 - inter) <= 0:    # NaN goes on
+            return 0.0
+
+    def shift(c):
+        return [(_vot_f32(x - x0), _vot_f32(y - y0)) for x, y in c]
+    p1, p2 = vot_raster(shift(c1), width, height), vot_raster(shift(c2), width, height)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return float(np.float32(len(p1 & p2)) / np.float32(len(p1 | p2)))
+
+
+def vot_overlaps(trajectory, regions, bound, burnin=0):
+    """calculate_accuracy's per-frame overlaps: burnin frames from each [1] are set to [0]."""
+    rows = [list(r) for r in trajectory]
+    for i, r in enumerate(trajectory):
+        if list(r) == [1]:
+            for j in range(burnin):
+                if i + j < len(rows):
+                    rows[i + j] = [0]
+    return [vot_overlap(r, g, bound) for r, g in zip(rows, regions)]
+
+
+def vot_accuracy_robustness(trajectories, regions, sizes):
+    """(accuracy, robustness, lost number) as AccuracyRobustnessBenchmark + show_result:
+    trajectories {seq: [repetitions]}, regions {seq: ground truth}, sizes {seq: (w, h)}."""
+    import numpy as np
+    overlaps, failures = {}, {}
+    for name, reps in trajectories.items():
+        per = [vot_overlaps(t, regions[name], sizes[name], 10) for t in reps]
+        overlaps[name] = [np.nanmean([p[k] for p in per]) if any(
+            not np.isnan(p[k]) for p in per) else np.nan for k in range(len(per[0]))]
+        failures[name] = [sum(1 for r in t if list(r) == [2]) for t in reps]
+    pooled = [v for name in overlaps for v in overlaps[name]]
+    lost = [sum(failures[n][k] for n in failures) for k in range(len(next(iter(
+        failures.values()))))]
+    return (float(np.nanmean(pooled)), float(np.mean([x / len(pooled) for x in lost]) * 100),
+            float(np.mean(lost)))
+
+
+def vot_eao(trajectories, regions, sizes, tags, low, high, skipping=5):
+    """EAOBenchmark._calculate_eao for one tag: tags {seq: per-frame 0/1}."""
+    import numpy as np
+    runs = []
+    for name, reps in trajectories.items():
+        w, h = sizes[name]
+        for t in reps:
+            runs.append((name, vot_overlaps(t, regions[name], (w - 1, h - 1)),
+                         [i for i, r in enumerate(t) if list(r) == [2]]))
+    max_len = max(len(o) for _, o, _ in runs)
+    fragments, weights = [], []
+    for name, overlaps, fails in runs:
+        tag = list(tags[name])
+        if not fails:
+            fragments.append(list(overlaps) + [np.nan] * (max_len - len(overlaps)))
+            weights.append(sum(tag[:len(overlaps)]) / len(overlaps))
+            continue
+        points = [0] + [f + skipping for f in fails if f + skipping <= len(overlaps)]
+        for i, start in enumerate(points):
+            if i < len(points) - 1:
+                part = [0.0 if np.isnan(v) else v for v in overlaps[start:points[i + 1] + 1]]
+                fragments.append(part + [0.0] * (max_len - len(part)))
+                weights.append(sum(tag[start:points[i + 1] + 1]) /
+                               (points[i + 1] - start + 1))
+            else:
+                part = [0.0 if np.isnan(v) else v for v in overlaps[start:]]
+                fragments.append(part + [np.nan] * (max_len - len(part)))
+                weights.append(sum(tag[start:len(overlaps)]) /
+                               (len(regions[name]) - start + 1e-16))
+    curve = [1.0]
+    for i in range(1, max_len):
+        reach = [k for k, f in enumerate(fragments) if not np.isnan(f[i])]
+        if not reach:
+            curve.append(0.0)
+            continue
+        means = [sum(fragments[k][1:i + 1]) / i for k in reach]
+        total = sum(weights[k] for k in reach)
+        value = sum(m * weights[k] for m, k in zip(means, reach)) / total if total else np.nan
+        curve.append(float(np.float32(value)))
+    picked = [curve[n - 1] for n in range(low, high + 1) if n <= max_len and
+              not np.isnan(curve[n - 1])]
+    return float(np.mean(picked)) if picked else float('nan')

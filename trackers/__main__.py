@@ -6,6 +6,8 @@ python -m trackers eval  --run RUN[,RUN] (--otb DIR [--list FILE] | --vid ROOT |
                          | --tc128 DIR | --lasot DIR | --got10k DIR [--split val|test]
                          | --trackingnet DIR) [--out DIR]
                          [--compare RUN[,RUN] ...]
+python -m trackers eval  --run RUN[,RUN] --vot ROOT [--vot-year 2016|2017|2018] [--out DIR]
+                         (the VOT reset protocol, then accuracy, robustness, EAO: trackers/vot.py)
 
 RUN is a training run directory of `make train-sasiam` (config.json + checkpoints; the newest
 checkpoint is used) or a checkpoint prefix inside one; `appearance_run,semantic_run` tracks with
@@ -54,6 +56,9 @@ def parse_args(argv):
                           help='also write a PNG strip of 8 frames per sequence to OUT/strips')
     evaluate.add_argument('--skip-existing', action='store_true',
                           help='keep result files already in OUT/results (resume a long run)')
+    evaluate.add_argument('--vot-year', type=int, choices=(2016, 2017, 2018),
+                          help='with --vot: the VOT edition (EAO range); default: the year in '
+                               'the root folder name')
     return parser.parse_args(argv)
 
 
@@ -153,6 +158,35 @@ def command_track(args, cfg):
     return 0
 
 
+def command_eval_vot(args, cfg):
+    """--vot: the reset protocol for every tracker and the static baseline, then A, R, EAO."""
+    from datasets.vot import load_vot
+    from evaluation import vot as vot_eval
+    from trackers import vot as vot_run
+    year = vot_eval.resolve_year(args.vot_year, args.vot)
+    if args.strips:
+        raise TrackerError('--strips is for OPE evaluations, not --vot')
+    sequences = load_vot(args.vot)[:args.limit or None]
+    out = args.out or os.path.join('out', 'tracking', 'eval')
+    results_dir = os.path.join(out, 'results')
+    names = []
+    for branches in distinct_trackers([args.run] + list(args.compare), cfg):
+        with sasiam.open_tracker(branches, cfg, args.device) as tracker:
+            speed = vot_run.run_tracker(tracker, sequences, results_dir,
+                                        skip_existing=args.skip_existing)
+        names.append(tracker.name)
+        print('%s: %s frames/s, %d failures' % (tracker.name, '%.1f' % speed['fps'] if 'fps' in
+                                                speed else 'n/a', speed['failures']))
+    vot_run.run_tracker(run_lib.StaticTracker(), sequences, results_dir)
+    report = vot_eval.evaluate(results_dir, sequences, names + [run_lib.STATIC_BASELINE], year)
+    path = os.path.join(out, 'reports', 'vot.json')
+    vot_eval.write_report(path, report)
+    print(vot_eval.table(report))
+    print(vot_eval.summary_line(names[0], report[names[0]], len(sequences)))
+    print('report: %s' % path)
+    return 0
+
+
 def run_dirs(specs):
     """The run directories of --run / --compare specs (a checkpoint prefix: its folder)."""
     runs = [r for spec in specs for r in spec.split(',') if r and r != PIXEL_POOL]
@@ -161,6 +195,8 @@ def run_dirs(specs):
 
 def command_eval(args, cfg):
     from evaluation import benchmarks, got10k, otb
+    if getattr(args, 'vot', None):
+        return command_eval_vot(args, cfg)
     benchmark = tracking.load_benchmark(args)
     sequences = benchmark.sequences[:args.limit] if args.limit else benchmark.sequences
     if benchmark.ground_truth:      # a submission is checked against the whole split
