@@ -39,6 +39,7 @@ import sys
 import numpy as np
 
 from datasets import fileio
+from datasets import ytvos as ytvos_data
 from datasets.errors import InputError
 from datasets.palette import VOID_LABEL, read_label_png
 from evaluation import davis
@@ -259,15 +260,18 @@ def _read_json(path, what):
 
 def category_table(meta_path, holdout_path=None, unseen=None):
     """({(video, object id str): category}, unseen categories, videos or None) from a YouTube-VOS
-    meta.json and holdout.json (or a list of unseen categories)."""
+    meta.json and holdout.json (`pipelines --holdout`; its unseen list may be empty: the unseen
+    scores and G are then nan) or a list of unseen categories."""
     meta = _read_json(meta_path, 'meta.json')
     videos = meta.get('videos') if isinstance(meta, dict) else None
     if not isinstance(videos, dict):
         raise EvaluationError('%s: not a YouTube-VOS meta.json ({"videos": {...}})' % meta_path)
-    categories = {}
-    for video, entry in videos.items():
-        for obj, info in ((entry or {}).get('objects') or {}).items():
-            categories[(video, str(obj))] = (info or {}).get('category', '')
+    categories = {}   # entries the converter rejects are left out: their objects, if
+    for video, entry in videos.items():   # scored, are then named as having no category
+        if ytvos_data.meta_entry_problem(entry) is None:
+            for obj, info in entry.get('objects', {}).items():
+                if ytvos_data.meta_object_problem(obj, info) is None:
+                    categories[(video, obj)] = info.get('category', '')
     chosen = None
     if holdout_path:
         holdout = _read_json(holdout_path, 'holdout.json')
@@ -278,12 +282,12 @@ def category_table(meta_path, holdout_path=None, unseen=None):
         chosen = holdout.get('videos')
         seen = holdout.get('seen_categories')
         if seen is not None:
-            odd = sorted(set(categories.get((v, o)) for v, o in categories
+            odd = sorted(set(c for (v, _), c in categories.items()
                              if chosen is None or v in chosen) - set(seen) - set(unseen))
             if odd:
                 raise EvaluationError('%s: categories in neither seen_categories nor '
                                       'unseen_categories: %s' % (holdout_path, _named(odd)))
-    if not unseen:
+    elif not unseen:
         raise EvaluationError('seen / unseen scores need the unseen categories: --holdout '
                               'holdout.json or --unseen cat,cat')
     return categories, set(unseen), chosen
