@@ -27,6 +27,9 @@ categories (holdout.json's "unseen_categories", its "videos" choosing the videos
 the YouTube-VOS protocol. Each object's first annotated frame is its reference mask, not scored; it
 is scored on every later annotated frame (the last included). J_seen, F_seen, J_unseen, F_unseen
 are means over the objects of seen / unseen categories and G their mean.
+
+(Both scorers stay in this one module, a little over 400 lines: they share the folder reading,
+the per-object rows and the CLI.)
 """
 from __future__ import absolute_import, division, print_function
 
