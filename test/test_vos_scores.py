@@ -319,3 +319,24 @@ def test_writer_layout_follows_the_pack_table():
     assert writers.writer_for('mose', 'x').layout == 'ytvos'
     assert writers.writer_for('davis2017', 'x').layout == 'davis'
     assert writers.writer_for('davis2016', 'x').layout == 'davis'
+
+
+def test_a_held_out_split_of_records_scores_seen_and_unseen(request, sample_data, tmpdir):
+    """The hold-out records' exported ground truth, scored against itself with the sample's
+    meta.json and the records' holdout.json: every score 1, both groups present."""
+    try:
+        records = request.getfixturevalue('ytvos2019_records')
+    except pytest.FixtureLookupError:
+        pytest.skip('needs the hold-out records (ytvos2019_records, branch vosrec)')
+    from schemas.export import export
+    gt, out = str(tmpdir.join('gt')), str(tmpdir.join('out'))
+    export(records, gt, split='holdout', masks_only=True)
+    holdout = os.path.join(records, 'holdout.json')
+    meta = os.path.join(sample_data[0], 'youtube-vos-2019', 'train', 'meta.json')
+    assert vos.main(['--gt', gt, '--results', gt, '--out', out, '--meta', meta,
+                     '--holdout', holdout]) == 0
+    row = json.load(open(os.path.join(out, 'report.json')))['seen_unseen']
+    assert row['objects-seen'] >= 1 and row['objects-unseen'] >= 1
+    assert [row[c] for c in vos.SEEN_COLUMNS] == [1.0] * 5
+    assert sorted(set(o['sequence'] for o in json.load(open(os.path.join(
+        out, 'report.json')))['objects'])) == sorted(json.load(open(holdout))['videos'])
