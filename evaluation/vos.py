@@ -223,8 +223,8 @@ def evaluate_held_out(gt_root, results_root, sequences, categories, unseen,
         for obj, (j, f, ts) in scores.items():
             key = (sequence, str(obj))
             if key not in categories:
-                raise EvaluationError('%s object %d has no category in the meta.json'
-                                      % (sequence, obj))
+                raise EvaluationError('%s object %d has no category in the meta.json%s' % (
+                    sequence, obj, ' (void? --void-as-background)' if obj == VOID_LABEL else ''))
             if not j:
                 unscored.append('%s_%s' % key)
                 continue
