@@ -287,11 +287,19 @@ segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
 	  --device $(DEVICE) --finetune-steps $(FINETUNE_STEPS) \
 	  --out $(call cli_out,$(OUT)/segment/$(notdir $(patsubst %/,%,$(RUN)))) $(SEGMENT_ARGS)
 
-$(call declare,eval-osmn,RESULTS DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT EVAL_ARGS $(SAMPLE_VARIABLES),DAVIS J&F of a results folder (RESULTS=<folder> against DAVIS_DATA) and its CSVs)
-eval-osmn: $(STAMP) $(call sample_for,$(DAVIS_DATA))
-	@test -n "$(RESULTS)" || { echo "usage: make eval-osmn RESULTS=<results folder> DAVIS_DATA=<DAVIS root> DAVIS_YEAR=2016|2017 [SPLIT=val] [OUT=<dir>] [EVAL_ARGS=--resize]"; exit 2; }
-	$(PY) -m evaluation.davis --results $(RESULTS) --davis $(DAVIS_DATA) --year $(DAVIS_YEAR) \
-	  --split $(or $(SPLIT),val) --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation) $(EVAL_ARGS)
+# make eval-osmn RESULTS=<folder> GT=<folder of <seq>/<frame>.png>: J&F as vos-benchmark (no
+# ImageSets); with META=<meta.json> and HOLDOUT=<holdout.json> (or UNSEEN=cat,cat): seen / unseen
+# scores and G, YouTube-VOS protocol (evaluation/vos.py)
+GT ?=
+META ?=
+HOLDOUT ?=
+UNSEEN ?=
+eval_source = $(if $(GT),-m evaluation.vos --gt $(GT) $(if $(META),--meta $(META)) $(if $(HOLDOUT),--holdout $(HOLDOUT)) $(if $(UNSEEN),--unseen $(UNSEEN)),-m evaluation.davis --davis $(DAVIS_DATA) --year $(DAVIS_YEAR) --split $(or $(SPLIT),val))
+$(call declare,eval-osmn,RESULTS GT META HOLDOUT UNSEEN DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT EVAL_ARGS $(SAMPLE_VARIABLES),J&F of a results folder against DAVIS_DATA (DAVIS CSVs) or GT=<folder> (vos-benchmark; META+HOLDOUT: seen/unseen G))
+eval-osmn: $(STAMP) $(if $(GT),,$(call sample_for,$(DAVIS_DATA)))
+	@test -n "$(RESULTS)" || { echo "usage: make eval-osmn RESULTS=<results folder> [DAVIS_DATA=<DAVIS root> DAVIS_YEAR=2016|2017 [SPLIT=val] | GT=<folder of <seq>/<frame>.png> [META=<meta.json> HOLDOUT=<holdout.json>|UNSEEN=cat,cat]] [OUT=<dir>] [EVAL_ARGS=--resize]"; exit 2; }
+	$(PY) $(eval_source) --results $(RESULTS) \
+	  --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation) $(EVAL_ARGS)
 
 DEMO_OUT = $(OUT)/demo
 $(call declare,demo,OUT DEVICE $(SAMPLE_VARIABLES),build the sample datasets and run everything on them (results in OUT/demo))

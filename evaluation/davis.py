@@ -247,20 +247,21 @@ def first_mask_predictions(davis_root, year):
 
 # -- outputs ------------------------------------------------------------------------------------
 
-def _write_text(path, lines):
+def write_lines(path, lines):
     """Lines written whole (atomically), each ending with a newline."""
     fileio.write_atomic(path, ''.join(line + '\n' for line in lines).encode('utf-8'))
 
 
 def write_csvs(report, out_dir, split):
     """global_results-<split>.csv and per-sequence_results-<split>.csv as the toolkit writes
-    them (3 decimals); returns their paths."""
+    them (3 decimals; split None: no suffix); returns their paths."""
     os.makedirs(out_dir, exist_ok=True)
-    global_path = os.path.join(out_dir, 'global_results-%s.csv' % split)
-    _write_text(global_path, [','.join(GLOBAL_COLUMNS),
-                              ','.join('%.3f' % report['global'][c] for c in GLOBAL_COLUMNS)])
-    sequence_path = os.path.join(out_dir, 'per-sequence_results-%s.csv' % split)
-    _write_text(sequence_path, ['Sequence,J-Mean,F-Mean'] + [
+    suffix = '-%s' % split if split else ''
+    global_path = os.path.join(out_dir, 'global_results%s.csv' % suffix)
+    write_lines(global_path, [','.join(GLOBAL_COLUMNS),
+                             ','.join('%.3f' % report['global'][c] for c in GLOBAL_COLUMNS)])
+    sequence_path = os.path.join(out_dir, 'per-sequence_results%s.csv' % suffix)
+    write_lines(sequence_path, ['Sequence,J-Mean,F-Mean'] + [
         '%s,%.3f,%.3f' % (o['name'], o['J-Mean'], o['F-Mean']) for o in report['objects']])
     return global_path, sequence_path
 
@@ -273,7 +274,7 @@ def write_reference_iou(report, out_dir):
         key = o['sequence'] if report['year'] == '2016' else '%s/%d' % (o['sequence'], o['object'])
         lines.append('%s\t%.6f' % (key, o['J-Mean']))
     mean = float(np.mean([o['J-Mean'] for o in report['objects']]))
-    _write_text(os.path.join(out_dir, 'iou.txt'), lines + ['all\t%.6f' % mean])
+    write_lines(os.path.join(out_dir, 'iou.txt'), lines + ['all\t%.6f' % mean])
     return mean
 
 

@@ -3,22 +3,24 @@
 * DAVIS (and a frames folder): OUT/<seq>/<frame>.png, palette PNGs (the DAVIS / PASCAL VOC
   palette) of object ids at the frame's original resolution: the folder the DAVIS toolkits and
   `python -m evaluation.davis --results OUT` read.
-* YouTube-VOS: OUT/Annotations/<video>/<frame>.png for every frame of meta.json, and
-  OUT/submission.zip holding the Annotations/ frames this run wrote (what the challenge server
-  takes; frames left in OUT by earlier runs are not included); when some videos were rejected or
-  only a subset was asked for, OUT/submission-incomplete.zip instead (not ready to upload).
+* YouTube-VOS 2018 / 2019 and MOSE (the datasets with an Annotations/ pack in
+  `segmenters.submission.PACKS`): OUT/Annotations/<video>/<frame>.png for every frame of the
+  source, and OUT/submission.zip holding the Annotations/ frames this run wrote (what the challenge
+  server takes; frames left in OUT by earlier runs are not included); when some videos were
+  rejected or only a subset was asked for, OUT/submission-incomplete.zip instead (not ready to
+  upload). `python -m segmenters.submission` checks a results folder against the frames a server
+  wants and builds the zip of any pack, DAVIS 2017 test-dev included.
 * Optional per-object probabilities: OUT/probabilities/<seq>/<object id>/<frame>.npy (float32 at
   the network's resolution, the reference's --save_score layout).
 """
 from __future__ import absolute_import, division, print_function
 
 import os
-import zipfile
 
 import numpy as np
 
 from datasets.palette import write_palette_png
-from schemas.vos_video import YTVOS2018
+from segmenters import submission
 
 
 class DavisWriter(object):
@@ -53,28 +55,26 @@ class DavisWriter(object):
 
 class YtvosWriter(DavisWriter):
     layout = 'ytvos'
-    ANNOTATIONS = 'Annotations'
+    ANNOTATIONS = submission.ANNOTATIONS
+    SUBMISSION = submission.SUBMISSION
+    INCOMPLETE = submission.INCOMPLETE
 
     def frame_path(self, video, t):
         return os.path.join(self.out_dir, self.ANNOTATIONS, video.name,
                             video.frame_names[t] + '.png')
 
-    SUBMISSION = 'submission.zip'
-    INCOMPLETE = 'submission-incomplete.zip'
-
     def finish(self, incomplete=None):
         """Zip this run's frames (entries Annotations/<video>/<frame>.png) for the server:
         SUBMISSION, or INCOMPLETE when `incomplete` says why some videos are missing; an
         earlier run's zip of either name is removed first."""
-        for name in (self.SUBMISSION, self.INCOMPLETE):
-            if os.path.isfile(os.path.join(self.out_dir, name)):
-                os.remove(os.path.join(self.out_dir, name))
-        path = os.path.join(self.out_dir, self.INCOMPLETE if incomplete else self.SUBMISSION)
-        with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
-            for frame in sorted(self.paths):
-                archive.write(frame, os.path.relpath(frame, self.out_dir).replace(os.sep, '/'))
+        entries = [(frame, os.path.relpath(frame, self.out_dir).replace(os.sep, '/'))
+                   for frame in self.paths]
+        path = submission.write_zip(self.out_dir, entries, not incomplete)
         return [os.path.join(self.out_dir, self.ANNOTATIONS), path]
 
 
 def writer_for(dataset, out_dir, probabilities=False):
-    return (YtvosWriter if dataset == YTVOS2018 else DavisWriter)(out_dir, probabilities)
+    """YtvosWriter for a dataset whose pack is Annotations/ (YouTube-VOS, MOSE), else DAVIS's."""
+    pack = submission.PACKS.get(dataset)
+    annotations = pack is not None and pack.prefix == submission.ANNOTATIONS + '/'
+    return (YtvosWriter if annotations else DavisWriter)(out_dir, probabilities)
