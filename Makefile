@@ -244,17 +244,26 @@ VIDEO ?=
 MASK ?=
 SPLIT ?=
 RESULTS ?=
-FINETUNE_STEPS ?= 0
+FINETUNE_STEPS ?=
+FINETUNE_SCALES ?=
+FINETUNE_PER_OBJECT ?=
 SEGMENT_ARGS ?=
 EVAL_ARGS ?=
 segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(RECORDS),--records $(RECORDS),$(if $(call on_command_line,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
 segment_data = $(or $(VIDEO),$(RECORDS),$(if $(call on_command_line,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
-$(call declare,segment-osmn,RUN VIDEO MASK RECORDS YTVOS_DATA DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT FINETUNE_STEPS DEVICE SEGMENT_ARGS $(SAMPLE_VARIABLES),segment videos with an OSMN run (VIDEO+MASK or RECORDS or YTVOS_DATA or DAVIS_DATA: default the sample DAVIS))
+$(call declare,segment-osmn,RUN VIDEO MASK RECORDS YTVOS_DATA DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT FINETUNE_STEPS FINETUNE_SCALES FINETUNE_PER_OBJECT DEVICE SEGMENT_ARGS $(SAMPLE_VARIABLES),segment videos with an OSMN run (VIDEO+MASK or RECORDS or YTVOS_DATA or DAVIS_DATA: default the sample DAVIS; FINETUNE_SCALES=1 FINETUNE_PER_OBJECT=1: fine-tuning as the reference))
 segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
 	@test -n "$(RUN)" -a "$(if $(VIDEO),1)" = "$(if $(MASK),1)" || { echo "usage: make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<png>] | [RECORDS=<records>] | [DAVIS_DATA=<root>] [OUT=<dir>] [FINETUNE_STEPS=N]"; exit 2; }
 	$(PY) -m segmenters --run $(RUN) $(segment_source) $(if $(SPLIT),--split $(SPLIT)) \
-	  --device $(DEVICE) --finetune-steps $(FINETUNE_STEPS) \
+	  --device $(DEVICE) $(if $(FINETUNE_STEPS),--finetune-steps $(FINETUNE_STEPS)) \
+	  $(if $(FINETUNE_SCALES),--finetune-scales) $(if $(FINETUNE_PER_OBJECT),--finetune-per-object) \
 	  --out $(call cli_out,$(OUT)/segment/$(notdir $(patsubst %/,%,$(RUN)))) $(SEGMENT_ARGS)
+
+CKPT ?=
+$(call declare,import-osmn,CKPT RUN_DIR STAGE,a released OSMN checkpoint (CKPT=<prefix or folder>) as a run directory RUN_DIR the segmenter uses (STAGE: its config$(comma) default davis))
+import-osmn: $(STAMP)
+	@test -n "$(CKPT)" -a -n "$(RUN_DIR)" || { echo "usage: make import-osmn CKPT=<osmn.ckpt-N or folder> RUN_DIR=<run dir> [STAGE=davis|coco|ytvos]"; exit 2; }
+	$(PY) -m trainers.osmn.import_reference $(CKPT) $(RUN_DIR) $(if $(call on_command_line,STAGE),--stage $(STAGE))
 
 $(call declare,eval-osmn,RESULTS DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT EVAL_ARGS $(SAMPLE_VARIABLES),DAVIS J&F of a results folder (RESULTS=<folder> against DAVIS_DATA) and its CSVs)
 eval-osmn: $(STAMP) $(call sample_for,$(DAVIS_DATA))
