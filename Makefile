@@ -219,12 +219,12 @@ track-sasiam: $(STAMP) $(if $(seq_is_vid_track),$(call sample_for,$(VID_DATA)))
 # else OTB_DATA, else VID_DATA (docs/tracking.md#benchmarks lists each layout and output).
 EVAL_BENCHMARKS := UAV123:uav123 NFS:nfs TC128:tc128 LASOT:lasot GOT10K:got10k TRACKINGNET:trackingnet
 eval_benchmark = $(firstword $(foreach b,$(EVAL_BENCHMARKS),$(if $(call on_command_line,$(call old_name,$(b))_DATA),$(b))))
-eval_source = $(if $(eval_benchmark),--$(call new_name,$(eval_benchmark)) $($(call old_name,$(eval_benchmark))_DATA) \
+sasiam_eval_source = $(if $(eval_benchmark),--$(call new_name,$(eval_benchmark)) $($(call old_name,$(eval_benchmark))_DATA) \
   $(if $(filter GOT10K:%,$(eval_benchmark)),--split $(or $(SPLIT),val)),$(if $(OTB_DATA),--otb $(OTB_DATA) $(if $(OTB_LIST),--list $(OTB_LIST)),--vid $(VID_DATA)))
 $(call declare,eval-sasiam,RUN OTB_DATA OTB_LIST VID_DATA UAV123_DATA NFS_DATA TC128_DATA LASOT_DATA GOT10K_DATA SPLIT TRACKINGNET_DATA VOT_DATA VOT_YEAR DATA COMPARE DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),evaluation of runs on OTB_DATA / VID_DATA / UAV123_DATA / NFS_DATA / TC128_DATA / LASOT_DATA / GOT10K_DATA (SPLIT=val|test) / TRACKINGNET_DATA / VOT_DATA (the VOT reset protocol) (default the sample VID val split))
 eval-sasiam: $(STAMP) $(if $(OTB_DATA)$(VOT_DATA)$(eval_benchmark),,$(call sample_for,$(VID_DATA)))
 	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root> | UAV123_DATA= | NFS_DATA= | TC128_DATA= | LASOT_DATA= | GOT10K_DATA= [SPLIT=val|test] | TRACKINGNET_DATA= | VOT_DATA= [VOT_YEAR=]] [OUT=<dir>]"; exit 2; }
-	$(PY) -m trackers eval --run $(RUN) $(or $(vot_source),$(eval_source)) \
+	$(PY) -m trackers eval --run $(RUN) $(or $(vot_source),$(sasiam_eval_source)) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
 
 # make npu-doctor [DOCTOR_ARGS="--steps 8 --iterations-per-loop 4 --work-dir runs/doctor"]: on an
@@ -275,17 +275,26 @@ VIDEO ?=
 MASK ?=
 SPLIT ?=
 RESULTS ?=
-FINETUNE_STEPS ?= 0
+FINETUNE_STEPS ?=
+FINETUNE_SCALES ?=
+FINETUNE_PER_OBJECT ?=
 SEGMENT_ARGS ?=
 EVAL_ARGS ?=
 segment_source = $(if $(VIDEO),--frames $(VIDEO) --mask $(MASK),$(if $(RECORDS),--records $(RECORDS),$(if $(call on_command_line,YTVOS_DATA),--ytvos $(YTVOS_DATA),--davis $(DAVIS_DATA) --year $(DAVIS_YEAR))))
 segment_data = $(or $(VIDEO),$(RECORDS),$(if $(call on_command_line,YTVOS_DATA),$(YTVOS_DATA)),$(DAVIS_DATA))
-$(call declare,segment-osmn,RUN VIDEO MASK RECORDS YTVOS_DATA DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT FINETUNE_STEPS DEVICE SEGMENT_ARGS $(SAMPLE_VARIABLES),segment videos with an OSMN run (VIDEO+MASK or RECORDS or YTVOS_DATA or DAVIS_DATA: default the sample DAVIS))
+$(call declare,segment-osmn,RUN VIDEO MASK RECORDS YTVOS_DATA DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT FINETUNE_STEPS FINETUNE_SCALES FINETUNE_PER_OBJECT DEVICE SEGMENT_ARGS $(SAMPLE_VARIABLES),segment videos with an OSMN run (VIDEO+MASK or RECORDS or YTVOS_DATA or DAVIS_DATA: default the sample DAVIS; FINETUNE_SCALES=1 FINETUNE_PER_OBJECT=1: fine-tuning as the reference))
 segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
 	@test -n "$(RUN)" -a "$(if $(VIDEO),1)" = "$(if $(MASK),1)" || { echo "usage: make segment-osmn RUN=<run dir> [VIDEO=<frames dir> MASK=<png>] | [RECORDS=<records>] | [DAVIS_DATA=<root>] [OUT=<dir>] [FINETUNE_STEPS=N]"; exit 2; }
 	$(PY) -m segmenters --run $(RUN) $(segment_source) $(if $(SPLIT),--split $(SPLIT)) \
-	  --device $(DEVICE) --finetune-steps $(FINETUNE_STEPS) \
+	  --device $(DEVICE) $(if $(FINETUNE_STEPS),--finetune-steps $(FINETUNE_STEPS)) \
+	  $(if $(FINETUNE_SCALES),--finetune-scales) $(if $(FINETUNE_PER_OBJECT),--finetune-per-object) \
 	  --out $(call cli_out,$(OUT)/segment/$(notdir $(patsubst %/,%,$(RUN)))) $(SEGMENT_ARGS)
+
+CKPT ?=
+$(call declare,import-osmn,CKPT RUN_DIR STAGE,a released OSMN checkpoint (CKPT=<prefix or folder>) as a run directory RUN_DIR the segmenter uses (STAGE: its config$(comma) default davis))
+import-osmn: $(STAMP)
+	@test -n "$(CKPT)" -a -n "$(RUN_DIR)" || { echo "usage: make import-osmn CKPT=<osmn.ckpt-N or folder> RUN_DIR=<run dir> [STAGE=davis|coco|ytvos]"; exit 2; }
+	$(PY) -m trainers.osmn.import_reference $(CKPT) $(RUN_DIR) $(if $(call on_command_line,STAGE),--stage $(STAGE))
 
 # make eval-osmn RESULTS=<folder> GT=<folder of <seq>/<frame>.png>: J&F as vos-benchmark (no
 # ImageSets); with META=<meta.json> and HOLDOUT=<holdout.json> (or UNSEEN=cat,cat): seen / unseen
@@ -294,11 +303,11 @@ GT ?=
 META ?=
 HOLDOUT ?=
 UNSEEN ?=
-eval_source = $(if $(GT),-m evaluation.vos --gt $(GT) $(if $(META),--meta $(META)) $(if $(HOLDOUT),--holdout $(HOLDOUT)) $(if $(UNSEEN),--unseen $(UNSEEN)),-m evaluation.davis --davis $(DAVIS_DATA) --year $(DAVIS_YEAR) --split $(or $(SPLIT),val))
+osmn_eval_source = $(if $(GT),-m evaluation.vos --gt $(GT) $(if $(META),--meta $(META)) $(if $(HOLDOUT),--holdout $(HOLDOUT)) $(if $(UNSEEN),--unseen $(UNSEEN)),-m evaluation.davis --davis $(DAVIS_DATA) --year $(DAVIS_YEAR) --split $(or $(SPLIT),val))
 $(call declare,eval-osmn,RESULTS GT META HOLDOUT UNSEEN DAVIS_DATA DATA DAVIS_YEAR SPLIT OUT EVAL_ARGS $(SAMPLE_VARIABLES),J&F of a results folder against DAVIS_DATA (DAVIS CSVs) or GT=<folder> (vos-benchmark; META+HOLDOUT: seen/unseen G))
 eval-osmn: $(STAMP) $(if $(GT),,$(call sample_for,$(DAVIS_DATA)))
 	@test -n "$(RESULTS)" || { echo "usage: make eval-osmn RESULTS=<results folder> [DAVIS_DATA=<DAVIS root> DAVIS_YEAR=2016|2017 [SPLIT=val] | GT=<folder of <seq>/<frame>.png> [META=<meta.json> HOLDOUT=<holdout.json>|UNSEEN=cat,cat]] [OUT=<dir>] [EVAL_ARGS=--resize]"; exit 2; }
-	$(PY) $(eval_source) --results $(RESULTS) \
+	$(PY) $(osmn_eval_source) --results $(RESULTS) \
 	  --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation) $(EVAL_ARGS)
 
 DEMO_OUT = $(OUT)/demo

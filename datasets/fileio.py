@@ -7,12 +7,14 @@ its ~1.2 s import before the first file. Errors are the builtin ones on both pat
 """
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import errno
 import glob as local_glob
 import json
 import os
 import posixpath
 import shutil
+import tempfile
 
 BOM = u'\ufeff'   # what a UTF-8 byte order mark decodes to
 
@@ -183,3 +185,22 @@ def walk_files(top):
     if is_local(top):
         return sorted(os.path.join(d, f) for d, _, files in os.walk(top) for f in files)
     return sorted(join(d, f) for d, _, files in gfile().walk(top) for f in files)
+
+
+@contextlib.contextmanager
+def published_whole(path):
+    """Yield a temporary sibling folder of the local folder `path` to fill; when the block ends
+    it replaces `path` (an older one removed), on any error it is removed and `path` is left as
+    it was: readers never see a half-written folder."""
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.%s.tmp-' % os.path.basename(path), dir=parent)
+    try:
+        yield tmp
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

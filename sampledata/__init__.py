@@ -7,9 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
-import shutil
-import tempfile
 
+from datasets import fileio
 from sampledata import coco, tracking_sets, vid, vos
 from sampledata.common import Faults, write_json
 
@@ -92,18 +91,8 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
     if os.path.exists(out_dir) and not overwrite:
         raise FileExistsError('%s exists; pass overwrite=True (--overwrite) to replace it'
                               % out_dir)
-    parent = os.path.dirname(out_dir)
-    if not os.path.isdir(parent):
-        os.makedirs(parent)
-    tmp = tempfile.mkdtemp(prefix='.%s.tmp-' % os.path.basename(out_dir), dir=parent)
-    try:
+    with fileio.published_whole(out_dir) as tmp:
         manifest = _write_all(tmp, seed, size, sizes, corrupt, tuple(datasets), merged)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

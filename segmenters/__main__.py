@@ -3,7 +3,7 @@
 python -m segmenters --run runs/osmn-davis --out results/davis2017-val
     (--records out/davis2017 [--split validation] | --davis DAVIS [--year 2017] [--split val]
      | --ytvos youtube-vos [--split valid] | --frames <frames dir> --mask <first-frame PNG>)
-    [--finetune-steps N] [--object-batch B] [--size W H] [--device auto|npu|gpu|cpu]
+    [--finetune-steps N [--finetune-scales] [--finetune-per-object]] [--object-batch B] [--size W H] [--device auto|npu|gpu|cpu]
 
 Writes OUT/<seq>/<frame>.png (DAVIS layout, also for a frames folder) or
 OUT/Annotations/<video>/<frame>.png + OUT/submission.zip (YouTube-VOS; submission-incomplete.zip
@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from segmenters import osmn, sources, writers
+from segmenters import osmn, sources, timing, writers
 from trainers import device as device_lib
 from trainers import reader
 
@@ -39,9 +39,16 @@ def parse_args(argv):
                         'e.g. val, also works), val (DAVIS), valid (YouTube-VOS)')
     parser.add_argument('--year', default='2017', choices=('2016', '2017'))
     parser.add_argument('--videos', help='comma-separated subset of the videos')
-    parser.add_argument('--finetune-steps', type=int, default=0,
-                        help='online fine-tuning steps per object on its given mask (0: off; '
-                             'the reference: 100); one fine-tuned copy per video')
+    parser.add_argument('--finetune-steps', type=int,
+                        help='online fine-tuning steps per object on its given mask (default 0: '
+                             'off; %d, the reference\'s, with --finetune-scales or '
+                             '--finetune-per-object)' % osmn.REFERENCE_FINETUNE_STEPS)
+    parser.add_argument('--finetune-scales', action='store_true',
+                        help='fine-tune at the reference\'s three scales %s of the network size '
+                             '(default: at the network size)' % (osmn.FINETUNE_SCALES,))
+    parser.add_argument('--finetune-per-object', action='store_true',
+                        help='one fine-tuned copy per object, as the reference (default: one '
+                             'copy per video, every object batched)')
     parser.add_argument('--finetune-lr', type=float, default=osmn.FINETUNE_LR)
     parser.add_argument('--object-batch', type=int, default=1,
                         help='objects of a frame per network run (static batch)')
@@ -56,7 +63,11 @@ def parse_args(argv):
     parser.add_argument('--save-probabilities', action='store_true',
                         help='also OUT/probabilities/<seq>/<obj>/<frame>.npy')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.finetune_steps is None:
+        args.finetune_steps = (osmn.REFERENCE_FINETUNE_STEPS if args.finetune_scales or
+                               args.finetune_per_object else 0)
+    return args
 
 
 def videos_of(args):
@@ -88,7 +99,8 @@ def run(args):
             if segmenter is None:
                 segmenter = osmn.OsmnSegmenter(
                     args.run, video.dataset, args.device, args.size, args.object_batch,
-                    args.finetune_steps, args.finetune_lr, args.max_frame_size, args.seed)
+                    args.finetune_steps, args.finetune_lr, args.max_frame_size, args.seed,
+                    args.finetune_scales, args.finetune_per_object)
                 writer = writers.writer_for(video.dataset, args.out, args.save_probabilities)
             try:
                 stats = segmenter.segment(video, writer)
@@ -111,9 +123,11 @@ def run(args):
                                                     os.path.join(args.out, 'errors.jsonl'))
     elif args.videos:
         incomplete = '--videos chose a subset'
-    summary = dict(osmn.summarize(done), rejected=len(rejected), run=args.run,
+    summary = dict(timing.summarize(done), rejected=len(rejected), run=args.run,
                    outputs=writer.finish(incomplete) if writer else [], per_video=done,
                    incomplete=incomplete, finetune_steps=args.finetune_steps,
+                   finetune_scales=args.finetune_scales,
+                   finetune_per_object=args.finetune_per_object,
                    object_batch=args.object_batch)
     with open(os.path.join(args.out, 'segment_summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, sort_keys=True)

@@ -24,15 +24,24 @@ folders in the merge (here object ids).
 
 Online fine-tuning (`finetune_steps` = N > 0): before each video, the checkpoint's weights are
 restored into the session (the run directory is only read), Adam's slots reset, and the network
-trained at the network size on the video's given masks for N steps per object, as the
-reference's 100 per object (guide = reference = current frame, with the training augmentation
-of the guide and heatmap, batch 1; the K objects take turns, K x N steps in all); then the video
-is segmented. One fine-tuned copy serves all objects of a video: the reference fine-tuned a
-separate copy per object, which would segment the video once per object, hold every object's
-probability maps until the merge and rule out batching objects. BN statistics stay frozen.
+trained on the video's given masks for N steps per object, as the reference's 100 per object
+(guide = reference = current frame, with the training augmentation of the guide and heatmap,
+batch 1); then the video is segmented. Two switches choose how close to the reference:
 
-Speed (summarize): frames/s count the segmented frames, those the network ran on; a video's
-first frame (its given masks pasted, no network) is not one of them, its cost is.
+* default (fast): one fine-tuned copy serves all objects of a video (the K objects take turns,
+  K x N steps in all, at the network size, BN statistics frozen), so the video is segmented once
+  with every object batched;
+* `finetune_scales`: each step at one of the reference's three fine-tuning scales (0.5, 0.8, 1 of
+  the network size, the DAVIS stage's), drawn from the video's seeded generator, as the
+  reference draws one scale per batch;
+* `finetune_per_object`: the reference's one fine-tuned copy per object: for each object the
+  checkpoint is restored, trained N steps on that object alone with BN in training mode (the
+  reference's online script does not fix BN), and the video segmented for that object; the
+  objects' probability maps (float16 at network size) are held until the arg-max merge. Costs K
+  restores and K passes over the video. Both switches together are the reference's procedure.
+Every mode leaves the run directory untouched.
+
+Speed: segmenters/timing.py.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -51,10 +60,12 @@ from datasets import ytvos as ytvos_data
 from datasets.images import Size, resize_labels, tight_box
 from schemas.vos_video import DAVIS2016, DAVIS2017, YTVOS2018
 from segmenters.sources import SourceError
+from segmenters.timing import Timer
 from trainers import checkpoints
 from trainers import config as config_lib
 from trainers import device as device_lib
 from trainers.osmn import augment, model
+from trainers.osmn import train as train_lib
 
 # The network input per dataset (spec section 8); `frames` folders are DAVIS-like (a folder of
 # YouTube-Objects frames: --size 640 360, the youtube_objects size)
@@ -64,6 +75,9 @@ NETWORK_SIZES = {DAVIS2016: davis_data.OSMN_SIZE, DAVIS2017: davis_data.OSMN_SIZ
 DEFAULT_MAX_FRAME_SIZE = (720, 1280)   # [height, width] of the padded frame placeholder
 BACKGROUND_SCORE = 0.5
 FINETUNE_LR = 1e-5                     # the reference's online fine-tuning rate
+REFERENCE_FINETUNE_STEPS = 100         # per object, the reference's online fine-tuning length
+# the reference's online fine-tuning scales are its DAVIS stage's (one definition: the trainer's)
+FINETUNE_SCALES = tuple(train_lib.STAGES['davis']['scales'])
 
 
 class SegmentError(ValueError):
@@ -113,29 +127,12 @@ def merge_labels(probabilities, ids, background=BACKGROUND_SCORE):
     return labels
 
 
-class Timer(object):
-    """Seconds spent per named part."""
-
-    def __init__(self):
-        self.seconds = collections.defaultdict(float)
-
-    def part(self, name):
-        timer = self
-
-        class _Part(object):
-            def __enter__(self):
-                self.start = time.time()
-
-            def __exit__(self, *exc):
-                timer.seconds[name] += time.time() - self.start
-        return _Part()
-
-
 class OsmnSegmenter(object):
     """A session holding the OSMN inference graph of a run, for videos of one network size."""
 
     def __init__(self, run_dir, dataset, device='cpu', size=None, object_batch=1,
-                 finetune_steps=0, finetune_lr=FINETUNE_LR, max_frame_size=None, seed=0):
+                 finetune_steps=0, finetune_lr=FINETUNE_LR, max_frame_size=None, seed=0,
+                 finetune_scales=False, finetune_per_object=False):
         import tensorflow as tf
         self.cfg, self.checkpoint = load_run(run_dir)
         if object_batch < 1:
@@ -144,6 +141,13 @@ class OsmnSegmenter(object):
         self.batch = object_batch
         self.max_frame = tuple(max_frame_size or DEFAULT_MAX_FRAME_SIZE)
         self.finetune_steps, self.finetune_lr, self.seed = finetune_steps, finetune_lr, seed
+        if (finetune_scales or finetune_per_object) and not finetune_steps:
+            raise SegmentError('--finetune-scales and --finetune-per-object need fine-tuning '
+                               'steps (--finetune-steps N; the reference: %d)'
+                               % REFERENCE_FINETUNE_STEPS)
+        self.finetune_sizes = ([(int(self.size[0] * s), int(self.size[1] * s))
+                                for s in FINETUNE_SCALES] if finetune_scales else [self.size])
+        self.finetune_per_object = finetune_per_object
         device = self.device = device_lib.resolve(device)
         self.graph = tf.Graph()
         with self.graph.as_default():
@@ -199,30 +203,35 @@ class OsmnSegmenter(object):
 
     def _build_finetune(self, m, i):
         """Training on a given frame: guide = reference = current frame (the reference's
-        4-tuple), training augmentation, BN frozen, Adam on fresh slots."""
+        4-tuple), training augmentation, Adam on fresh slots; one update op per fine-tuning
+        size (they share the optimizer's slots). BN is frozen when one copy serves every object,
+        in training mode for a per-object copy (the reference's online fine-tuning)."""
         import tensorflow as tf
         self.uniforms = tf.compat.v1.placeholder(tf.float32, [1, augment.UNIFORMS], 'uniforms')
         batch = {'image': self.guide_frame, 'mask': self.guide_mask,
                  'frame_size': self.frame_size, 'guide_box': self.guide_box,
                  'uniforms': self.uniforms, 'guide_image': self.guide_frame,
                  'guide_mask': self.guide_mask, 'prev_mask': self.guide_mask}
+        # the trainer's optimizer setup: loss scaling on the NPU (mixed precision)
+        optimizer = device_lib.wrap_optimizer(
+            tf.compat.v1.train.AdamOptimizer(self.finetune_lr), self.device,
+            self.cfg.get('device', {}).get('loss_scale', config_lib.DEVICE['loss_scale']))
+        trainable = [v for v in tf.compat.v1.trainable_variables()
+                     if v.op.name.startswith('osmn/')]
+        self.finetune_steps_ops = []   # (loss, update) per fine-tuning size
         with tf.name_scope('finetune'):
-            inputs = augment.assemble(batch, self.size, i, training=True)
-            logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'],
-                                     dict(m, fix_bn=True), True)
-            summed, mean = model.balanced_loss(logit_map, inputs['label'])
-            self.finetune_loss = summed if m.get('loss', 'sum') == 'sum' else mean
-            total = self.finetune_loss + tf.compat.v1.losses.get_regularization_loss()
-            # the trainer's optimizer setup: loss scaling on the NPU (mixed precision)
-            optimizer = device_lib.wrap_optimizer(
-                tf.compat.v1.train.AdamOptimizer(self.finetune_lr), self.device,
-                self.cfg.get('device', {}).get('loss_scale', config_lib.DEVICE['loss_scale']))
-            trainable = [v for v in tf.compat.v1.trainable_variables()
-                         if v.op.name.startswith('osmn/')]
-            self.finetune_op = optimizer.minimize(total, var_list=trainable)
-            model_variables = set(self.model_variables)
-            self.finetune_reset = tf.compat.v1.variables_initializer(   # Adam slots, scales
-                [v for v in tf.compat.v1.global_variables() if v not in model_variables])
+            for size in self.finetune_sizes:
+                inputs = augment.assemble(batch, size, i, training=True)
+                logit_map = model.logits(inputs['image'], inputs['guide'], inputs['heatmap'],
+                                         dict(m, fix_bn=not self.finetune_per_object), True)
+                summed, mean = model.balanced_loss(logit_map, inputs['label'])
+                loss = summed if m.get('loss', 'sum') == 'sum' else mean
+                total = loss + tf.compat.v1.losses.get_regularization_loss()
+                self.finetune_steps_ops.append(
+                    (loss, optimizer.minimize(total, var_list=trainable)))
+        model_variables = set(self.model_variables)
+        self.finetune_reset = tf.compat.v1.variables_initializer(   # Adam slots, scales
+            [v for v in tf.compat.v1.global_variables() if v not in model_variables])
 
     def _restore(self):
         """Check the checkpoint against the graph, then load its model weights."""
@@ -291,24 +300,89 @@ class OsmnSegmenter(object):
             out.extend(probs[:len(chunk)])
         return out
 
-    def finetune(self, video):
-        """Fresh copy of the checkpoint's weights trained on the video's given masks,
-        finetune_steps per object (objects in turn); returns the first and last loss and the
-        number of steps."""
+    def _finetune_rng(self, video, objects):
+        """The augmentation and scale draws of one fine-tuning: a function of the seed, the video
+        and (per-object copies) the object."""
+        key = video.name if not self.finetune_per_object else '%s/%d' % (video.name,
+                                                                          objects[0].id)
+        return np.random.RandomState((self.seed * 1000003 + zlib.crc32(key.encode())) % (2 ** 32))
+
+    def finetune(self, video, objects=None):
+        """Fresh copy of the checkpoint's weights trained on the given masks of `objects` (all
+        of the video's by default), finetune_steps per object (objects in turn); returns the
+        first and last loss and the number of steps."""
+        objects = list(objects or video.objects)
         self._load_weights()
         self.sess.run(self.finetune_reset)
-        rng = np.random.RandomState((self.seed * 1000003 + zlib.crc32(video.name.encode()))
-                                    % (2 ** 32))
+        rng = self._finetune_rng(video, objects)
         frames, losses = {}, []
-        for step in range(self.finetune_steps * len(video.objects)):
-            obj = video.objects[step % len(video.objects)]
+        for step in range(self.finetune_steps * len(objects)):
+            obj = objects[step % len(objects)]
             if obj.first_frame not in frames:
                 frames[obj.first_frame] = video.image(obj.first_frame)
             feed = self._put_guide(frames[obj.first_frame], obj, video)
             feed[self.uniforms] = rng.rand(1, augment.UNIFORMS)
-            loss, _ = self.sess.run([self.finetune_loss, self.finetune_op], feed)
+            scale = rng.randint(len(self.finetune_steps_ops)) if len(
+                self.finetune_steps_ops) > 1 else 0
+            loss, _ = self.sess.run(self.finetune_steps_ops[scale], feed)
             losses.append(float(loss))
         return losses[0], losses[-1], len(losses)
+
+    def _probabilities(self, video, objects, timer):
+        """Yield (t, [(object, probability map at network size)]) for every frame of the video to
+        write, in order: the network runs for each of `objects` after its first frame (on its
+        own previous binary prediction), and an object's channel scales come from its first."""
+        height, width = video.size
+        frame_size = [[height, width]]
+        first = min(o.first_frame for o in objects)
+        # decoding the next frame overlaps the network (TF releases the GIL)
+        read_ahead = {first: self._reader.submit(video.image, first)}
+        scales, previous = {}, {}
+        try:
+            for t in range(len(video.frame_names)):
+                active = [o for o in objects if o.first_frame < t]
+                starting = [o for o in objects if o.first_frame == t]
+                if not active and not starting:
+                    if t in video.output_frames:
+                        yield t, []
+                    continue
+                with timer.part('io'):
+                    rgb = read_ahead.pop(t).result()
+                if t + 1 < len(video.frame_names):
+                    read_ahead[t + 1] = self._reader.submit(video.image, t + 1)
+                probs = []
+                if active:
+                    self._frame[0, :height, :width] = rgb
+                    with timer.part('network'):
+                        probs = self._segment_objects(active, scales, previous, frame_size)
+                    for obj, prob in zip(active, probs):
+                        previous[obj.id] = (prob > 0.5).astype(np.uint8)
+                for obj in starting:
+                    with timer.part('modulator'):
+                        scales[obj.id], previous[obj.id] = self._start(obj, rgb, video)
+                yield t, list(zip(active, probs))
+        finally:
+            with timer.part('io'):
+                for pending in read_ahead.values():
+                    pending.result()   # re-raises a failed read here
+
+    def _per_object_probabilities(self, video, timer, stats):
+        """The reference's per-object copies: {t: [(object, probability map)]} in the video's
+        object order, each object fine-tuned and run alone (float16 until the merge)."""
+        maps = collections.defaultdict(list)
+        stats['finetune_steps'], first_losses, last_losses = 0, [], []
+        for obj in video.objects:
+            with timer.part('finetune'):
+                first_loss, last_loss, steps = self.finetune(video, [obj])
+            stats['finetune_steps'] += steps
+            first_losses.append(first_loss)
+            last_losses.append(last_loss)
+            for t, probs in self._probabilities(video, [obj], timer):
+                maps[t].extend((o, p.astype(np.float16)) for o, p in probs)
+        stats['finetune_loss_first'] = float(np.mean(first_losses))
+        stats['finetune_loss_last'] = float(np.mean(last_losses))
+        for t in sorted(maps):
+            yield t, [(o, p.astype(np.float32)) for o, p in maps[t]]
 
     def segment(self, video, writer):
         """Segment every frame of a video into `writer`; returns its timing and counts."""
@@ -318,76 +392,36 @@ class OsmnSegmenter(object):
         timer, start = Timer(), time.time()
         stats = {'video': video.name, 'objects': len(video.objects),
                  'frames': len(video.frame_names), 'segmented_frames': 0}
-        if self.finetune_steps:
-            with timer.part('finetune'):   # restore, training and its frame reads
-                (stats['finetune_loss_first'], stats['finetune_loss_last'],
-                 stats['finetune_steps']) = self.finetune(video)
-        height, width = video.size
-        frame_size = [[height, width]]
         if video.size != self._last_size:   # no pixels of a larger earlier video around
             self._frame[:] = 0
             self._guide_frame[:] = 0
             self._guide_mask[:] = 0
             self._last_size = video.size
-        first = min(o.first_frame for o in video.objects)
-        # decoding the next frame and writing results overlap the network (TF releases the GIL)
-        read_ahead = {first: self._reader.submit(video.image, first)}
+        if self.finetune_steps and self.finetune_per_object:
+            frames = self._per_object_probabilities(video, timer, stats)
+        else:
+            if self.finetune_steps:
+                with timer.part('finetune'):   # restore, training and its frame reads
+                    (stats['finetune_loss_first'], stats['finetune_loss_last'],
+                     stats['finetune_steps']) = self.finetune(video)
+            frames = self._probabilities(video, video.objects, timer)
         writes = []
-        scales, previous = {}, {}
-        for t in range(len(video.frame_names)):
-            active = [o for o in video.objects if o.first_frame < t]
-            starting = [o for o in video.objects if o.first_frame == t]
-            if t not in video.output_frames and not active and not starting:
-                continue
-            labels = np.zeros((height, width), np.uint8)
-            probabilities = {}
-            rgb = None
-            if active or starting:
-                with timer.part('io'):
-                    rgb = read_ahead.pop(t).result()
-                if t + 1 < len(video.frame_names):
-                    read_ahead[t + 1] = self._reader.submit(video.image, t + 1)
-            if active:
-                self._frame[0, :height, :width] = rgb
-                with timer.part('network'):
-                    probs = self._segment_objects(active, scales, previous, frame_size)
-                stats['segmented_frames'] += 1
-                for obj, prob in zip(active, probs):
-                    previous[obj.id] = (prob > 0.5).astype(np.uint8)
-                    probabilities[obj.id] = prob
-                labels = resize_labels(merge_labels(probs, [o.id for o in active]),
-                                       (height, width))
-            for obj in starting:
-                with timer.part('modulator'):
-                    scales[obj.id], previous[obj.id] = self._start(obj, rgb, video)
-                labels[obj.mask > 0] = obj.id
-            writes.append(self._writer.submit(writer.write, video, t, labels, probabilities))
-        with timer.part('io'):
-            for pending in writes + list(read_ahead.values()):
-                pending.result()   # re-raises a failed read or write here
+        try:
+            for t, probs in frames:
+                labels = np.zeros(video.size, np.uint8)
+                if probs:
+                    stats['segmented_frames'] += 1
+                    labels = resize_labels(merge_labels([p for _, p in probs],
+                                                        [o.id for o, _ in probs]), video.size)
+                for obj in video.objects:
+                    if obj.first_frame == t:
+                        labels[obj.mask > 0] = obj.id
+                writes.append(self._writer.submit(writer.write, video, t, labels,
+                                                  {o.id: p for o, p in probs}))
+        finally:
+            with timer.part('io'):
+                for pending in writes:
+                    pending.result()   # re-raises a failed write here
         stats['seconds'] = time.time() - start
         stats.update({k + '_seconds': v for k, v in timer.seconds.items()})
         return stats
-
-
-def summarize(videos):
-    """Totals over per-video stats: frames/s with and without I/O, network only, host share.
-    Rates count the segmented frames (the network ran on them), not a video's first frame."""
-    frames = sum(v['segmented_frames'] for v in videos)
-    total = sum(v['seconds'] for v in videos)
-    finetune = sum(v.get('finetune_seconds', 0.0) for v in videos)
-    io = sum(v.get('io_seconds', 0.0) for v in videos)
-    network = sum(v.get('network_seconds', 0.0) + v.get('modulator_seconds', 0.0)
-                  for v in videos)
-    segmenting = total - finetune
-    host = segmenting - io - network
-
-    def rate(seconds):
-        return frames / seconds if seconds > 0 else float('nan')
-    return {'videos': len(videos), 'frames': sum(v['frames'] for v in videos),
-            'segmented_frames': frames, 'seconds': total,
-            'finetune_seconds': finetune, 'frames_per_second': rate(segmenting),
-            'frames_per_second_without_io': rate(segmenting - io),
-            'frames_per_second_network_only': rate(network),
-            'host_share_without_io': host / (segmenting - io) if segmenting > io else
-            float('nan')}

@@ -27,7 +27,7 @@ from datasets import davis as davis_data
 from datasets import ytvos as ytvos_data
 from schemas import dataset_info
 from schemas.vos_video import DAVIS2017, YTVOS2018
-from trainers.osmn import augment, data, model
+from trainers.osmn import augment, data, model, weights
 
 # Every size in the config is [height, width]: size, the network input before scaling (the
 # reference's 854x480 DAVIS and 448x256 YouTube-VOS are width x height), and max_frame_size, the
@@ -49,7 +49,7 @@ DEFAULTS = {
         'weight_decay': 2e-4,
         'fix_bn': None,               # None: the stage's default
         'loss': 'sum',                # sum (the reference) | mean (per pixel)
-        'vgg16': None,                # TF-slim vgg_16.ckpt for a fresh start
+        'vgg16': None,                # vgg_16.ckpt (TF-slim) or Keras VGG-16 .h5
         'init_from': None,            # checkpoint (or run directory) of a previous stage
         'random_init_for_tests': False,
     },
@@ -158,23 +158,28 @@ def batch_sizes(cfg):
 
 
 def _init_checkpoint(cfg):
-    """The checkpoint a fresh start reads (checked before any graph is built), or None."""
+    """The checkpoint a fresh start reads (checked before any graph is built), or None: a
+    previous stage's, or ImageNet VGG-16 as a TF-slim checkpoint or a Keras .h5 (weights.py)."""
     import tensorflow as tf
     m = cfg['model']
-    if m['init_from'] or m['vgg16']:
-        given = m['init_from'] or m['vgg16']
-        path = (tf.train.latest_checkpoint(given) or given) if m['init_from'] else given
+    if m['init_from']:
+        path = tf.train.latest_checkpoint(m['init_from']) or m['init_from']
         try:
             return tf.train.load_checkpoint(path)
-        except (tf.errors.NotFoundError, ValueError) as err:
-            what = '--init-from' if m['init_from'] else 'the VGG-16 checkpoint'
-            raise config_lib.ConfigError('cannot read %s %s: %s' % (what, given, err))
+        except (tf.errors.OpError, ValueError) as err:
+            raise config_lib.ConfigError('cannot read --init-from %s: %s' % (m['init_from'], err))
+    if m['vgg16']:
+        try:
+            return weights.open_weights(m['vgg16'])
+        except weights.WeightsError as err:
+            raise config_lib.ConfigError('the VGG-16 weights: %s' % err)
     if m['random_init_for_tests']:
         return None
     raise config_lib.ConfigError(
         'OSMN starts from ImageNet VGG-16 weights: pass --vgg16 vgg_16.ckpt (TF-slim '
-        'vgg_16_2016_08_28), or --init-from a previous stage, or --random-init-for-tests for a '
-        'smoke run that learns nothing useful')
+        'vgg_16_2016_08_28) or a Keras vgg16_weights_tf_dim_ordering_tf_kernels*.h5, or '
+        '--init-from a previous stage, or --random-init-for-tests for a smoke run that learns '
+        'nothing useful')
 
 
 def _restore_assignments(cfg, ckpt):
@@ -378,7 +383,8 @@ def parse_args(argv):
                                      description=__doc__.split('\n\n')[0])
     parser.add_argument('--stage', choices=sorted(STAGES))
     parser.add_argument('--records')
-    parser.add_argument('--vgg16', help='TF-slim vgg_16.ckpt (fresh start)')
+    parser.add_argument('--vgg16', help='ImageNet VGG-16 for a fresh start: TF-slim vgg_16.ckpt '
+                        'or a Keras vgg16_weights_tf_dim_ordering_tf_kernels*.h5')
     parser.add_argument('--init-from', help='checkpoint or run directory of a previous stage')
     parser.add_argument('--fix-bn', action='store_true', default=None)
     parser.add_argument('--single-scale', action='store_true', help='only scale 1.0')
