@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 import glob
+import math
 import os
 import re
 
@@ -44,7 +45,10 @@ def _list_lines(path):
 
 def read_boxes(path):
     """Boxes of a ground-truth file: one x,y,w,h per line, separated by commas, tabs or spaces;
-    each finite, of non-negative size and inside bounds (datasets.numbers.xywh_problem)."""
+    each finite, of non-negative size and inside bounds (datasets.numbers.xywh_problem), or
+    all four NaN: the target is absent in that frame (UAV123's convention; got10k leaves such
+    frames out of its scores, a training pipeline makes them frame dead letters, a tracker
+    refuses to start on one). A partly NaN or infinite row is refused."""
     rows = []
     for number, line in _list_lines(path):
         values = [v for v in re.split(r'[,\s]+', line) if v]
@@ -55,7 +59,7 @@ def read_boxes(path):
         if len(row) != 4:
             raise SequenceError('%s:%d: expected 4 values (x,y,w,h), got %d'
                                 % (path, number, len(row)))
-        problem = xywh_problem(row)
+        problem = None if all(math.isnan(v) for v in row) else xywh_problem(row)
         if problem:
             raise SequenceError('%s:%d: %s' % (path, number, problem))
         rows.append(row)

@@ -299,8 +299,9 @@ def test_otb_ground_truth_numbers_are_finite_and_bounded(tmpdir, line, shown):
     message = str(err.value)
     assert message.startswith(path + ':2: ') and shown in message and '\n' not in message
     with open(path, 'w') as f:
-        f.write('1,2,3,4\n-10.5,0,0,0\n')
-    assert otb.read_boxes(path).tolist() == [[1, 2, 3, 4], [-10.5, 0, 0, 0]]
+        f.write('1,2,3,4\n-10.5,0,0,0\nNaN,NaN,NaN,NaN\n')   # all NaN: the target is absent
+    boxes = otb.read_boxes(path)
+    assert boxes[:2].tolist() == [[1, 2, 3, 4], [-10.5, 0, 0, 0]] and np.isnan(boxes[2]).all()
 
 
 # -- pycocotools never sees a hostile annotation ----------------------------------------------

@@ -271,7 +271,7 @@ def test_missing_vgg16_is_a_clear_error(records, tmpdir, capsys):
     assert train.main(args) == 1
     assert '--vgg16' in capsys.readouterr().err
     assert train.main(args + ['--vgg16', str(tmpdir.join('nope.ckpt'))]) == 1
-    assert 'VGG-16 checkpoint' in capsys.readouterr().err
+    assert 'the VGG-16 weights: cannot read' in capsys.readouterr().err
 
 
 def test_read_index_png_helper_is_what_the_trainer_sees():
