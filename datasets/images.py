@@ -16,8 +16,10 @@ Size = collections.namedtuple('Size', 'height width')
 
 
 def read_file(path, missing_reason='missing_frame'):
-    """File bytes; InputError(missing_reason) when it does not exist, InputError
-    ('unreadable_file') when it cannot be read for any other reason (permission, I/O error)."""
+    """File bytes; InputError(missing_reason) when it does not exist (a dangling symbolic link
+    too), InputError('not_regular_file') for a named pipe, device or socket, InputError
+    ('unreadable_file') when it cannot be read for any other reason (a directory, permission,
+    a symbolic link loop, an I/O error)."""
     from datasets import fileio
     try:
         return fileio.read_bytes(path)
@@ -25,6 +27,8 @@ def read_file(path, missing_reason='missing_frame'):
         raise InputError(missing_reason, 'file does not exist')
     except IsADirectoryError:
         raise InputError('unreadable_file', 'is a directory')
+    except fileio.NotRegularFileError as err:
+        raise InputError('not_regular_file', err.strerror)
     except OSError as err:
         raise InputError('unreadable_file', err.strerror or str(err))
 

@@ -8,8 +8,12 @@ becomes a dead letter too. Readers raise datasets.errors.InputError for input th
 """
 from __future__ import absolute_import, division, print_function
 
+import errno as errno_names
+import json
+import os
 import re
 
+from datasets import fileio
 from datasets.errors import InputError
 
 ERRORS_FILE = 'errors.jsonl'
@@ -30,15 +34,52 @@ class StrictStop(Exception):
 
 def strict_stop(rejected):
     """The StrictStop for a rejected input (an InputError with its level and path)."""
-    return StrictStop('%s: %s (%s)' % (rejected.reason, rejected.path, rejected.detail), rejected)
+    return StrictStop('%s: %s (%s)' % (rejected.reason, fileio.printable(rejected.path),
+                                       rejected.detail), rejected)
+
+
+STRICT, WRITE_FAILED = 'strict', 'write_failed'   # the kinds of stop marker
+
+
+def leave_stop(stop_dir, task_name, kind, message, code=None):
+    """Leave the marker of a task that stops the run, STOP_DIR/<task>.<kind>[.<ERRNO>].json
+    holding the message. The marker may have to be written to the disk that just filled up:
+    it is written whole or not at all (write_atomic), and if even that fails, created empty,
+    its name still saying the kind and the error (`code`, an errno); only when that fails too
+    does the write error propagate (into the runner, which the driver then reports)."""
+    suffix = '.' + errno_names.errorcode.get(code, str(code)) if code else ''
+    path = fileio.join(stop_dir, '%s.%s%s.json' % (task_name, kind, suffix))
+    try:
+        fileio.write_atomic(path, json.dumps({'kind': kind, 'message': message},
+                                             sort_keys=True).encode('utf-8'))
+    except OSError:
+        if not fileio.is_local(path):
+            raise
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))   # no data block needed
+
+
+def read_stop(path):
+    """(kind, message, reason) of a stop marker; message None when the marker is empty or cut
+    short (its disk was full), reason then the strerror its name records (or None). Never
+    raises for what the marker holds."""
+    parts = os.path.basename(path).split('.')[1:-1]   # <task>.<kind>[.<ERRNO>].json
+    kind = parts[0] if parts else WRITE_FAILED
+    code = getattr(errno_names, parts[1], None) if len(parts) > 1 else None
+    reason = os.strerror(code) if code else None
+    try:
+        stop = json.loads(fileio.read_bytes(path).decode('utf-8'))
+        return stop['kind'], str(stop['message']), reason
+    except (OSError, ValueError, KeyError, TypeError):  # empty, cut short, unreadable
+        return kind, None, reason
 
 
 _ADDRESS = re.compile(r' at 0x[0-9a-fA-F]+')
 
 
 def stable_detail(text, limit=300):
-    """An error text that is the same on every run: no object addresses, bounded length."""
-    text = _ADDRESS.sub('', str(text)).replace('\n', ' ').strip()
+    """An error text that is the same on every run: no object addresses, bounded length, the
+    bytes of file names that are not UTF-8 escaped (fileio.printable)."""
+    text = _ADDRESS.sub('', fileio.printable(str(text))).replace('\n', ' ').strip()
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
@@ -46,6 +87,8 @@ def describe(error):
     """(reason, detail) of an exception met while converting."""
     if isinstance(error, InputError):
         return error.reason, stable_detail(error.detail)
+    if isinstance(error, fileio.NotRegularFileError):
+        return 'not_regular_file', error.strerror
     if isinstance(error, PermissionError):
         return 'unreadable_file', 'permission denied'
     if isinstance(error, FileNotFoundError):
