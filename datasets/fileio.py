@@ -13,6 +13,7 @@ half-written file where write_atomic promised a whole one.
 """
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import errno
 import glob as local_glob
 import json
@@ -230,18 +231,33 @@ def write_atomic(path, data):
     stays as it was). Remote filesystems have no rename of this kind: written directly."""
     if not is_local(path):
         return write_bytes(path, data)
+    with replacing(path) as tmp:
+        with _NamedWriter(tmp) as f:
+            f.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Context yielding a temporary path next to local `path` for a writer of its own (a zip, an
+    encoder): renamed over `path` when the block succeeds; removed when it fails, `path` then as
+    it was and an OSError the WriteError of `path`."""
     makedirs(os.path.dirname(path))
     tmp = '%s.%d.tmp' % (path, os.getpid())   # no reader's '*.txt' or '*.png' glob takes it
     try:
-        with _NamedWriter(tmp) as f:
-            f.write(data)
-        with _failed_write(path):
-            os.replace(tmp, path)
-    except WriteError as err:
-        raise WriteError(err.errno, err.strerror, path)  # the user's path, not the temporary
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as err:
+        raise WriteError(err.errno, err.strerror or str(err), path)  # the user's path
     finally:
         if os.path.lexists(tmp):
             os.remove(tmp)
+
+
+def os_error_line(err):
+    """One line for an OSError of a command: WriteError's own, else 'PATH: reason'."""
+    if isinstance(err, WriteError) or not getattr(err, 'filename', None):
+        return printable(str(err))
+    return '%s: %s' % (printable(err.filename), err.strerror)
 
 
 def list_lines(text):

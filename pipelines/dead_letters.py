@@ -13,12 +13,13 @@ import json
 import os
 import re
 
-from datasets import fileio
+from datasets import fileio, images
 from datasets.errors import InputError
 
 ERRORS_FILE = 'errors.jsonl'
 LEVELS = ('unit', 'image', 'object')  # what a rejection removed (image: an image or a frame)
 UNEXPECTED = 'unexpected_error'       # the reason of an exception no converter anticipated
+NON_UTF8_NAME = 'non_utf8_name'       # a file or folder name that records and JSON cannot hold
 
 
 class StrictStop(Exception):
@@ -73,6 +74,17 @@ def read_stop(path):
         return kind, None, reason
 
 
+EXIF_ORIENTATION = 'exif_orientation'   # the warning of a frame whose EXIF rotation is ignored
+
+
+def flag_orientation(result, path, data):
+    """A counted warning (errors.jsonl, level warning) for JPEG bytes carrying an EXIF rotation:
+    the frame is used as stored, in the grid of its annotations (datasets.images)."""
+    note = images.orientation_note(data)
+    if note:
+        result.warn(EXIF_ORIENTATION, path, note)
+
+
 _ADDRESS = re.compile(r' at 0x[0-9a-fA-F]+')
 
 
@@ -83,10 +95,22 @@ def stable_detail(text, limit=300):
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
+def name_problem(path):
+    """(NON_UTF8_NAME, path, detail) for a file or folder whose name is not UTF-8 (the bytes
+    escaped as \\xNN: records, JSON and logs cannot hold them as they are), else None."""
+    if fileio.is_utf8_name(path):
+        return None
+    return (NON_UTF8_NAME, fileio.printable(path),
+            'the name holds bytes that are not UTF-8 (shown as \\xNN)')
+
+
 def describe(error):
     """(reason, detail) of an exception met while converting."""
     if isinstance(error, InputError):
         return error.reason, stable_detail(error.detail)
+    if 'surrogates not allowed' in str(error):   # a name from the disk that is not UTF-8
+        return NON_UTF8_NAME, stable_detail('a name holds bytes that are not UTF-8 (%s: %s)' % (
+            type(error).__name__, error))
     if isinstance(error, fileio.NotRegularFileError):
         return 'not_regular_file', error.strerror
     if isinstance(error, PermissionError):

@@ -12,11 +12,13 @@
 """
 from __future__ import absolute_import, division, print_function
 
+import io
 import os
 import zipfile
 
 import numpy as np
 
+from datasets import fileio
 from datasets.palette import write_palette_png
 from schemas.vos_video import YTVOS2018
 
@@ -41,9 +43,10 @@ class DavisWriter(object):
         if self.probabilities and probabilities:
             for obj_id, prob in probabilities.items():
                 folder = os.path.join(self.out_dir, 'probabilities', video.name, str(obj_id))
-                os.makedirs(folder, exist_ok=True)
-                np.save(os.path.join(folder, video.frame_names[t] + '.npy'),
-                        np.asarray(prob, np.float32))
+                data = io.BytesIO()
+                np.save(data, np.asarray(prob, np.float32))
+                fileio.write_atomic(os.path.join(folder, video.frame_names[t] + '.npy'),
+                                    data.getvalue())
 
     def finish(self, incomplete=None):
         """Paths worth telling the user about; `incomplete`: why not every video was segmented
@@ -70,9 +73,11 @@ class YtvosWriter(DavisWriter):
             if os.path.isfile(os.path.join(self.out_dir, name)):
                 os.remove(os.path.join(self.out_dir, name))
         path = os.path.join(self.out_dir, self.INCOMPLETE if incomplete else self.SUBMISSION)
-        with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
-            for frame in sorted(self.paths):
-                archive.write(frame, os.path.relpath(frame, self.out_dir).replace(os.sep, '/'))
+        with fileio.replacing(path) as tmp:   # a full disk leaves no cut-short zip to upload
+            with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
+                for frame in sorted(self.paths):
+                    archive.write(frame, os.path.relpath(frame, self.out_dir).replace(os.sep,
+                                                                                      '/'))
         return [os.path.join(self.out_dir, self.ANNOTATIONS), path]
 
 

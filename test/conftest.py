@@ -38,7 +38,7 @@ def _fingerprint(root):
     for base, _, files in os.walk(root):
         for name in files:
             path = os.path.join(base, name)
-            stat = os.stat(path)
+            stat = os.lstat(path)   # the corrupt sample has symbolic link loops, pipes
             found[os.path.relpath(path, root)] = (stat.st_size, stat.st_mtime_ns)
     return found
 
