@@ -115,6 +115,7 @@ def _convert_and_publish(transform, schema, work, final, beam_args, source, opti
         fileio.write_bytes(fileio.join(work, ERRORS_FILE), ''.join(
             json.dumps(e, sort_keys=True) + '\n' for e in errors).encode('utf-8'))
         fileio.rmtree(fileio.join(work, PARTS_DIR))
+        fileio.rmtree(fileio.join(work, STOP_DIR))   # empty: no task stopped the run
         for name, data in sorted(transform.extra_files.items()):
             fileio.write_bytes(fileio.join(work, name), data)
         dataset_info.write(work, info)

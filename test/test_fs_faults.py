@@ -67,6 +67,8 @@ def davis_out(sample_data, tmp_path_factory):
     data = os.path.join(sample_data[0], 'DAVIS')
     out = str(tmp_path_factory.mktemp('fs-out'))
     assert vos.davis_main(['--data', data, '--out', out] + FAST) == 0
+    published = os.listdir(os.path.join(out, 'davis2017'))
+    assert '_stop' not in published and '_parts' not in published   # the work's own folders
     return data, out, _tree_digest(os.path.join(out, 'davis2017'))
 
 
@@ -188,3 +190,212 @@ def test_a_read_only_output_folder_is_one_line(davis_out, tmpdir, capsys):
         out.chmod(0o755)
     lines = _error_lines(capsys)
     assert len(lines) == 1 and 'not writable' in lines[0] and str(out) in lines[0], lines
+
+
+def test_result_files_of_trackers_are_whole_or_absent(tmpdir, monkeypatch):
+    from trackers import run as run_lib
+    results = str(tmpdir.join('results'))
+    _fail_writes(monkeypatch, errno.EDQUOT, lambda path: path.endswith('.txt.%d.tmp'
+                                                                       % os.getpid()))
+    with pytest.raises(fileio.WriteError) as caught:
+        run_lib.write_results(results, 'SiamX', 'Basketball', np.ones((3, 4)), np.ones(3))
+    assert fileio.os_error_line(caught.value) == (
+        'cannot write %s: Disk quota exceeded' % os.path.join(results, 'SiamX', 'times',
+                                                             'Basketball_time.txt'))
+    assert [f for _, _, files in os.walk(results) for f in files] == []
+
+
+# -- only regular files are read ---------------------------------------------------------------
+
+class _Deadline(object):
+    """Fails the test instead of hanging it when a read blocks (the bug a FIFO used to cause)."""
+
+    def __enter__(self):
+        import signal
+
+        def blocked(*_):
+            raise AssertionError('a read blocked')
+        self.previous = signal.signal(signal.SIGALRM, blocked)
+        signal.alarm(5)
+
+    def __exit__(self, *exc):
+        import signal
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def _odd_files(folder):
+    """{name: (expected reason, words of the detail)} of files that are not regular files or
+    cannot be read, made in `folder` (platform permitting)."""
+    made = {}
+    if hasattr(os, 'mkfifo'):
+        os.mkfifo(os.path.join(folder, 'pipe.jpg'))
+        made['pipe.jpg'] = ('not_regular_file', 'named pipe')
+    os.symlink(os.devnull, os.path.join(folder, 'device.jpg'))
+    made['device.jpg'] = ('not_regular_file', 'character device')
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(os.path.join(folder, 'socket.jpg'))
+        made['socket.jpg'] = ('not_regular_file', 'socket')
+    except OSError:   # a temporary folder too deep for an AF_UNIX address
+        pass
+    finally:
+        sock.close()
+    os.mkdir(os.path.join(folder, '00000.jpg'))
+    made['00000.jpg'] = ('unreadable_file', 'directory')
+    os.symlink('loop.jpg', os.path.join(folder, 'loop.jpg'))
+    made['loop.jpg'] = ('unreadable_file', 'symbolic links')
+    os.symlink('nowhere.jpg', os.path.join(folder, 'dangling.jpg'))
+    made['dangling.jpg'] = ('missing_frame', 'does not exist')
+    if not AS_ROOT:
+        with open(os.path.join(folder, 'locked.jpg'), 'wb') as f:
+            f.write(b'\xff\xd8\xff')
+        os.chmod(os.path.join(folder, 'locked.jpg'), 0)
+        made['locked.jpg'] = ('unreadable_file', 'Permission denied')
+    return made
+
+
+def test_only_regular_files_are_read_and_nothing_blocks(tmpdir):
+    folder = str(tmpdir)
+    for name, (reason, words) in sorted(_odd_files(folder).items()):
+        path = os.path.join(folder, name)
+        with _Deadline(), pytest.raises(InputError) as caught:
+            images.read_file(path)
+        assert (caught.value.reason, words in caught.value.detail) == (reason, True), name
+
+
+def test_trackers_segmenters_and_masks_refuse_odd_files_in_one_line(tmpdir):
+    from datasets.palette import read_label_png
+    from segmenters import sources
+    from trackers.sequences import SequenceError, read_frame
+    folder = str(tmpdir)
+    for name, (reason, words) in sorted(_odd_files(folder).items()):
+        path = os.path.join(folder, name)
+        with _Deadline():
+            with pytest.raises(SequenceError) as tracker:
+                read_frame(path)
+            with pytest.raises(sources.SourceError) as segmenter:
+                sources._read_bytes(path)
+            with pytest.raises(InputError) as mask:
+                read_label_png(path)
+        assert str(tracker.value).startswith('cannot read frame %s: %s' % (path, reason))
+        assert path in str(segmenter.value) and path in str(mask.value)
+        for err in (tracker.value, segmenter.value, mask.value):
+            assert '\n' not in str(err)
+
+
+def test_a_fifo_swapped_in_after_the_check_cannot_block(tmpdir, monkeypatch):
+    """The race: stat says regular file, then a named pipe takes its name before the open.
+    O_NONBLOCK opens it at once and fstat refuses it."""
+    if not hasattr(os, 'mkfifo'):
+        pytest.skip('no named pipes here')
+    path = str(tmpdir.join('frame.jpg'))
+    os.mkfifo(path)
+    regular = os.stat(__file__)
+    real_stat = os.stat
+    monkeypatch.setattr(os, 'stat', lambda p, *a, **k: regular if p == path
+                        else real_stat(p, *a, **k))
+    with _Deadline(), pytest.raises(fileio.NotRegularFileError) as caught:
+        fileio.read_bytes(path)
+    assert caught.value.kind == 'a named pipe (FIFO)'
+
+
+# -- names that are not UTF-8 -------------------------------------------------------------------
+
+def test_a_name_that_is_not_utf8_is_one_escaped_dead_letter(tmpdir):
+    from pipelines.converter import UnitResult
+    raw = os.path.join(os.fsencode(str(tmpdir)), b'caf\xe9-\xff.jpg')
+    with open(raw, 'wb') as f:
+        f.write(b'\xff\xd8\xff')
+    path = os.fsdecode(raw)
+    shown = str(tmpdir) + '/caf\\xe9-\\xff.jpg'
+    assert fileio.printable(path) == shown and not fileio.is_utf8_name(path)
+    assert fileio.printable(u'caf\xe9.jpg') == u'caf\xe9.jpg'   # real UTF-8 stays as it is
+    with pytest.raises(InputError) as caught:
+        images.read_file(path)
+    assert caught.value.reason == 'non_utf8_name' and 'caf\\xe9-\\xff.jpg' in caught.value.detail
+    result = UnitResult()
+    with result.guard('image', path):
+        u'frame %s' % path.encode('utf-8')   # where a record's string feature would fail
+    entry = result.rejections[0]
+    assert (entry['reason'], entry['path']) == ('non_utf8_name', shown)
+    json.dumps(entry, ensure_ascii=False).encode('utf-8')   # any JSON writer can take it
+    assert dead_letters.name_problem(path)[:2] == ('non_utf8_name', shown)
+    with pytest.raises(dead_letters.StrictStop) as stop:
+        UnitResult(strict=True).reject('image', 'non_utf8_name', path, 'x')
+    str(stop.value).encode('ascii')
+
+
+@pytest.mark.slow  # a pipeline in a subprocess: ~4 s of imports
+@pytest.mark.parametrize('locale', ['C', 'C.UTF-8'])
+def test_non_utf8_names_under_any_locale_are_one_line(sample_data, tmpdir, locale):
+    """--strict stops at the non-UTF-8 frame: the line names it escaped, in a C locale too."""
+    davis = str(tmpdir.join('DAVIS'))
+    shutil.copytree(os.path.join(sample_data[0], 'DAVIS'), davis)
+    sequence = sorted(os.listdir(os.path.join(davis, 'JPEGImages', '480p')))[0]
+    for tree, ext in (('JPEGImages', '.jpg'), ('Annotations', '.png')):   # frame and mask
+        folder = os.fsencode(os.path.join(davis, tree, '480p', sequence))
+        os.rename(os.path.join(folder, b'00003' + os.fsencode(ext)),
+                  os.path.join(folder, b'00003\xff' + os.fsencode(ext)))
+    env = dict(os.environ, LC_ALL=locale, LANG=locale)
+    env.pop('PYTHONIOENCODING', None)
+    run = subprocess.run([sys.executable, '-m', 'pipelines', 'davis', '--data', davis, '--out',
+                          str(tmpdir.join('out')), '--strict'] + FAST, cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = [line for line in run.stderr.decode('utf-8', 'replace').splitlines()
+           if not line.startswith(('[', 'note: '))]
+    assert run.returncode == 1 and len(err) == 1, err
+    assert 'non_utf8_name' in err[0] and '00003\\xff.jpg' in err[0], err
+
+
+# -- EXIF orientation ---------------------------------------------------------------------------
+
+def _rotated_jpeg(height=20, width=40):
+    """A non-square JPEG (left half dark, right half bright) tagged EXIF orientation 6."""
+    from sampledata.fs_faults import exif_rotated_jpeg
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, width // 2:] = 200
+    return exif_rotated_jpeg(images.encode_jpeg(pixels, 95))
+
+
+def test_every_decoder_keeps_the_stored_pixel_grid(tmpdir):
+    import cv2
+    import tensorflow as tf
+    from PIL import Image
+    from segmenters import sources
+    from trackers.sequences import read_frame
+    data = _rotated_jpeg()
+    assert images.exif_orientation(data) == 6
+    assert images.exif_orientation(images.encode_jpeg(np.zeros((4, 6, 3), np.uint8), 90)) == 1
+    path = str(tmpdir.join('00000.jpg'))
+    with open(path, 'wb') as f:
+        f.write(data)
+    with pytest.warns(images.ExifOrientationWarning, match='orientation 6'):
+        tracked = read_frame(path)
+    decoded = {
+        'decode_jpeg': images.decode_jpeg(data),
+        'decode_jpeg unchanged': images.decode_jpeg(data, cv2.IMREAD_UNCHANGED),
+        'decode_jpeg grey': images.decode_jpeg(data, cv2.IMREAD_GRAYSCALE),
+        'decode_frame': images.decode_frame(data),
+        'tracker': tracked,
+        'tensorflow': tf.image.decode_jpeg(data, channels=3).numpy()
+        if tf.executing_eagerly() else tf.compat.v1.Session().run(tf.image.decode_jpeg(data)),
+        'pil': np.array(Image.open(io.BytesIO(data))),
+    }
+    for name, pixels in decoded.items():
+        assert pixels.shape[:2] == (20, 40), name
+        left, right = pixels[:, :20].mean(), pixels[:, 20:].mean()
+        assert left < 50 < 150 < right, name   # not mirrored either
+    with pytest.warns(images.ExifOrientationWarning):
+        assert sources._image_size(path) == (20, 40)
+
+
+def test_pipelines_flag_frames_that_carry_a_rotation():
+    from pipelines.converter import UnitResult
+    result = UnitResult()
+    dead_letters.flag_orientation(result, 'a/00002.jpg', _rotated_jpeg())
+    dead_letters.flag_orientation(result, 'a/00003.jpg', images.encode_jpeg(
+        np.zeros((4, 6, 3), np.uint8), 90))
+    assert [(e['level'], e['reason'], e['path']) for e in result.rejections] == [
+        ('warning', 'exif_orientation', 'a/00002.jpg')]
+    assert 'orientation 6' in result.rejections[0]['detail']
