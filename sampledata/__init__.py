@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 
-from sampledata import coco, vid, vos
+from sampledata import coco, fs_faults, vid, vos
 from sampledata.common import Faults, write_json
 
 DATASETS = ('vid', 'coco', 'davis', 'ytvos')
@@ -48,6 +48,8 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
         else:
             w, h = sizes['ytvos']
             entry = vos.write_ytvos(out_dir, seed, w, h, faults=faults, **c)
+        if faults is not None and name == 'vid':   # the file-system faults of VID's tree
+            fs_faults.inject_vid(os.path.join(out_dir, entry['root']), faults)
         entry['counts_requested'] = c
         manifest['datasets'][name] = entry
     manifest['faults'] = faults.items if faults is not None else []

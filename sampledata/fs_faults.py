@@ -2,7 +2,7 @@
 besides bad file contents. One extra DAVIS sequence, `fault-files`, whose frames are a named pipe,
 a symbolic link to a device, a dangling symbolic link, a symbolic link loop, a socket, a frame
 with an EXIF rotation and a frame whose name is not UTF-8; one YouTube-VOS video folder whose
-name is not UTF-8.
+name is not UTF-8; in VID, a frame with an EXIF rotation and a named pipe.
 
 Kinds (the pipelines' errors.jsonl reasons) and paths (relative to the dataset root, bytes that
 are not UTF-8 escaped as \\xNN, as errors.jsonl writes them) go to the manifest. A kind the
@@ -112,3 +112,23 @@ def inject_ytvos(root, faults):
             shutil.copytree(source, os.path.join(root, 'train', tree, actual))
     faults.add('ytvos', 'non_utf8_name', os.path.join('train', 'JPEGImages', shown),
                'video folder name holds bytes that are not UTF-8')
+
+
+VID_SNIPPET = os.path.join('ILSVRC2015_VID_train_0000', 'ILSVRC2015_train_00000000')
+
+
+def inject_vid(root, faults):
+    """In the first train snippet: frame 1 tagged with an EXIF rotation (its crops must come from
+    the stored grid, the XML's), frame 2 a named pipe."""
+    def frame(t):
+        return os.path.join('Data', 'VID', 'train', VID_SNIPPET, '%06d.JPEG' % t)
+
+    with open(os.path.join(root, frame(1)), 'rb') as f:
+        rotated = exif_rotated_jpeg(f.read())
+    write_bytes(os.path.join(root, frame(1)), rotated)
+    faults.add('vid', 'exif_orientation', frame(1),
+               'EXIF orientation 6 on a landscape frame (cropped as stored, warned)')
+    if hasattr(os, 'mkfifo'):
+        os.remove(os.path.join(root, frame(2)))
+        os.mkfifo(os.path.join(root, frame(2)))
+        faults.add('vid', 'not_regular_file', frame(2), 'a named pipe (a reader would block)')

@@ -299,7 +299,8 @@ def test_ytvos_meta_matches_frames_and_masks(clean):
 FS_FAULTS = {'davis': ['exif_orientation', 'not_regular_file', 'missing_frame', 'unreadable_file',
                        'non_utf8_name'] + ['not_regular_file'] * (hasattr(os, 'mkfifo') +
                                                                   hasattr(socket, 'AF_UNIX')),
-             'ytvos': ['non_utf8_name']}
+             'ytvos': ['non_utf8_name'],
+             'vid': ['exif_orientation'] + ['not_regular_file'] * hasattr(os, 'mkfifo')}
 EXPECTED_FAULTS = {  # rejections and warnings (xml_names_other_frame, track_class_changed,
                     # single_frame_track, format_mismatch, frame_gap, missing_mask), as
                     # errors.jsonl names them; unpadded_frame_names is not reported
