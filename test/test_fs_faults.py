@@ -399,3 +399,49 @@ def test_pipelines_flag_frames_that_carry_a_rotation():
     assert [(e['level'], e['reason'], e['path']) for e in result.rejections] == [
         ('warning', 'exif_orientation', 'a/00002.jpg')]
     assert 'orientation 6' in result.rejections[0]['detail']
+
+
+def test_a_full_disk_when_taking_the_output_lock_leaves_nothing(davis_out, monkeypatch, capsys):
+    data, out, digest = davis_out
+    _fail_writes(monkeypatch, errno.ENOSPC, lambda path: '.lock' in path)
+    assert vos.davis_main(['--data', data, '--out', out, '--overwrite'] + FAST) == 1
+    lines = _error_lines(capsys)
+    assert len(lines) == 1 and lines[0].startswith('error: cannot write %s/.davis2017.lock.'
+                                                   % out), lines
+    assert lines[0].endswith(': No space left on device'), lines
+    _assert_untouched(out, digest)
+
+
+def test_a_worker_that_cannot_even_leave_a_marker_is_one_line(davis_out, monkeypatch, capsys):
+    """The last resort: the marker's empty file is refused too, the write error reaches the
+    runner, and the driver still reports one line from its text."""
+    data, out, digest = davis_out
+    _fail_writes(monkeypatch, errno.ENOSPC, lambda path: '.work' in path)
+
+    real_open = os.open
+
+    def no_inode(path, flags, *args, **kwargs):   # creating a marker fails, reading works
+        if '_stop' in str(path) and flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(os, 'open', no_inode)
+    assert vos.davis_main(['--data', data, '--out', out, '--overwrite'] + FAST) == 1
+    lines = _error_lines(capsys)
+    assert len(lines) == 1 and 'No space left on device' in lines[0], lines
+    assert '.davis2017.work' in lines[0], lines
+    _assert_untouched(out, digest)
+
+
+def test_replacing_keeps_the_old_file_when_its_writer_fails(tmpdir):
+    """What the segmenter's zip and other writers of their own go through."""
+    path = str(tmpdir.join('submission.zip'))
+    fileio.write_atomic(path, b'old zip')
+    with pytest.raises(fileio.WriteError) as caught:
+        with fileio.replacing(path) as tmp:
+            with open(tmp, 'wb') as f:
+                f.write(b'half a')
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    assert str(caught.value) == 'cannot write %s: Read-only file system' % path
+    assert os.listdir(str(tmpdir)) == ['submission.zip'] and open(path, 'rb').read() == b'old zip'
+    assert fileio.os_error_line(PermissionError(errno.EACCES, 'Permission denied', '/r/x.txt')) \
+        == '/r/x.txt: Permission denied'
