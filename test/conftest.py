@@ -43,6 +43,21 @@ def _fingerprint(root):
     return found
 
 
+def copy_tree(src, dst):
+    """shutil.copytree for the sample trees: symbolic links copied as links (the corrupt sample
+    has loops and dangling ones), named pipes made anew (copying one fails), sockets left out."""
+    import shutil
+    import stat
+
+    def copy(source, target):
+        mode = os.lstat(source).st_mode
+        if stat.S_ISFIFO(mode):
+            os.mkfifo(target)
+        elif not stat.S_ISSOCK(mode):
+            shutil.copy2(source, target)
+    return shutil.copytree(src, dst, symlinks=True, copy_function=copy)
+
+
 def _unchanged(root):
     """A finaliser that fails if a test added, removed or rewrote a file of a shared tree."""
     before = _fingerprint(root)

@@ -445,3 +445,17 @@ def test_replacing_keeps_the_old_file_when_its_writer_fails(tmpdir):
     assert os.listdir(str(tmpdir)) == ['submission.zip'] and open(path, 'rb').read() == b'old zip'
     assert fileio.os_error_line(PermissionError(errno.EACCES, 'Permission denied', '/r/x.txt')) \
         == '/r/x.txt: Permission denied'
+
+
+def test_the_corrupt_sample_copies_and_fingerprints_without_blocking(corrupt_sample_data, tmpdir):
+    from conftest import _fingerprint, copy_tree
+    davis = os.path.join(corrupt_sample_data[0], 'DAVIS')
+    with _Deadline():
+        copy_tree(davis, str(tmpdir.join('DAVIS')))
+        before, after = _fingerprint(davis), _fingerprint(str(tmpdir.join('DAVIS')))
+    odd = os.path.join('JPEGImages', '480p', 'fault-files')
+    import stat
+    assert sorted(p for p in after if p.startswith(odd)) == sorted(
+        p for p in before if p.startswith(odd) and   # sockets are left out
+        not stat.S_ISSOCK(os.lstat(os.path.join(davis, p)).st_mode))
+    assert os.path.islink(str(tmpdir.join('DAVIS', odd, '00005.jpg')))    # the loop, as a link
