@@ -2,7 +2,7 @@
 runs, each made once per pytest session and shared by every file that needs it.
 
 Shared means read-only: a test that changes files copies them into its own tmpdir first
-(shutil.copytree). `_unchanged` fails the session's teardown if a shared tree was written to.
+(shutil.copytree; `copy_tree` for the corrupt sample, whose named pipes copytree cannot copy). `_unchanged` fails the session's teardown if a shared tree was written to.
 """
 from __future__ import absolute_import, division, print_function
 
