@@ -459,3 +459,23 @@ def test_the_corrupt_sample_copies_and_fingerprints_without_blocking(corrupt_sam
         p for p in before if p.startswith(odd) and   # sockets are left out
         not stat.S_ISSOCK(os.lstat(os.path.join(davis, p)).st_mode))
     assert os.path.islink(str(tmpdir.join('DAVIS', odd, '00005.jpg')))    # the loop, as a link
+
+
+def test_an_evaluation_report_folder_that_cannot_be_written_is_one_line(tmpdir, capsys):
+    """A report folder under a regular file (as root can't be kept out of a 0o555 folder):
+    whatever the writer (got10k's plots, our JSON), one line naming the path, exit status 1."""
+    from evaluation import otb
+    sequence = tmpdir.mkdir('otb').mkdir('Walk')
+    frames = sequence.mkdir('img')
+    for t in range(1, 4):
+        frames.join('%04d.jpg' % t).write_binary(images.encode_jpeg(np.zeros((8, 8, 3),
+                                                                              np.uint8), 90))
+    sequence.join('groundtruth_rect.txt').write('1,1,4,4\n2,2,4,4\n3,3,4,4\n')
+    tmpdir.mkdir('results').mkdir('SiamX').join('Walk.txt').write('1,1,4,4\n2,2,4,4\n3,3,4,4\n')
+    tmpdir.join('blocker').write('a file, not a folder')
+    report = str(tmpdir.join('blocker', 'reports'))
+    assert otb.main(['--results', str(tmpdir.join('results')), '--otb', str(tmpdir.join('otb')),
+                     '--trackers', 'SiamX', '--report', report]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: %s' % str(tmpdir.join('blocker'))), err
+    assert err[0].endswith(': Not a directory'), err
