@@ -479,3 +479,24 @@ def test_an_evaluation_report_folder_that_cannot_be_written_is_one_line(tmpdir, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('error: %s' % str(tmpdir.join('blocker'))), err
     assert err[0].endswith(': Not a directory'), err
+
+
+@pytest.mark.parametrize('make', ['fifo', 'zero'])
+def test_a_list_file_that_is_a_pipe_or_an_endless_device_is_one_line(sample_data, tmpdir,
+                                                                     capsys, make):
+    """The sequence list itself: a named pipe used to block, /dev/zero would be read forever."""
+    davis = str(tmpdir.join('DAVIS'))
+    shutil.copytree(os.path.join(sample_data[0], 'DAVIS'), davis)
+    listed = os.path.join(davis, 'ImageSets', '2017', 'train.txt')
+    os.remove(listed)
+    if make == 'fifo':
+        if not hasattr(os, 'mkfifo'):
+            pytest.skip('no named pipes here')
+        os.mkfifo(listed)
+    else:
+        os.symlink('/dev/zero', listed)
+    with _Deadline():
+        assert vos.davis_main(['--data', davis, '--out', str(tmpdir.join('out'))] + FAST) == 1
+    lines = _error_lines(capsys)
+    assert len(lines) == 1 and lines[0].startswith('error: %s: is a ' % listed), lines
+    assert lines[0].endswith(', not a regular file'), lines
