@@ -80,7 +80,7 @@ def check_regular(mode, path):
         return
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, 'is a directory, not a regular file', path)
-    kind = next((name for test, name in _NOT_REGULAR if test(mode)), 'not a regular file')
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), 'an unknown kind of file')
     raise NotRegularFileError(kind, path)
 
 
