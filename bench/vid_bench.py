@@ -48,7 +48,8 @@ def _decode(path):
     than the pipeline's own decoding of the same files."""
     with open(path, 'rb') as f:
         data = f.read()
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8),
+                         cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)   # as the pipeline
     _held[:] = [frame]
     return frame.shape[0]
 

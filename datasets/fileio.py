@@ -4,6 +4,12 @@ else (gs://, hdfs://, s3://) through tf.io.gfile, imported only for such a path.
 Local access does not import TensorFlow: each DirectRunner worker process would otherwise pay
 its ~1.2 s import before the first file. Errors are the builtin ones on both paths
 (FileNotFoundError, PermissionError, other OSError), so callers handle one set.
+
+The file system is input too (docs/reliability.md): local reads open only regular files, without
+ever blocking (a named pipe, a device or a socket is NotRegularFileError naming its kind), and
+every local write goes through `_local_writer`, so a failed write (full disk, quota, read-only
+folder, file size limit) is one WriteError, "cannot write PATH: reason", and never leaves a
+half-written file where write_atomic promised a whole one.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -14,6 +20,7 @@ import json
 import os
 import posixpath
 import shutil
+import stat
 import tempfile
 
 BOM = u'\ufeff'   # what a UTF-8 byte order mark decodes to
@@ -44,6 +51,124 @@ def _remote(fn, path, *args):
         return fn(path, *args)
     except tf.errors.OpError as err:
         raise _os_error(err, path)
+
+
+class NotRegularFileError(OSError):
+    """A path that names something other than a regular file (or a directory, which is
+    IsADirectoryError): a named pipe, a device, a socket. `kind` says which."""
+
+    def __init__(self, kind, path):
+        super(NotRegularFileError, self).__init__(
+            errno.EINVAL, 'is %s, not a regular file' % kind, path)
+        self.kind = kind
+
+
+class WriteError(OSError):
+    """A local write that failed; str() is one line naming the path and the reason."""
+
+    def __str__(self):
+        return 'cannot write %s: %s' % (printable(self.filename), self.strerror)
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, 'a named pipe (FIFO)'), (stat.S_ISSOCK, 'a socket'),
+                (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'))
+
+
+def check_regular(mode, path):
+    """Nothing when `mode` (an os.stat st_mode) is a regular file's; else IsADirectoryError or
+    NotRegularFileError naming the kind of file at `path`."""
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, 'is a directory, not a regular file', path)
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), 'an unknown kind of file')
+    raise NotRegularFileError(kind, path)
+
+
+def open_regular(path):
+    """A binary file object for reading the regular file at `path` (symbolic links followed).
+    Checked before opening (opening a socket fails, a FIFO without writer blocks) and again on
+    the open descriptor, which O_NONBLOCK opens at once whatever was swapped in meanwhile."""
+    check_regular(os.stat(path).st_mode, path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        check_regular(os.fstat(fd).st_mode, path)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, 'rb')
+
+
+def printable(text):
+    """`text` (a path, a message) with the bytes of a file name that are not UTF-8 (Python's
+    surrogate escapes of them) shown as \\xNN: safe in JSON, records and logs in any locale."""
+    if not isinstance(text, str):
+        return text
+    try:
+        text.encode('utf-8')
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode('utf-8', 'surrogateescape')
+    except UnicodeEncodeError:  # a surrogate no file name decodes to
+        return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return raw.decode('utf-8', 'backslashreplace')
+
+
+def is_utf8_name(path):
+    """False when a local path holds bytes that are not UTF-8 (see `printable`)."""
+    return printable(path) == path
+
+
+def _local_writer(path):
+    """The one place local files are opened for writing (tests inject write faults here)."""
+    return open(path, 'wb')
+
+
+class _NamedWriter(object):
+    """A writable file whose write and close failures are WriteError naming its path."""
+
+    def __init__(self, path):
+        self.path = path
+        with _failed_write(path):
+            self.file = _local_writer(path)
+
+    def write(self, data):
+        with _failed_write(self.path):
+            return self.file.write(data)
+
+    def close(self):
+        with _failed_write(self.path):
+            self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        else:  # already failing: that error is the one to report
+            try:
+                self.file.close()
+            except OSError:
+                pass
+        return False
+
+
+class _failed_write(object):
+    """Context: an OSError inside is re-raised as the WriteError of `path`."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            raise WriteError(err.errno, err.strerror or str(err), self.path)
+        return False
 
 
 def join(*parts):
@@ -79,7 +204,7 @@ def listdir(path):
 
 def read_bytes(path):
     if is_local(path):
-        with open(path, 'rb') as f:
+        with open_regular(path) as f:
             return f.read()
 
     def read(p):
@@ -91,7 +216,7 @@ def read_bytes(path):
 def write_bytes(path, data):
     makedirs(posixpath.dirname(path))
     if is_local(path):
-        with open(path, 'wb') as f:
+        with _NamedWriter(path) as f:
             f.write(data)
         return
 
@@ -107,15 +232,33 @@ def write_atomic(path, data):
     stays as it was). Remote filesystems have no rename of this kind: written directly."""
     if not is_local(path):
         return write_bytes(path, data)
+    with replacing(path) as tmp:
+        with _NamedWriter(tmp) as f:
+            f.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Context yielding a temporary path next to local `path` for a writer of its own (a zip, an
+    encoder): renamed over `path` when the block succeeds; removed when it fails, `path` then as
+    it was and an OSError the WriteError of `path`."""
     makedirs(os.path.dirname(path))
     tmp = '%s.%d.tmp' % (path, os.getpid())   # no reader's '*.txt' or '*.png' glob takes it
     try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
+        yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        raise WriteError(err.errno, err.strerror or str(err), path)  # the user's path
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.remove(tmp)
+
+
+def os_error_line(err):
+    """One line for an OSError of a command: WriteError's own, else 'PATH: reason'."""
+    if isinstance(err, WriteError) or not getattr(err, 'filename', None):
+        return printable(str(err))
+    return '%s: %s' % (printable(err.filename), err.strerror)
 
 
 def list_lines(text):
@@ -136,7 +279,7 @@ def read_list_lines(path):
 def open_write(path):
     """A binary file object for writing (shards are streamed, not held in memory)."""
     makedirs(posixpath.dirname(path))
-    return open(path, 'wb') if is_local(path) else gfile().GFile(path, 'wb')
+    return _NamedWriter(path) if is_local(path) else gfile().GFile(path, 'wb')
 
 
 def write_json(path, obj):

@@ -1,9 +1,16 @@
 """Image and mask helpers of the readers, converters, segmenters and evaluation: strict JPEG
-checks, masks, PNG, tight boxes, label resizing."""
+checks, masks, PNG, tight boxes, label resizing.
+
+EXIF orientation is never applied: the annotations of VID, COCO and DAVIS are in the stored
+pixel grid, which TensorFlow's decode_jpeg and PIL give, while OpenCV would rotate a JPEG that
+carries an orientation tag. Every decoder here asks OpenCV to ignore it; frames carrying a
+rotation are flagged (exif_orientation) so a user knows they are used as stored."""
 from __future__ import absolute_import, division, print_function
 
 import collections
 import io
+import os
+import warnings
 
 import cv2
 import numpy as np
@@ -16,15 +23,23 @@ Size = collections.namedtuple('Size', 'height width')
 
 
 def read_file(path, missing_reason='missing_frame'):
-    """File bytes; InputError(missing_reason) when it does not exist, InputError
-    ('unreadable_file') when it cannot be read for any other reason (permission, I/O error)."""
+    """File bytes; InputError(missing_reason) when it does not exist (a dangling symbolic link
+    too), InputError('not_regular_file') for a named pipe, device or socket, InputError
+    ('unreadable_file') when it cannot be read for any other reason (a directory, permission,
+    a symbolic link loop, an I/O error), InputError('non_utf8_name') for a name holding bytes
+    that are not UTF-8 (its records could not name it)."""
     from datasets import fileio
+    if not fileio.is_utf8_name(path):
+        raise InputError('non_utf8_name', 'the file name holds bytes that are not UTF-8: %s'
+                         % fileio.printable(os.path.basename(path)))
     try:
         return fileio.read_bytes(path)
     except FileNotFoundError:
         raise InputError(missing_reason, 'file does not exist')
     except IsADirectoryError:
         raise InputError('unreadable_file', 'is a directory')
+    except fileio.NotRegularFileError as err:
+        raise InputError('not_regular_file', err.strerror)
     except OSError as err:
         raise InputError('unreadable_file', err.strerror or str(err))
 
@@ -46,8 +61,49 @@ def _jpeg_complete(data):
     return data.rstrip(b'\0\r\n ')[-2:] == b'\xff\xd9'
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+STORED_ORIENTATION = 1   # the EXIF value of "no rotation, no mirror"
+
+
+class ExifOrientationWarning(UserWarning):
+    """Frames carry an EXIF rotation that is ignored (module docstring)."""
+
+
+def exif_orientation(data):
+    """The EXIF orientation (1-8) of JPEG bytes; 1 when there is none or it cannot be read."""
+    if b'Exif' not in data[:65536]:   # the APP1 segment comes first: skip PIL for most files
+        return STORED_ORIENTATION
+    from PIL import Image
+    try:
+        value = Image.open(io.BytesIO(data)).getexif().get(EXIF_ORIENTATION_TAG)
+    except Exception:  # a broken EXIF block: the pixels are what counts
+        return STORED_ORIENTATION
+    return value if isinstance(value, int) and 2 <= value <= 8 else STORED_ORIENTATION
+
+
+def orientation_note(data):
+    """The one-line note for frames whose EXIF orientation is ignored; None when it is 1."""
+    orientation = exif_orientation(data)
+    if orientation == STORED_ORIENTATION:
+        return None
+    return ('EXIF orientation %d ignored: used as stored, the pixel grid the annotations are '
+            'in' % orientation)
+
+
+def warn_orientation(data, path):
+    """An ExifOrientationWarning when the frame at `path` carries a rotation: shown once per
+    folder (the warning's text names the folder, the file only as its first example)."""
+    note = orientation_note(data)
+    if note:
+        from datasets.fileio import printable
+        warnings.warn('frames in %s: %s (first: %s)' % (
+            printable(os.path.dirname(path)), note, printable(os.path.basename(path))),
+            ExifOrientationWarning, stacklevel=2)
+
+
 def decode_jpeg(data, flags=cv2.IMREAD_COLOR):
-    """JPEG bytes -> uint8 array (BGR by default); InputError when truncated or undecodable.
+    """JPEG bytes -> uint8 array (BGR by default) in the stored pixel grid (EXIF orientation
+    ignored); InputError when truncated or undecodable.
 
     OpenCV returns a half-grey image for a truncated JPEG with only a warning, so a JPEG without
     its end marker is checked strictly with PIL first. Files that are not JPEG whatever their
@@ -63,6 +119,8 @@ def decode_jpeg(data, flags=cv2.IMREAD_COLOR):
             Image.open(io.BytesIO(data)).load()
         except Exception as err:  # PIL raises OSError / SyntaxError / ValueError variously
             raise InputError('truncated_jpeg', 'JPEG has no end marker: %s' % err)
+    if flags != cv2.IMREAD_UNCHANGED:   # UNCHANGED never rotates; the others do unless told
+        flags |= cv2.IMREAD_IGNORE_ORIENTATION
     image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None:
         raise InputError('undecodable_jpeg', 'OpenCV could not decode %d bytes' % len(data))
@@ -70,11 +128,27 @@ def decode_jpeg(data, flags=cv2.IMREAD_COLOR):
 
 
 def decode_png(data):
-    """PNG bytes -> uint8 array as stored (grey, BGR or BGRA); InputError when undecodable."""
+    """PNG (or BMP) bytes -> uint8 array as stored (grey, BGR or BGRA); InputError when
+    undecodable."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise InputError('undecodable_image', 'OpenCV could not decode %d PNG bytes' % len(data))
+        raise InputError('undecodable_image', 'OpenCV could not decode %d %s bytes' % (
+            len(data), (image_format(data) or 'image').upper()))
     return image
+
+
+def decode_frame(data):
+    """JPEG, PNG or BMP bytes (told apart by content, not by name) -> BGR uint8 [H, W, 3]: the
+    frames of trackers and segmenters; JPEGs with the pipelines' strict checks; InputError
+    otherwise."""
+    if image_format(data) not in ('png', 'bmp'):
+        return decode_jpeg(data)   # JPEG, or its one-line refusal of anything else
+    image = decode_png(data)
+    if image.dtype != np.uint8:
+        raise InputError('bad_frame', 'frame of %s samples, expected 8 bits' % image.dtype)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image[..., :3] if image.shape[2] == 4 else image
 
 
 def encode_jpeg(bgr, quality):
@@ -85,7 +159,8 @@ def encode_jpeg(bgr, quality):
 
 
 def encode_png(gray):
-    """Single-channel uint8 PNG (values kept as they are: object ids or {0, 1})."""
+    """uint8 PNG: single-channel values kept as they are (object ids or {0, 1}); 3 channels
+    are BGR (overlay strips)."""
     ok, buf = cv2.imencode('.png', np.ascontiguousarray(gray, np.uint8))
     if not ok:
         raise RuntimeError('PNG encoding failed')

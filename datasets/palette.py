@@ -75,12 +75,13 @@ def colour_ids(rgb, path):
 def read_label_png(path):
     """Object ids of a PNG file, uint8 [H, W]: palette indices (P), grey values (L, 1), RGB(A)
     through colour_ids (alpha ignored); InputError naming the file for anything else."""
-    try:
-        with Image.open(path) as image:
+    try:  # read as bytes first: only a regular file, never a named pipe that blocks
+        with Image.open(io.BytesIO(fileio.read_bytes(path))) as image:
             mode = image.mode
             pixels = np.array(image)
     except (IOError, OSError) as err:
-        raise InputError('bad_mask', 'cannot read: %s' % err, path)
+        raise InputError('bad_mask', 'cannot read: %s' % (getattr(err, 'strerror', None) or err),
+                         fileio.printable(path))
     if mode in ('P', 'L', '1'):
         return pixels.astype(np.uint8)
     if mode in ('RGB', 'RGBA'):

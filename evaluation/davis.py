@@ -50,7 +50,7 @@ import numpy as np
 from datasets import davis as davis_data
 from datasets import fileio
 from datasets.errors import InputError
-from datasets.images import resize_labels
+from datasets.images import encode_png, resize_labels
 from datasets.palette import VOID_LABEL, palette_colours, read_label_png
 
 BOUNDARY_RATIO = 0.008
@@ -317,12 +317,13 @@ def write_overlays(davis_root, year, report, predict, out_dir, frames_per_sequen
         images = []
         for i in picks:
             path = os.path.join(davis_data.image_dir(davis_root, sequence), names[i] + '.jpg')
-            bgr = cv2.imread(path) if os.path.isfile(path) else None
+            bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) \
+                if os.path.isfile(path) else None   # the masks' grid: EXIF rotation ignored
             images.append(np.zeros(gt.shape[1:] + (3,), np.uint8) if bgr is None
                           else cv2.resize(bgr, (gt.shape[2], gt.shape[1]))[..., ::-1])
         strip = overlay_strip(images, gt[picks], pred)
         path = os.path.join(out_dir, sequence + '.png')
-        cv2.imwrite(path, strip[..., ::-1])
+        fileio.write_atomic(path, encode_png(strip[..., ::-1]))   # imwrite hides failures
         written.append(path)
     return written
 
@@ -384,6 +385,9 @@ def main(argv=None):
                      args.overlay_frames, not args.no_baseline, args.resize)
     except (EvaluationError, InputError) as err:
         sys.stderr.write('error: %s\n' % err)
+        return 1
+    except OSError as err:   # a full, read-only or unwritable output folder
+        sys.stderr.write('error: %s\n' % fileio.os_error_line(err))
         return 1
     print('DAVIS %s %s, %d objects' % (args.year, args.split, len(report['objects'])))
     print(report['table'])

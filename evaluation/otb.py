@@ -187,6 +187,9 @@ def main(argv=None):
     except (EvaluationError, InputError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
+    except OSError as err:   # a full, read-only or unwritable report folder
+        sys.stderr.write('error: %s\n' % fileio.os_error_line(err))
+        return 1
     print('\n'.join(lines))
     return 0
 

@@ -18,7 +18,8 @@ from apache_beam.metrics import Metrics
 
 from datasets import fileio
 from pipelines.converter import UnitResult
-from pipelines.dead_letters import LEVELS, StrictStop, describe
+from pipelines.dead_letters import (LEVELS, STRICT, WRITE_FAILED, StrictStop, describe,
+                                   leave_stop)
 from pipelines.shards import plan_shards, shard_relpath
 from schemas import dataset_info
 
@@ -100,17 +101,18 @@ class WriteShardFn(beam.DoFn):
         except _Stopped:
             return
         except StrictStop as err:  # --strict: the first bad input stops the run
-            self._leave_stop(task, 'strict', str(err))
+            self._leave_stop(task, STRICT, str(err))
             return
         except OSError as err:  # input is read under the unit guard: this is our writing
-            self._leave_stop(task, 'write_failed', 'cannot write %s: %s' % (
-                err.filename or self.work_dir, err.strerror or err))
+            failed = fileio.WriteError(err.errno, err.strerror or str(err),
+                                       err.filename or self.work_dir)
+            self._leave_stop(task, WRITE_FAILED, str(failed), err.errno)
             return
         yield part
 
-    def _leave_stop(self, task, kind, message):
-        fileio.write_json(fileio.join(self.work_dir, STOP_DIR, '%s-%05d.json' % (
-            task.split, task.index)), {'kind': kind, 'message': message})
+    def _leave_stop(self, task, kind, message, code=None):
+        leave_stop(fileio.join(self.work_dir, STOP_DIR), '%s-%05d' % (task.split, task.index),
+                   kind, message, code)
 
     def _write_shard(self, task):
         name = self.converter.name

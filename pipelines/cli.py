@@ -163,8 +163,8 @@ def _user_message(err):
                         FileExistsError, IsADirectoryError)):
         where = ': %s' % err.filename if getattr(err, 'filename', None) else ''
         return '%s%s' % (err.strerror or err, where) if err.strerror else str(err)
-    if isinstance(err, OSError):
-        return str(err)
+    if isinstance(err, OSError):   # e.g. fileio.WriteError: "cannot write PATH: reason"
+        return fileio.os_error_line(err)
     return None
 
 

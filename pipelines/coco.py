@@ -31,6 +31,7 @@ from datasets.coco import (SPLITS, annotation_file, check_annotation_numbers,
 from pipelines import cli
 from pipelines.beam_steps import ConvertToShards
 from pipelines.converter import Converter
+from pipelines.dead_letters import flag_orientation
 from schemas import coco_instances, dataset_info
 
 NAME = 'coco'
@@ -152,6 +153,7 @@ class CocoConverter(Converter):
             pixels = images.decode_png(data)
         else:
             pixels = images.decode_jpeg(data, cv2.IMREAD_UNCHANGED)
+            flag_orientation(result, path, data)
             kind = 'jpeg'
         height, width = pixels.shape[:2]
         result.frame_size(height, width)

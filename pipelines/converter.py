@@ -7,6 +7,7 @@ import collections
 import contextlib
 
 from datasets.errors import InputError
+from datasets.fileio import printable
 from pipelines.dead_letters import LEVELS, StrictStop, describe, stable_detail, strict_stop
 
 
@@ -57,14 +58,14 @@ class UnitResult(object):
         detail = stable_detail(detail)
         if self.strict:
             raise strict_stop(InputError(reason, detail, path=path, level=level))
-        entry = dict(extra, level=level, reason=reason, path=path, detail=detail, objects=objects,
-                     images=images)
+        entry = dict(extra, level=level, reason=reason, path=printable(path), detail=detail,
+                     objects=objects, images=images)
         self.rejections.append(entry)
 
     def warn(self, reason, path, detail, **extra):
         """Something suspicious that was still written (e.g. an XML naming another frame, a
         gap in frame numbers): an errors.jsonl line of level `warning`, counted apart."""
-        self.rejections.append(dict(extra, level='warning', reason=reason, path=path,
+        self.rejections.append(dict(extra, level='warning', reason=reason, path=printable(path),
                                     detail=stable_detail(detail), objects=0, images=0))
 
     @contextlib.contextmanager

@@ -10,15 +10,17 @@ errors.jsonl and dataset_info.json, and swaps the work directory into place (pip
 """
 from __future__ import absolute_import, division, print_function
 
+import errno
 import json
+import os
 import time
 
 import apache_beam as beam
 
 from datasets import fileio
 from pipelines import output
-from pipelines.beam_steps import PARTS_DIR, stop_markers
-from pipelines.dead_letters import ERRORS_FILE, StrictStop
+from pipelines.beam_steps import PARTS_DIR, STOP_DIR, stop_markers
+from pipelines.dead_letters import ERRORS_FILE, STRICT, StrictStop, read_stop
 from pipelines.report import build_info
 from pipelines.runner_options import pipeline_options, recorded_beam_options
 from schemas import dataset_info
@@ -57,17 +59,42 @@ def run_conversion(transform, schema, out_root, beam_args, source, options, over
 
 
 def _raise_stop(work):
-    """StrictStop or OutputError from the first STOP_DIR marker a task left, if any."""
+    """StrictStop or OutputError from the first STOP_DIR marker a task left, if any. A marker
+    left empty by a full disk still stops the run, with what its name tells."""
     markers = stop_markers(work)
-    if markers:
-        stop = fileio.read_json(markers[0])
-        raise (StrictStop if stop['kind'] == 'strict' else output.OutputError)(stop['message'])
+    if not markers:
+        return
+    kind, message, reason = read_stop(markers[0])
+    if message is None:
+        message = '%s: a worker stopped the run (%s) and could not write why into %s%s' % (
+            work, kind, markers[0], ' (%s)' % reason if reason else
+            ' (it is empty: is the disk full?)')
+    if kind == STRICT:
+        raise StrictStop(message)
+    raise output.OutputError(message)
+
+
+# What an OSError's text says when a worker failed to write (the runner may hand the driver
+# only its text): the run stopped for the output's disk, not for a bug.
+_WRITE_FAILURES = tuple(os.strerror(code) for code in (
+    errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES))
+
+
+def _raise_write_failure(work, err):
+    """OutputError when the runner's exception is a worker's failed write (even its stop
+    marker could not be written), naming the work directory and the reason."""
+    text = str(err)
+    found = [reason for reason in _WRITE_FAILURES if reason in text]
+    if isinstance(err, fileio.WriteError):
+        raise output.OutputError(str(err))
+    if found:
+        raise output.OutputError('cannot write into %s: %s' % (work, found[0]))
 
 
 def _convert_and_publish(transform, schema, work, final, beam_args, source, options):
     converter = transform.converter
     start = time.time()
-    fileio.makedirs(work)
+    fileio.makedirs(fileio.join(work, STOP_DIR))   # now: a full disk later may refuse a folder
     beam_options = pipeline_options(beam_args, sum(len(t.units) for t in transform.tasks))
     recorded = recorded_beam_options(beam_options)  # before a runner edits them
     pipeline = beam.Pipeline(options=beam_options)
@@ -75,22 +102,46 @@ def _convert_and_publish(transform, schema, work, final, beam_args, source, opti
     try:
         result = pipeline.run()
         result.wait_until_finish()
-    except Exception:
+    except Exception as err:
         _raise_stop(work)
+        _raise_write_failure(work, err)
         raise
     _raise_stop(work)
     wall = time.time() - start
-    parts, errors = _merge_parts(work, transform.tasks)
-    info = build_info(converter, schema, source, options, parts, wall, recorded,
-                      transform.source_splits)
-    fileio.write_bytes(fileio.join(work, ERRORS_FILE), ''.join(
-        json.dumps(e, sort_keys=True) + '\n' for e in errors).encode('utf-8'))
-    fileio.rmtree(fileio.join(work, PARTS_DIR))
-    for name, data in sorted(transform.extra_files.items()):
-        fileio.write_bytes(fileio.join(work, name), data)
-    dataset_info.write(work, info)
-    output.publish(work, final)
+    with _writing(work):
+        parts, errors = _merge_parts(work, transform.tasks)
+        info = build_info(converter, schema, source, options, parts, wall, recorded,
+                          transform.source_splits)
+        fileio.write_bytes(fileio.join(work, ERRORS_FILE), ''.join(
+            json.dumps(e, sort_keys=True) + '\n' for e in errors).encode('utf-8'))
+        fileio.rmtree(fileio.join(work, PARTS_DIR))
+        fileio.rmtree(fileio.join(work, STOP_DIR))   # empty: no task stopped the run
+        for name, data in sorted(transform.extra_files.items()):
+            fileio.write_bytes(fileio.join(work, name), data)
+        dataset_info.write(work, info)
+        output.publish(work, final)
     return info, result
+
+
+class _writing(object):
+    """Context: a failed write while assembling the output (an OSError, or TensorFlow's error
+    where dataset_info goes through tf.io.gfile) is the OutputError naming the work directory."""
+
+    def __init__(self, work):
+        self.work = work
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        if isinstance(err, fileio.WriteError):
+            raise output.OutputError(str(err))
+        if isinstance(err, OSError) or type(err).__module__.startswith('tensorflow'):
+            reason = getattr(err, 'strerror', None) or getattr(err, 'message', None) or err
+            where = getattr(err, 'filename', None) or self.work
+            raise output.OutputError('cannot write %s: %s' % (
+                fileio.printable(where), reason))
+        return False
 
 
 def metrics_counters(result, namespace):

@@ -100,18 +100,27 @@ class Lock(object):
             fileio.write_bytes(self.path, data)
             return
         private = '%s.%d-%s' % (self.path, os.getpid(), os.urandom(4).hex())
-        with open(private, 'wb') as f:
-            f.write(data)
         try:
-            os.link(private, self.path)
-        except FileExistsError:
-            raise
-        except OSError:  # no hard links here
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            with os.fdopen(fd, 'wb') as f:
-                f.write(data)
+            fileio.write_bytes(private, data)   # a full disk: WriteError, no lock taken
+            try:
+                os.link(private, self.path)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here
+                self._create_exclusive(data)
         finally:
             _remove_quietly(private)
+
+    def _create_exclusive(self, data):
+        """O_EXCL create and write; a lock whose write fails (a full disk) is removed again,
+        not left cut short for the next run to wait on."""
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(data)
+        except OSError as err:
+            _remove_quietly(self.path)
+            raise fileio.WriteError(err.errno, err.strerror, self.path)
 
     def _owner(self):
         """(raw bytes, owner dict or None) of the existing lock; (None, None) if it is gone."""

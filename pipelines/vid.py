@@ -28,6 +28,7 @@ from datasets.vid import Snippet, box_problem, list_snippets, parse_annotation
 from pipelines import cli
 from pipelines.beam_steps import ConvertToShards
 from pipelines.converter import Converter
+from pipelines.dead_letters import flag_orientation
 from pipelines.shards import hash_fraction
 from pipelines.vid_crop import (SIZE_X, crop_geometry, frame_mean_pad_value, needs_padding,
                                 search_crop)
@@ -147,7 +148,9 @@ class VidConverter(Converter):
                         'XML names %s; used the frame of its own path, %s/%s.JPEG'
                         % (named, snippet.folder, frame.stem))
         with result.guard('image', image_path, objects=len(ann.objects)) as step:
-            image = images.decode_jpeg(images.read_file(image_path))
+            data = images.read_file(image_path)
+            image = images.decode_jpeg(data)
+            flag_orientation(result, image_path, data)
         if step.failed:
             return None
         height, width = image.shape[:2]

@@ -36,7 +36,7 @@ from datasets.numbers import relative_name_problem
 from pipelines import cli
 from pipelines.beam_steps import ConvertToShards
 from pipelines.converter import Converter
-from pipelines.dead_letters import describe
+from pipelines.dead_letters import describe, flag_orientation, name_problem
 from schemas import dataset_info, vos_video
 
 LABEL_VALID_RATIO = 0.003
@@ -116,13 +116,14 @@ class VosConverter(Converter):
 
     def unit_problem(self, video):
         """(reason, path, detail) when the video cannot be converted at all, else None."""
-        return None
+        return name_problem(self.video_path(video))
 
     # -- shared ---------------------------------------------------------------------------------
     def _read_frame(self, image_path, mask_path, size, result):
         """(JPEG bytes, labels or None, frame size); InputError names the file at fault."""
         data = images.read_file(image_path)
         height, width = images.decode_jpeg(data).shape[:2]
+        flag_orientation(result, image_path, data)
         result.frame_size(height, width)
         if size is not None and (height, width) != size:
             raise InputError('frame_size_mismatch', 'frame is %dx%d, video is %dx%d'
@@ -364,6 +365,8 @@ class YtvosConverter(VosConverter):
 
     def unit_problem(self, video):
         entry = self.meta(video.split).get(video.name)
+        if name_problem(self.video_path(video)):   # meta.json (UTF-8) cannot list it
+            return name_problem(self.video_path(video))
         if entry is None:
             return ('video_not_in_meta', self.video_path(video),
                     'video has frames but %s does not list it' % self.listed_in(video))

@@ -9,7 +9,7 @@ import json
 import os
 
 from datasets import fileio
-from sampledata import coco, tracking_sets, vid, vos
+from sampledata import coco, fs_faults, tracking_sets, vid, vos
 from sampledata.common import Faults, write_json
 
 DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot')
@@ -56,6 +56,8 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
         else:
             w, h = sizes['ytvos']
             entry = vos.write_ytvos(out_dir, seed, w, h, faults=faults, **c)
+        if faults is not None and name == 'vid':   # the file-system faults of VID's tree
+            fs_faults.inject_vid(os.path.join(out_dir, entry['root']), faults)
         entry['counts_requested'] = c
         manifest['datasets'][name] = entry
     manifest['faults'] = faults.items if faults is not None else []

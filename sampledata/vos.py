@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from datasets.palette import VOID_LABEL, palette_png_bytes
+from sampledata import fs_faults
 from sampledata.common import jpeg_bytes, rng_for, write_bytes, write_json
 from sampledata.render import Scene
 
@@ -168,7 +169,9 @@ def _more_davis_faults(root, seed, width, height, frames, faults):
                           pattern='%d')
     faults.add('davis', 'unpadded_frame_names', os.path.join('JPEGImages', '480p', unpadded),
                'frames 0 ... 10 without zero padding (written in number order, not reported)')
-    return names + [unpadded]
+    _write_davis_sequence(root, seed, fs_faults.SEQUENCE, width, height, 8, late_object=False)
+    fs_faults.inject_davis(root, faults)
+    return names + [unpadded, fs_faults.SEQUENCE]
 
 
 # -- YouTube-VOS ------------------------------------------------------------------------------
@@ -270,6 +273,7 @@ def _inject_ytvos_faults(root, seed, width, height, frames, meta, faults):
     faults.add('ytvos', 'mask_wrong_size', mask, 'mask %dx%d, frame %dx%d'
                % (width // 2, height // 2, width, height))
 
+    fs_faults.inject_ytvos(root, faults)
     video = _video_id(rng_for(seed, 'ytvos', 'train-faults', 'empty'))
     os.makedirs(os.path.join(root, 'train', 'JPEGImages', video))
     os.makedirs(os.path.join(root, 'train', 'Annotations', video))

@@ -36,7 +36,8 @@ def _text(value):
 def decode_rgb(data):
     """uint8 [H, W, 3] RGB of JPEG bytes (grayscale JPEGs repeated on 3 channels)."""
     import cv2
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8),   # the stored grid, as the trainers
+                         cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise ValueError('an image of the records does not decode (run python -m schemas verify)')
     return image[..., ::-1]

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+from datasets import fileio
 from segmenters import osmn, sources, timing, writers
 from trainers import device as device_lib
 from trainers import reader
@@ -114,9 +115,8 @@ def run(args):
     finally:
         if segmenter is not None:
             segmenter.close()
-    with open(os.path.join(args.out, 'errors.jsonl'), 'w') as f:
-        for entry in rejected:
-            f.write(json.dumps(entry, sort_keys=True) + '\n')
+    fileio.write_atomic(os.path.join(args.out, 'errors.jsonl'), ''.join(
+        json.dumps(entry, sort_keys=True) + '\n' for entry in rejected).encode('utf-8'))
     incomplete = None
     if rejected:
         incomplete = '%d video(s) rejected (%s)' % (len(rejected),
@@ -129,8 +129,8 @@ def run(args):
                    finetune_scales=args.finetune_scales,
                    finetune_per_object=args.finetune_per_object,
                    object_batch=args.object_batch)
-    with open(os.path.join(args.out, 'segment_summary.json'), 'w') as f:
-        json.dump(summary, f, indent=1, sort_keys=True)
+    fileio.write_atomic(os.path.join(args.out, 'segment_summary.json'),
+                        json.dumps(summary, indent=1, sort_keys=True).encode('utf-8'))
     return summary
 
 
@@ -141,6 +141,9 @@ def main(argv=None):
     except (osmn.SegmentError, sources.SourceError, reader.RecordsError,
             device_lib.DeviceError) as err:
         sys.stderr.write('error: %s\n' % err)
+        return 1
+    except OSError as err:   # a full, read-only or unwritable output folder
+        sys.stderr.write('error: %s\n' % fileio.os_error_line(err))
         return 1
     counts = 'segmented %d videos (%d frames), %d rejected (%s)' % (
         summary['videos'], summary['frames'], summary['rejected'],

@@ -16,12 +16,13 @@ objects come from meta.json and start at their first listed frame, whose mask is
 from __future__ import absolute_import, division, print_function
 
 import collections
+import io
 import os
 
 import numpy as np
 
 from datasets import davis as davis_data
-from datasets import images
+from datasets import fileio, images
 from datasets import ytvos as ytvos_data
 from datasets.errors import InputError
 from schemas.vos_video import DAVIS2016, DAVIS2017, YTVOS2018
@@ -59,7 +60,7 @@ class Video(object):
     def image(self, t):
         """Frame t as RGB uint8 [H, W, 3]; SourceError when it is unreadable or of another size."""
         try:
-            bgr = decode_frame(self._read(t))
+            bgr = images.decode_frame(self._read(t))
         except InputError as err:
             raise SourceError('%s frame %s' % (self.where, self.frame_names[t]),
                               '%s (%s)' % (err.reason, err.detail))
@@ -68,20 +69,6 @@ class Video(object):
                               'frame is %dx%d, the video is %dx%d' % (
                                   bgr.shape[1], bgr.shape[0], self.size[1], self.size[0]))
         return bgr[..., ::-1]
-
-
-def decode_frame(data):
-    """JPEG or PNG bytes (told apart by content, not by name) -> BGR uint8 [H, W, 3]; JPEGs with
-    the pipelines' strict checks; InputError otherwise."""
-    import cv2
-    if images.image_format(data) != 'png':
-        return images.decode_jpeg(data)   # JPEG, or its one-line refusal of anything else
-    image = images.decode_png(data)
-    if image.dtype != np.uint8:
-        raise InputError('bad_frame', 'PNG frame of %s samples, expected 8 bits' % image.dtype)
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return image[..., :3] if image.shape[2] == 4 else image
 
 
 def _each(items, build):
@@ -106,11 +93,15 @@ def _objects_from_labels(labels, binary, where):
 
 
 def _read_bytes(path):
+    """A frame's or mask's bytes (regular files only: a named pipe never blocks), warning once
+    per folder about frames whose EXIF rotation is ignored; SourceError naming the path."""
     try:
-        with open(path, 'rb') as f:
-            return f.read()
+        data = fileio.read_bytes(path)
     except (IOError, OSError) as err:
-        raise SourceError(path, 'cannot read: %s' % err)
+        raise SourceError(fileio.printable(path), 'cannot read: %s' % (err.strerror or err))
+    if images.image_format(data) == 'jpeg':
+        images.warn_orientation(data, path)
+    return data
 
 
 def _mask(path):
@@ -133,9 +124,11 @@ def _frames_in(folder, besides=None):
 
 
 def _image_size(path):
+    """(height, width) of the stored pixel grid (PIL does not apply EXIF orientation)."""
     from PIL import Image
+    data = _read_bytes(path)
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             return image.size[1], image.size[0]
     except (IOError, OSError) as err:
         raise SourceError(path, 'unreadable image: %s' % err)

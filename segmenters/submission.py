@@ -147,9 +147,10 @@ def write_zip(out_dir, entries, complete):
         if os.path.isfile(os.path.join(out_dir, name)):
             os.remove(os.path.join(out_dir, name))
     path = os.path.join(out_dir, SUBMISSION if complete else INCOMPLETE)
-    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as archive:
-        for source, entry in sorted(entries, key=lambda e: e[1]):
-            archive.write(source, entry)
+    with fileio.replacing(path) as tmp:   # a full disk leaves no cut-short zip to upload
+        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for source, entry in sorted(entries, key=lambda e: e[1]):
+                archive.write(source, entry)
     return path
 
 

@@ -15,10 +15,12 @@
 """
 from __future__ import absolute_import, division, print_function
 
+import io
 import os
 
 import numpy as np
 
+from datasets import fileio
 from datasets.palette import write_palette_png
 from segmenters import submission
 
@@ -43,9 +45,10 @@ class DavisWriter(object):
         if self.probabilities and probabilities:
             for obj_id, prob in probabilities.items():
                 folder = os.path.join(self.out_dir, 'probabilities', video.name, str(obj_id))
-                os.makedirs(folder, exist_ok=True)
-                np.save(os.path.join(folder, video.frame_names[t] + '.npy'),
-                        np.asarray(prob, np.float32))
+                data = io.BytesIO()
+                np.save(data, np.asarray(prob, np.float32))
+                fileio.write_atomic(os.path.join(folder, video.frame_names[t] + '.npy'),
+                                    data.getvalue())
 
     def finish(self, incomplete=None):
         """Paths worth telling the user about; `incomplete`: why not every video was segmented

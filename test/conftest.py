@@ -2,7 +2,7 @@
 runs, each made once per pytest session and shared by every file that needs it.
 
 Shared means read-only: a test that changes files copies them into its own tmpdir first
-(shutil.copytree). `_unchanged` fails the session's teardown if a shared tree was written to.
+(shutil.copytree; `copy_tree` for the corrupt sample, whose named pipes copytree cannot copy). `_unchanged` fails the session's teardown if a shared tree was written to.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -38,9 +38,24 @@ def _fingerprint(root):
     for base, _, files in os.walk(root):
         for name in files:
             path = os.path.join(base, name)
-            stat = os.stat(path)
+            stat = os.lstat(path)   # the corrupt sample has symbolic link loops, pipes
             found[os.path.relpath(path, root)] = (stat.st_size, stat.st_mtime_ns)
     return found
+
+
+def copy_tree(src, dst):
+    """shutil.copytree for the sample trees: symbolic links copied as links (the corrupt sample
+    has loops and dangling ones), named pipes made anew (copying one fails), sockets left out."""
+    import shutil
+    import stat
+
+    def copy(source, target):
+        mode = os.lstat(source).st_mode
+        if stat.S_ISFIFO(mode):
+            os.mkfifo(target)
+        elif not stat.S_ISSOCK(mode):
+            shutil.copy2(source, target)
+    return shutil.copytree(src, dst, symlinks=True, copy_function=copy)
 
 
 def _unchanged(root):

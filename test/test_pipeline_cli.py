@@ -297,26 +297,44 @@ def test_beam_warnings_are_quiet_unless_verbose(davis, caplog, tmpdir):
     cli.quiet_logging(False)
 
 
+_BLOCKING_READ = """import os, time
+_real_open = os.open
+
+
+def _open(path, *args, **kwargs):  # the frame's read never ends: the test sends SIGINT
+    if path == os.environ['TEST_BLOCKED_FRAME']:
+        os.close(_real_open(os.environ['TEST_READING'], os.O_CREAT | os.O_WRONLY))
+        while True:
+            time.sleep(0.1)
+    return _real_open(path, *args, **kwargs)
+
+
+os.open = _open
+"""
+
+
 def test_ctrl_c_in_worker_processes_is_one_line(davis, tmpdir):
     """A real SIGINT to the process group, as a terminal sends it, while a worker process reads
-    a frame: here a named pipe that blocks the read until the signal has been sent."""
+    a frame: here a read that blocks (a sitecustomize every process of the run imports) until
+    the signal has been sent. (A named pipe no longer blocks: readers refuse it.)"""
     data, root = davis
-    blocked = str(tmpdir.join('DAVIS'))
-    subprocess.check_call(['cp', '-r', data, blocked])
-    frame = sorted(glob.glob(os.path.join(blocked, 'JPEGImages', '480p', '*', '*.jpg')))[0]
-    os.remove(frame)
-    os.mkfifo(frame)
+    frame = sorted(glob.glob(os.path.join(data, 'JPEGImages', '480p', '*', '*.jpg')))[0]
+    tmpdir.mkdir('site').join('sitecustomize.py').write(_BLOCKING_READ)
+    reading = str(tmpdir.join('reading'))
+    env = dict(os.environ, TEST_BLOCKED_FRAME=frame, TEST_READING=reading,
+               PYTHONPATH=os.pathsep.join([str(tmpdir.join('site')), ROOT]))
     out = str(tmpdir.join('out'))
     process = subprocess.Popen(
-        [sys.executable, '-m', 'pipelines', 'davis', '--data', blocked, '--out', out,
+        [sys.executable, '-m', 'pipelines', 'davis', '--data', data, '--out', out,
          '--direct_running_mode=multi_processing', '--direct_num_workers=1'],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env=env)
     writer = None
     try:
         while writer is None and process.poll() is None:
-            try:  # succeeds once a worker has opened the pipe to read the frame
-                writer = os.open(frame, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
+            if os.path.exists(reading):  # a worker is inside the frame's read
+                writer = reading
+            else:
                 time.sleep(0.1)
         os.killpg(process.pid, signal.SIGINT)
         _, err = process.communicate(timeout=60)
@@ -325,8 +343,6 @@ def test_ctrl_c_in_worker_processes_is_one_line(davis, tmpdir):
             os.killpg(process.pid, signal.SIGKILL)  # this test's workers, if any are left
         except ProcessLookupError:
             pass
-        if writer is not None:
-            os.close(writer)
     assert writer is not None, err.decode()[-2000:]  # the signal came while a worker read
     assert process.returncode == 130
     lines = [line for line in err.decode().splitlines() if not line.startswith('[')]

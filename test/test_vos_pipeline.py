@@ -211,7 +211,8 @@ def test_bad_input_is_reported(sample, dataset, root_name, name):
     assert info['counts']['frames'] == (info['counts']['frames_written'] +
                                         sum(image_rejections.values()))
     assert info['rejected']['unit'] == dict(
-        {'empty_sequence': 2}, **({'video_not_in_meta': 1} if dataset == 'ytvos' else {}))
+        {'empty_sequence': 2}, **({'video_not_in_meta': 1, 'non_utf8_name': 1}
+                                  if dataset == 'ytvos' else {}))
     for level, totals in info['totals'].items():
         assert totals['reconciled'], (level, totals)
     # seen on disk: every frame with an image or a mask (those of a video meta.json does not

@@ -233,6 +233,9 @@ def main(argv=None):
             DeviceError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1
+    except OSError as err:   # a full, read-only or unwritable results folder
+        sys.stderr.write('error: %s\n' % fileio.os_error_line(err))
+        return 1
 
 
 if __name__ == '__main__':

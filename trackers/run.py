@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from datasets import fileio
+from datasets.images import encode_png
 from trackers.sequences import SequenceError, read_frame
 
 STATIC_BASELINE = 'static-first-box'
@@ -159,8 +160,9 @@ def frame_strip(frames, layers, path, height=180):
         tile = cv2.resize(frame, (max(1, int(round(frame.shape[1] * scale))), height))
         cv2.putText(tile, str(index), (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
         tiles.append(tile)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    cv2.imwrite(path, cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR))
+    # cv2.imwrite says only False when it cannot write: written whole, or a WriteError
+    fileio.write_atomic(path, encode_png(cv2.cvtColor(np.concatenate(tiles, axis=1),
+                                                      cv2.COLOR_RGB2BGR)))
     return path
 
 

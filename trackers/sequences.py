@@ -9,6 +9,9 @@ import os
 
 import numpy as np
 
+from datasets import images
+from datasets.errors import InputError
+from datasets.fileio import printable
 from datasets.otb import otb_sequence
 from datasets.tracking import IMAGE_EXTENSIONS, Sequence, SequenceError, list_images
 
@@ -61,9 +64,15 @@ def select(sequences, name, source):
 
 
 def read_frame(path):
-    """RGB uint8 frame, or SequenceError naming the file."""
-    import cv2
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise SequenceError('cannot decode frame %s' % path)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """RGB uint8 frame in its stored pixel grid (the ground truth's: EXIF orientation ignored,
+    warned about once per folder), or SequenceError naming the file and why: regular files
+    only (a named pipe or a device is refused, never read), JPEGs checked strictly."""
+    try:
+        data = images.read_file(path)
+        bgr = images.decode_frame(data)
+    except InputError as err:
+        raise SequenceError('cannot read frame %s: %s (%s)' % (printable(path), err.reason,
+                                                              err.detail))
+    if images.image_format(data) == 'jpeg':
+        images.warn_orientation(data, path)
+    return np.ascontiguousarray(bgr[..., ::-1])
