@@ -157,6 +157,7 @@ SAMPLE_STEPS := 200
 steps_flag = $(if $(or $(STEPS),$(1)),--steps $(or $(STEPS),$(SAMPLE_STEPS)))
 
 # make train-sasiam [RECORDS=out/vid] [BRANCH=appearance|semantic] [STEPS=N] [DEVICE=auto|npu|gpu|cpu]
+#                   (RECORDS=out/vid,out/got10k: several, mixed; TRAIN_ARGS="--set input.source_weights=[2,1]")
 #                   [RUN_DIR=runs/...] [TRAIN_ARGS="--caffenet caffenet.npy --set train.lr=0.01"]
 BRANCH   ?= appearance
 sasiam_records = $(or $(RECORDS),$(SAMPLE_RECORDS)/vid)
@@ -168,6 +169,7 @@ train-sasiam: $(STAMP) $(if $(sasiam_sample),$(SAMPLE_RECORDS)/vid/dataset_info.
 	  --run-dir $(sasiam_run_dir) $(call steps_flag,$(sasiam_sample)) $(TRAIN_ARGS)
 
 # make track-sasiam RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h]
+#                   (or SEQ=<video file, e.g. clip.mp4> INIT=x,y,w,h)
 #                   (or [VID_DATA=<ILSVRC2015 root>] SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
 # make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>]
 #                  [OUT=<dir>] [COMPARE="runA runB,runC"] [TRACK_ARGS="--limit 50 --skip-existing --set k=v"]
@@ -183,7 +185,7 @@ cli_out = $(if $(call on_command_line,OUT),$(OUT),$(1))
 tracking_out = $(call cli_out,$(OUT)/tracking/$(1))
 sample_for = $(if $(filter $(SAMPLE)/%,$(1)),$(SAMPLE)/sample_manifest.json)
 # SEQ names a VID val track when VID_DATA is given or SEQ is no folder (then the sample's by default)
-seq_is_vid_track = $(if $(SEQ),$(or $(call on_command_line,VID_DATA),$(call on_command_line,VID),$(if $(wildcard $(SEQ)/.),,1)))
+seq_is_vid_track = $(if $(SEQ),$(or $(call on_command_line,VID_DATA),$(call on_command_line,VID),$(if $(wildcard $(SEQ)),,1)))
 $(call declare,track-sasiam,RUN SEQ INIT VID_DATA DATA DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),track one sequence with a run (RUN=<run>[$(comma)<semantic run>] SEQ=<folder or VID val track> [INIT=x$(comma)y$(comma)w$(comma)h]))
 track-sasiam: $(STAMP) $(if $(seq_is_vid_track),$(call sample_for,$(VID_DATA)))
 	@test -n "$(RUN)" -a -n "$(SEQ)" || { echo "usage: make track-sasiam RUN=<run dir>[,<run dir>] SEQ=<sequence dir or VID val track> [INIT=x,y,w,h] [VID_DATA=<ILSVRC2015 root>]"; exit 2; }
