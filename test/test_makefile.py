@@ -56,7 +56,7 @@ def flag_value(command, flag):
 
 
 def test_vocabulary_is_one_name_per_concept():
-    assert readers_of('RUN_DIR') == ['train-sasiam', 'train-osmn']
+    assert readers_of('RUN_DIR') == ['train-sasiam', 'import-siamfc', 'train-osmn']
     assert readers_of('RUN') == ['track-sasiam', 'eval-sasiam', 'segment-osmn']
     assert readers_of('RECORDS') == ['train-sasiam', 'train-osmn', 'segment-osmn']
     assert readers_of('VID_DATA') == ['vid-records', 'track-sasiam', 'eval-sasiam']
@@ -104,12 +104,14 @@ def test_a_variable_only_other_targets_read_is_refused_in_one_line(target):
 def test_the_example_of_the_issue():
     refused = make('eval-osmn', 'RUN_DIR=runs/my-osmn')
     assert refused.returncode != 0
-    assert 'RUN_DIR is not read by eval-osmn (read by: train-sasiam train-osmn)' in refused.stderr
+    assert ('RUN_DIR is not read by eval-osmn (read by: train-sasiam import-siamfc '
+            'train-osmn)') in refused.stderr
     # the default goal (help) is checked too, and an old name names its readers
     assert 'RUN_DIR is not read by help' in make('RUN_DIR=x').stderr
     old = make('eval-osmn', 'OSMN_RUN_DIR=x')
     assert old.stderr.strip().endswith(
-        'OSMN_RUN_DIR is not read by eval-osmn (read by: train-sasiam train-osmn).  Stop.')
+        'OSMN_RUN_DIR is not read by eval-osmn (read by: train-sasiam import-siamfc '
+        'train-osmn).  Stop.')
 
 
 def test_a_variable_read_by_any_requested_goal_passes():
