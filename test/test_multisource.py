@@ -168,3 +168,11 @@ def test_folders_chunked_differently_are_refused(two_sources, tmpdir):
         with pytest.raises(reader.RecordsError) as err:
             reader.records_dirs(records)
         assert words in str(err.value)
+
+
+def test_folders_cropped_differently_are_refused(two_sources, tmpdir):
+    vid, _ = two_sources
+    other = _relabelled(vid, tmpdir, 'tc', ['tc128:test'], context_amount=0.25)
+    with pytest.raises(reader.RecordsError) as err:
+        data.source_infos('%s,%s' % (vid, other))
+    assert 'differ in context_amount (0.5 vs 0.25)' in str(err.value)

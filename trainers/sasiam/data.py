@@ -194,9 +194,11 @@ def add_augment_boxes(batch, seeds, max_stretch):
     return out
 
 
-# Options of vid_track records that shape the pairs: folders trained on together must agree.
-# (Crop sizes and context are the schema's constants, fixed by its version.)
-SHAPING_OPTIONS = ('max_frame_dist',)
+# Options of vid_track records that shape the pairs and crops: folders trained on together must
+# agree. max_frame_dist has the schema's default when a folder does not list it; the crop
+# geometry is the schema's constants (fixed by its version), and is compared as well where a
+# converter lists it among its options.
+SHAPING_OPTIONS = ('max_frame_dist', 'context_amount', 'exemplar_side', 'search_side')
 
 
 def source_infos(records, schema=vid_track.SCHEMA):
@@ -218,7 +220,10 @@ def source_infos(records, schema=vid_track.SCHEMA):
 def _shaping_value(info, key):
     if key == 'schema':
         return '%s v%s' % (info['schema'].get('name'), info['schema'].get('version'))
-    return int(info.get('options', {}).get(key, vid_track.MAX_FRAME_DIST))
+    defaults = {'max_frame_dist': vid_track.MAX_FRAME_DIST, 'context_amount':
+                vid_track.CONTEXT_AMOUNT, 'exemplar_side': vid_track.EXEMPLAR_SIDE,
+                'search_side': vid_track.SEARCH_SIDE}
+    return info.get('options', {}).get(key, defaults[key])
 
 
 def source_weights(cfg, count):
@@ -239,7 +244,7 @@ def batches(records_dir, split, cfg, seed, training, shard=(0, 1), skip=None):
     resume: reader.resumable_iterator)."""
     import tensorflow as tf
     infos = source_infos(records_dir)
-    written = _shaping_value(infos[0][1], 'max_frame_dist')
+    written = int(_shaping_value(infos[0][1], 'max_frame_dist'))
     if cfg['max_frame_dist'] > written:
         raise reader.RecordsError(
             'input.max_frame_dist %d exceeds the %d the records were chunked with: pairs could '
