@@ -175,6 +175,7 @@ SAMPLE_STEPS := 200
 steps_flag = $(if $(or $(STEPS),$(1)),--steps $(or $(STEPS),$(SAMPLE_STEPS)))
 
 # make train-sasiam [RECORDS=out/vid] [BRANCH=appearance|semantic] [STEPS=N] [DEVICE=auto|npu|gpu|cpu]
+#                   (RECORDS=out/vid,out/got10k: several, mixed; TRAIN_ARGS="--set input.source_weights=[2,1]")
 #                   [RUN_DIR=runs/...] [TRAIN_ARGS="--caffenet caffenet.npy --set train.lr=0.01"]
 BRANCH   ?= appearance
 sasiam_records = $(or $(RECORDS),$(SAMPLE_RECORDS)/vid)
@@ -186,6 +187,7 @@ train-sasiam: $(STAMP) $(if $(sasiam_sample),$(SAMPLE_RECORDS)/vid/dataset_info.
 	  --run-dir $(sasiam_run_dir) $(call steps_flag,$(sasiam_sample)) $(TRAIN_ARGS)
 
 # make track-sasiam RUN=<run dir>[,<semantic run dir>] SEQ=<OTB sequence or frame folder> [INIT=x,y,w,h]
+#                   (or SEQ=<video file, e.g. clip.mp4> INIT=x,y,w,h)
 #                   (or [VID_DATA=<ILSVRC2015 root>] SEQ=<val track, e.g. ILSVRC2015_val_00000000.0>)
 # make eval-sasiam RUN=... [OTB_DATA=<OTB root> [OTB_LIST=<list>] | VID_DATA=<ILSVRC2015 root>
 #                  | UAV123_DATA | NFS_DATA | TC128_DATA | LASOT_DATA | GOT10K_DATA [SPLIT=val|test]
@@ -208,8 +210,8 @@ cli_out = $(if $(call on_command_line,OUT),$(OUT),$(1))
 tracking_out = $(call cli_out,$(OUT)/tracking/$(1))
 sample_for = $(if $(filter $(SAMPLE)/%,$(1)),$(SAMPLE)/sample_manifest.json)
 # SEQ names a VID val track when VID_DATA is given or SEQ is no folder (then the sample's by default)
-seq_is_vid_track = $(if $(SEQ),$(or $(call on_command_line,VID_DATA),$(call on_command_line,VID),$(if $(wildcard $(SEQ)/.),,1)))
-$(call declare,track-sasiam,RUN SEQ INIT VID_DATA DATA DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),track one sequence with a run (RUN=<run>[$(comma)<semantic run>] SEQ=<folder or VID val track> [INIT=x$(comma)y$(comma)w$(comma)h]))
+seq_is_vid_track = $(if $(SEQ),$(or $(call on_command_line,VID_DATA),$(call on_command_line,VID),$(if $(wildcard $(SEQ)),,1)))
+$(call declare,track-sasiam,RUN SEQ INIT VID_DATA DATA DEVICE OUT TRACK_ARGS $(SAMPLE_VARIABLES),track one sequence with a run (RUN=<run>[$(comma)<semantic run>] SEQ=<folder$(comma) video file or VID val track> [INIT=x$(comma)y$(comma)w$(comma)h]))
 track-sasiam: $(STAMP) $(if $(seq_is_vid_track),$(call sample_for,$(VID_DATA)))
 	@test -n "$(RUN)" -a -n "$(SEQ)" || { echo "usage: make track-sasiam RUN=<run dir>[,<run dir>] SEQ=<sequence dir or VID val track> [INIT=x,y,w,h] [VID_DATA=<ILSVRC2015 root>]"; exit 2; }
 	$(PY) -m trackers track --run $(RUN) --seq $(SEQ) $(if $(INIT),--init $(INIT)) $(if $(seq_is_vid_track),--vid $(VID_DATA)) \
@@ -226,6 +228,14 @@ eval-sasiam: $(STAMP) $(if $(OTB_DATA)$(VOT_DATA)$(eval_benchmark),,$(call sampl
 	@test -n "$(RUN)" || { echo "usage: make eval-sasiam RUN=<run dir>[,<run dir>] [OTB_DATA=<dir> | VID_DATA=<ILSVRC2015 root> | UAV123_DATA= | NFS_DATA= | TC128_DATA= | LASOT_DATA= | GOT10K_DATA= [SPLIT=val|test] | TRACKINGNET_DATA= | VOT_DATA= [VOT_YEAR=]] [OUT=<dir>]"; exit 2; }
 	$(PY) -m trackers eval --run $(RUN) $(or $(vot_source),$(sasiam_eval_source)) \
 	  $(if $(COMPARE),--compare $(COMPARE)) --device $(DEVICE) --out $(call tracking_out,eval) $(TRACK_ARGS)
+
+# make import-siamfc MAT=<SiamFC network, e.g. 2016-08-17.net.mat> RUN_DIR=<new run directory>:
+# the released SiamFC weights as an appearance run that make track-sasiam RUN=... uses (docs/tracking.md)
+MAT ?=
+$(call declare,import-siamfc,MAT RUN_DIR,import the released SiamFC network (MAT=<MatConvNet .mat>) as an appearance run directory (RUN_DIR=<new dir>))
+import-siamfc: $(STAMP)
+	@test -n "$(MAT)" -a -n "$(RUN_DIR)" || { echo "usage: make import-siamfc MAT=<2016-08-17.net.mat> RUN_DIR=<new run directory>"; exit 2; }
+	$(PY) -m trainers.sasiam.import_siamfc $(MAT) $(RUN_DIR)
 
 # make npu-doctor [DOCTOR_ARGS="--steps 8 --iterations-per-loop 4 --work-dir runs/doctor"]: on an
 # Ascend host, the versions, the visible NPUs, both trainers and the tracking and segmentation

@@ -1,6 +1,7 @@
 """SA-Siam tracking and its OTB-style evaluation (`make track-sasiam`, `make eval-sasiam`).
 
 python -m trackers track --run RUN[,RUN] --seq DIR [--init x,y,w,h] [--out DIR]
+python -m trackers track --run RUN[,RUN] --seq VIDEO.mp4 --init x,y,w,h [--out DIR]
 python -m trackers track --run RUN[,RUN] --vid ROOT --seq SNIPPET.TRACKID [--out DIR]
 python -m trackers eval  --run RUN[,RUN] (--otb DIR [--list FILE] | --vid ROOT | --uav123 DIR | --nfs DIR
                          | --tc128 DIR | --lasot DIR | --got10k DIR [--split val|test]
@@ -23,7 +24,7 @@ import json
 import os
 import sys
 
-from datasets import fileio, tracking, vid
+from datasets import fileio, tracking, vid, video_files
 from trackers import run as run_lib
 from trackers import sasiam
 from trackers import sequences as seq_lib
@@ -43,9 +44,11 @@ def parse_args(argv):
                        help='override a tracking constant, e.g. --set window_influence=0.2')
         p.add_argument('--out', help='output folder (default out/tracking/%s)' % name)
     track = sub.choices['track']
-    track.add_argument('--seq', required=True, help='an OTB sequence folder or a folder of frames '
-                                                    '(with --vid: a val track, SNIPPET.TRACKID)')
-    track.add_argument('--init', help='first box x,y,w,h in 0-based pixels (frame folders)')
+    track.add_argument('--seq', required=True, help='an OTB sequence folder, a folder of frames '
+                                                    'or a video file (with --vid: a val track, '
+                                                    'SNIPPET.TRACKID)')
+    track.add_argument('--init', help='first box x,y,w,h in 0-based pixels (frame folders, '
+                                      'videos)')
     track.add_argument('--vid', help='ILSVRC2015 root: track its val track named by --seq')
     evaluate = sub.choices['eval']
     tracking.add_source_arguments(evaluate)
@@ -151,7 +154,9 @@ def command_track(args, cfg):
         sequences = seq_lib.select(vid.track_sequences(args.vid), args.seq, args.vid)
     else:
         init = seq_lib.parse_box(args.init) if args.init else None
-        sequences = seq_lib.load_sequence(args.seq, init)
+        sequences = ([video_files.video_sequence(args.seq, init)]
+                     if video_files.is_video_file(args.seq) else
+                     seq_lib.load_sequence(args.seq, init))
     out = args.out or os.path.join('out', 'tracking', 'track')
     _track_specs([args.run], cfg, args.device, sequences, os.path.join(out, 'results'), out)
     print('results: %s' % os.path.join(out, 'results'))

@@ -7,6 +7,7 @@ Result layout (got10k's ExperimentOTB and the OTB toolkits read it):
 from __future__ import absolute_import, division, print_function
 
 import io
+import itertools
 import os
 import time
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from datasets import fileio
 from datasets.images import encode_png
+from datasets.video_files import VideoFrames
 from trackers.sequences import SequenceError, read_frame
 
 STATIC_BASELINE = 'static-first-box'
@@ -35,10 +37,24 @@ class StaticTracker(object):
         return self.box
 
 
-def _timed_read(path):
+def frame_stream(sequence):
+    """The sequence's RGB frames in order, decoded one at a time: its frame files, or its video
+    (datasets.video_files)."""
+    if isinstance(sequence.frames, VideoFrames):
+        return iter(sequence.frames)
+    return (read_frame(path) for path in sequence.frames)
+
+
+def _timed_next(frames):
+    """(next frame or None at the end, seconds it took)."""
     start = time.time()
-    frame = read_frame(path)
+    frame = next(frames, None)
     return frame, time.time() - start
+
+
+def frame_label(sequence, index):
+    frames = sequence.frames
+    return frames.label(index) if isinstance(frames, VideoFrames) else frames[index]
 
 
 def check_frame_size(sequence, index, shape, first_shape):
@@ -48,8 +64,11 @@ def check_frame_size(sequence, index, shape, first_shape):
     if tuple(shape) != tuple(first_shape):
         raise SequenceError('%s: frame %d (%s) is %dx%d, but frame 0 is %dx%d: every frame of a '
                             'sequence must have one size' % (
-                                sequence.name, index, sequence.frames[index], shape[1], shape[0],
-                                first_shape[1], first_shape[0]))
+                                sequence.name, index, frame_label(sequence, index), shape[1],
+                                shape[0], first_shape[1], first_shape[0]))
+
+
+STAT_KEYS = ('times', 'decode', 'decode_wait', 'network', 'host', 'crop')
 
 
 def track_sequence(tracker, sequence, keep_frames=()):
@@ -58,36 +77,39 @@ def track_sequence(tracker, sequence, keep_frames=()):
     that decodes the next frame while the network runs on this one: OpenCV and TensorFlow
     release the GIL), 'decode_wait' (what of it the tracker waited for), 'network' (the device's
     sess.run), 'host' (search boxes, crops, upsampling, update rule), 'crop' (the crops alone);
-    plus 'frames': {i: RGB frame} for the indices in keep_frames."""
+    plus 'frames': {i: RGB frame} for the indices in keep_frames. N is the number of frames read:
+    a video is read to its end (its container's frame count may be off)."""
     from concurrent.futures import ThreadPoolExecutor
     origin = [sequence.origin, sequence.origin, 0, 0]
-    n = len(sequence.frames)
-    boxes = np.zeros((n, 4))
-    stats = {k: np.zeros(n) for k in ('times', 'decode', 'decode_wait', 'network', 'host',
-                                      'crop')}
+    boxes, stats = [], {k: [] for k in STAT_KEYS}
     kept, first_shape = {}, None
-    with ThreadPoolExecutor(1) as reader:
-        pending = reader.submit(_timed_read, sequence.frames[0])
-        for i in range(n):
+    frames = frame_stream(sequence)
+    with ThreadPoolExecutor(1) as reader:   # the one thread that reads `frames`
+        pending = reader.submit(_timed_next, frames)
+        for i in itertools.count():
             before = dict(tracker.timing)
             start = time.time()
-            frame, stats['decode'][i] = pending.result()
-            stats['decode_wait'][i] = time.time() - start
+            frame, decode_s = pending.result()
+            if frame is None:
+                break
+            stats['decode'].append(decode_s)
+            stats['decode_wait'].append(time.time() - start)
             first_shape = first_shape or frame.shape[:2]
             check_frame_size(sequence, i, frame.shape[:2], first_shape)
-            if i + 1 < n:
-                pending = reader.submit(_timed_read, sequence.frames[i + 1])
+            pending = reader.submit(_timed_next, frames)
             if i == 0:
                 box = tracker.init(frame, sequence.boxes[0] - origin)
             else:
                 box = tracker.update(frame)
-            boxes[i] = np.asarray(box) + origin
-            stats['times'][i] = time.time() - start
+            boxes.append(np.asarray(box) + origin)
+            stats['times'].append(time.time() - start)
             for key in ('network', 'host', 'crop'):
-                stats[key][i] = tracker.timing[key + '_s'] - before[key + '_s']
+                stats[key].append(tracker.timing[key + '_s'] - before[key + '_s'])
             if i in keep_frames:
                 kept[i] = frame
+    boxes = np.array(boxes, np.float64).reshape(-1, 4)
     boxes[0] = sequence.boxes[0]  # include_first False: frame 0 reports the given box
+    stats = {k: np.array(v, np.float64) for k, v in stats.items()}
     stats['frames'] = kept
     return boxes, stats
 

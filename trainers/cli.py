@@ -111,12 +111,13 @@ def verified(build):
     def build_and_verify(cfg, device, dp):
         from schemas import verify
         trainable, cfg = build(cfg, device, dp)
-        report = verify.verify(cfg['input']['records'])
-        for line in report.lines()[:-1]:
-            sys.stderr.write('%s\n' % line)
-        if not report.ok:
-            raise reader.RecordsError('--verify-records: %s' % report.lines()[-1])
-        sys.stderr.write('--verify-records: %s\n' % report.lines()[-1])
+        for records in reader.records_dirs(cfg['input']['records']):  # each of several folders
+            report = verify.verify(records)
+            for line in report.lines()[:-1]:
+                sys.stderr.write('%s\n' % line)
+            if not report.ok:
+                raise reader.RecordsError('--verify-records: %s' % report.lines()[-1])
+            sys.stderr.write('--verify-records: %s\n' % report.lines()[-1])
         return trainable, cfg
     return build_and_verify
 

@@ -22,6 +22,18 @@ def _gfile():
     return tf.io.gfile
 
 
+def records_dirs(records):
+    """The records folders of `input.records`: one folder, or several separated by commas
+    ("out/vid,out/got10k": multi-source training, trainers/sasiam/data.py), in that order."""
+    dirs = [part.strip() for part in str(records).split(',')]
+    if not all(dirs):
+        raise RecordsError('input.records %r names an empty folder (a stray comma?)' % records)
+    if len(set(dirs)) != len(dirs):
+        raise RecordsError('input.records %r names a folder twice (give it more weight with '
+                           'input.source_weights instead)' % records)
+    return dirs
+
+
 def load_info(records_dir, schema):
     """dataset_info.json of a pipeline output (schemas/dataset_info.py), checked against the
     schema the trainer reads."""

@@ -35,19 +35,49 @@ class RunFailed(RuntimeError):
 
 # -- the records a run reads ---------------------------------------------------------------------
 
-def records_identity(records_dir):
-    """{records, name, schema, dataset_info_sha256} of a pipeline output: what a run was started
-    on (a rebuild writes a new dataset_info.json, so the digest changes)."""
+def records_identity(records):
+    """{records, name, schema, dataset_info_sha256, sources} of what a run was started on (a
+    rebuild writes a new dataset_info.json, so the digest changes). `records`: one pipeline
+    output, or several separated by commas (multi-source training): then `name` joins their
+    names with '+', the digest is over theirs in order, `folders` lists each one's identity, and
+    all must share one schema."""
+    folders = [_folder_identity(folder) for folder in reader.records_dirs(records)]
+    if len(folders) == 1:
+        return folders[0]
+    schemas = set(json.dumps(f['schema'], sort_keys=True) for f in folders)
+    if len(schemas) > 1:
+        raise reader.RecordsError('the records folders of %s are of different schemas (%s)' % (
+            records, ', '.join(_describe(f) for f in folders)))
+    digest = hashlib.sha256('\n'.join(f['dataset_info_sha256'] for f in folders).encode())
+    return {'records': records, 'name': '+'.join(str(f['name']) for f in folders),
+            'schema': folders[0]['schema'], 'dataset_info_sha256': digest.hexdigest(),
+            'sources': sorted(set(s for f in folders for s in f['sources'])),
+            'folders': folders}
+
+
+def _folder_identity(records_dir):
+    """records_identity of one folder; `sources` are its dataset_info.json's ("<dataset>:<split>"
+    strings), or its name when it lists none (records written before sources were recorded)."""
     import tensorflow as tf  # gfile: records may live on gs:// or hdfs://
     path = dataset_info.info_path(records_dir)
     try:
         with tf.io.gfile.GFile(path, 'rb') as f:
             raw = f.read()
         info = json.loads(raw.decode('utf-8'))
+        sources = info.get('sources') or [str(info.get('name'))]
         return {'records': records_dir, 'name': info.get('name'), 'schema': info.get('schema'),
-                'dataset_info_sha256': hashlib.sha256(raw).hexdigest()}
-    except (tf.errors.OpError, ValueError, AttributeError) as err:
+                'dataset_info_sha256': hashlib.sha256(raw).hexdigest(),
+                'sources': sorted(set(str(s) for s in sources))}
+    except (tf.errors.OpError, ValueError, AttributeError, TypeError) as err:
         raise reader.RecordsError('%s cannot be read: %s' % (path, _first_line(err)))
+
+
+def run_sources(run_dir):
+    """The sources ("<dataset>:<split>") of every records folder a run trained on, from its
+    run.json (the union over its records history), or None for a run that records none (an
+    imported or older run). Evaluation reads it (GOT-10k test results must come from GOT-10k
+    train alone)."""
+    return (_read_run_file(run_dir) or {}).get('sources') or None
 
 
 def _describe(identity, where=True):
@@ -82,8 +112,9 @@ def check_records(run_dir, identity, allow_changed):
             % (run_dir, _describe(started), _describe(identity)))
     if started and started.get('dataset_info_sha256') != identity['dataset_info_sha256']:
         what = ('%s was trained on the records at %s; %s now holds %s: the records changed '
-                'since the run started (rebuilt or replaced)' % (
-                    run_dir, _describe(started), identity['records'], _describe(identity, False)))
+                'since the run started (rebuilt or replaced%s)' % (
+                    run_dir, _describe(started), identity['records'], _describe(identity, False),
+                    _changed_folders(started, identity)))
         if not allow_changed:
             raise config_lib.ConfigError(
                 what + '. Resume with --allow-changed-records to continue on them, or start a '
@@ -91,9 +122,30 @@ def check_records(run_dir, identity, allow_changed):
         sys.stderr.write('note: %s; continuing on them as asked (--allow-changed-records)\n'
                          % what)
     history = run.get('records_history', [started] if started else [])
-    if not history or history[-1] != identity:
+    if not history or _key(history[-1]) != _key(identity):
         history = history + [identity]
-    return {'records': identity, 'records_history': history}
+    return _run_file(identity, history)
+
+
+def _key(identity):
+    return identity.get('records'), identity.get('dataset_info_sha256')
+
+
+def _changed_folders(started, identity):
+    """'; changed: FOLDER, ...' for multi-source records of the same folders, else ''."""
+    before, now = started.get('folders') or [started], identity.get('folders') or [identity]
+    if [f.get('records') for f in before] != [f.get('records') for f in now]:
+        return ''
+    changed = [b['records'] for b, n in zip(before, now)
+               if b.get('dataset_info_sha256') != n.get('dataset_info_sha256')]
+    return '; changed: %s' % ', '.join(changed) if len(now) > 1 else ''
+
+
+def _run_file(identity, history):
+    """run.json: the records in use, the history of records trained on, and the union of their
+    sources (run_sources)."""
+    sources = sorted(set(s for entry in history for s in (entry or {}).get('sources') or []))
+    return {'records': identity, 'records_history': history, 'sources': sources}
 
 
 # -- opening a run -------------------------------------------------------------------------------
@@ -119,7 +171,7 @@ def open_run(config, check_checkpoint):
             run_file = check_records(run_dir, identity, train['allow_changed_records'])
         check_checkpoint(checkpoint)
     elif identity:
-        run_file = {'records': identity, 'records_history': [identity]}
+        run_file = _run_file(identity, [identity])
     try:  # nothing above wrote; from here on the run directory changes
         _start(config, run_dir, checkpoint, unreadable, run_file)
     except OSError as err:

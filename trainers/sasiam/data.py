@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 
 from schemas import vid_track
 from trainers import reader
+from trainers.accepts import ConfigError
 from trainers.distributed.settings import rank_seed
 
 CROP = vid_track.SEARCH_SIDE   # stored crop side
@@ -122,13 +123,9 @@ def _decode(jpeg):
     return image
 
 
-def pairs(files, cfg, seed, training, shard=(0, 1), skip=None):
-    """Endless dataset of dicts: exemplar, instance (uint8 [255, 255, 3]).
-
-    shard=(rank, ranks): this rank's part of every pass (reader.record_passes). The pairs a track
-    yields depend on (run seed, pass, track) only, so R ranks together draw exactly the pairs of
-    a single device; shuffles use the rank's own seed. skip: pairs to drop (a resume), before
-    their JPEGs are decoded."""
+def drawn_pairs(files, cfg, seed, training, shard=(0, 1)):
+    """Endless dataset of (exemplar JPEG, instance JPEG, owned) of one records folder, shuffled
+    when training; not decoded yet (a resume skips pairs before decoding them)."""
     import tensorflow as tf
     k = int(cfg['pairs_per_track'])
     # validation: the same pairs every time it is re-initialised (no shuffling, fixed seed),
@@ -147,10 +144,42 @@ def pairs(files, cfg, seed, training, shard=(0, 1), skip=None):
     if training and cfg['pair_shuffle'] > 1:
         drawn = drawn.shuffle(cfg['pair_shuffle'], seed=rank_seed(
             reader.derive_seed(seed, 'pair_shuffle'), shard[0]))
+    return drawn
+
+
+def decoded(drawn, cfg, skip=None):
+    """{'exemplar', 'instance'} uint8 [255, 255, 3] of a drawn-pair stream, `skip` pairs
+    dropped first (before their JPEGs are decoded)."""
     if skip is not None:
         drawn = drawn.skip(skip)
     return drawn.map(lambda z, x, owned: {'exemplar': _decode(z), 'instance': _decode(x)},
                      num_parallel_calls=cfg['num_parallel_calls'])
+
+
+def pairs(files, cfg, seed, training, shard=(0, 1), skip=None):
+    """Endless dataset of dicts: exemplar, instance (uint8 [255, 255, 3]).
+
+    shard=(rank, ranks): this rank's part of every pass (reader.record_passes). The pairs a track
+    yields depend on (run seed, pass, track) only, so R ranks together draw exactly the pairs of
+    a single device; shuffles use the rank's own seed. skip: pairs to drop (a resume), before
+    their JPEGs are decoded."""
+    return decoded(drawn_pairs(files, cfg, seed, training, shard), cfg, skip)
+
+
+def mixed_drawn(file_lists, weights, cfg, seed, shard=(0, 1)):
+    """Training pairs of several records folders (multi-source), not decoded: each folder's own
+    stream, drawn as `drawn_pairs` does with a seed of its own, and pair after pair a folder
+    picked with probability weights[i] / sum(weights) by a seeded selector (tf.data's
+    sample_from_datasets). Every stream is fixed by the run seed, so the mixture is too, and a
+    resume that skips the mixed pairs it trained on sees what an uninterrupted run sees."""
+    import tensorflow as tf
+    streams = [drawn_pairs(files, cfg, reader.derive_seed(seed, 'source-%d' % index), True,
+                           shard) for index, files in enumerate(file_lists)]
+    total = float(sum(weights))
+    mixed = tf.data.experimental.sample_from_datasets(
+        streams, [w / total for w in weights],
+        seed=rank_seed(reader.derive_seed(seed, 'source_sampling'), shard[0]))
+    return reader.without_autotune_model(mixed)
 
 
 def add_augment_boxes(batch, seeds, max_stretch):
@@ -165,20 +194,73 @@ def add_augment_boxes(batch, seeds, max_stretch):
     return out
 
 
+# Options of vid_track records that shape the pairs and crops: folders trained on together must
+# agree. max_frame_dist has the schema's default when a folder does not list it; the crop
+# geometry is the schema's constants (fixed by its version), and is compared as well where a
+# converter lists it among its options.
+SHAPING_OPTIONS = ('max_frame_dist', 'context_amount', 'exemplar_side', 'search_side')
+
+
+def source_infos(records, schema=vid_track.SCHEMA):
+    """[(folder, dataset_info)] of `input.records` (one folder or a comma list), refused in one
+    line when the folders' schema versions or SHAPING_OPTIONS differ."""
+    infos = [(folder, reader.load_info(folder, schema)) for folder in reader.records_dirs(records)]
+    first_folder, first = infos[0]
+    for folder, info in infos[1:]:
+        for key in ('schema',) + SHAPING_OPTIONS:
+            mine, theirs = _shaping_value(first, key), _shaping_value(info, key)
+            if mine != theirs:
+                raise reader.RecordsError(
+                    'the records at %s and %s differ in %s (%s vs %s): multi-source training '
+                    'needs folders built alike; rebuild one of them' % (
+                        first_folder, folder, key, mine, theirs))
+    return infos
+
+
+def _shaping_value(info, key):
+    if key == 'schema':
+        return '%s v%s' % (info['schema'].get('name'), info['schema'].get('version'))
+    defaults = {'max_frame_dist': vid_track.MAX_FRAME_DIST, 'context_amount':
+                vid_track.CONTEXT_AMOUNT, 'exemplar_side': vid_track.EXEMPLAR_SIDE,
+                'search_side': vid_track.SEARCH_SIDE}
+    return info.get('options', {}).get(key, defaults[key])
+
+
+def source_weights(cfg, count):
+    """The sampling weight of each of `count` records folders: input.source_weights, or equal."""
+    weights = cfg.get('source_weights')
+    if weights is None:
+        return [1.0] * count
+    if len(weights) != count:
+        raise ConfigError(
+            'input.source_weights lists %d weights for %d records folders (one weight per '
+            'folder of input.records, in its order)' % (len(weights), count))
+    return [float(w) for w in weights]
+
+
 def batches(records_dir, split, cfg, seed, training, shard=(0, 1), skip=None):
-    """Batched, prefetched dataset for one split of a vid_track output directory (this rank's
-    part of it: see pairs), `skip` batches dropped (a resume: reader.resumable_iterator)."""
+    """Batched, prefetched dataset for one split of a vid_track output directory, or of several
+    (a comma list: mixed_pairs), this rank's part of it (see pairs), `skip` batches dropped (a
+    resume: reader.resumable_iterator)."""
     import tensorflow as tf
-    info = reader.load_info(records_dir, vid_track.SCHEMA)
-    written = int(info.get('options', {}).get('max_frame_dist', vid_track.MAX_FRAME_DIST))
+    infos = source_infos(records_dir)
+    written = int(_shaping_value(infos[0][1], 'max_frame_dist'))
     if cfg['max_frame_dist'] > written:
         raise reader.RecordsError(
             'input.max_frame_dist %d exceeds the %d the records were chunked with: pairs could '
             'span two chunks (rebuild with --max-frame-dist %d)'
             % (cfg['max_frame_dist'], written, cfg['max_frame_dist']))
-    files, _ = reader.shard_files(records_dir, info, split)
+    file_lists = [reader.shard_files(folder, info, split)[0] for folder, info in infos]
     batch = cfg['batch_size']
-    dataset = pairs(files, cfg, seed, training, shard, None if skip is None else skip * batch)
+    pair_skip = None if skip is None else skip * batch
+    if training:  # also refuses weights that do not fit the folders when there is one
+        weights = source_weights(cfg, len(infos))
+    if len(file_lists) == 1:
+        dataset = pairs(file_lists[0], cfg, seed, training, shard, pair_skip)
+    elif training:
+        dataset = decoded(mixed_drawn(file_lists, weights, cfg, seed, shard), cfg, pair_skip)
+    else:
+        raise reader.RecordsError('validation reads one records folder, not %s' % records_dir)
     dataset = dataset.batch(batch, drop_remainder=True)
     if training:
         seeds = reader.element_seeds(rank_seed(reader.derive_seed(seed, 'augment'),

@@ -1,6 +1,7 @@
 """Train one SA-Siam branch on vid_track records (`make train-sasiam`).
 
 python -m trainers.sasiam --records out/vid --branch appearance --run-dir runs/sasiam-appearance
+    [--records out/got10k ... --set input.source_weights=[2,1]] (several folders, mixed)
     [--steps N] [--device auto|npu|gpu|cpu] [--caffenet caffenet.npy] [--config f.json]
     [--set train.lr=0.01 ...]
 
@@ -20,7 +21,6 @@ from trainers.distributed import settings
 from trainers.distributed.data_parallel import DataParallel
 from trainers import config as config_lib
 from trainers import device as device_lib
-from schemas import vid_track
 from trainers.sasiam import data, model
 
 DEFAULTS = {
@@ -41,7 +41,8 @@ DEFAULTS = {
         'random_init_for_tests': False,
     },
     'input': {
-        'records': 'out/vid',
+        'records': 'out/vid',          # one folder, or several: "out/vid,out/got10k"
+        'source_weights': None,        # several folders: sampling weight of each (null: equal)
         'train_split': 'train',
         'validation_split': 'validation',
         'batch_size': 8,
@@ -86,7 +87,8 @@ TYPES = {
         'random_init_for_tests': _C.boolean(),
     },
     'input': {
-        'records': _C.text(), 'train_split': _C.text(), 'validation_split': _C.text(),
+        'records': _C.text(), 'source_weights': _C.optional(_C.list_of(_C.number(above=0))),
+        'train_split': _C.text(), 'validation_split': _C.text(),
         'batch_size': _C.integer(1), 'max_frame_dist': _C.integer(1),
         'pairs_per_track': _C.integer(1), 'cycle_length': _C.integer(1),
         'record_shuffle': _C.integer(0), 'pair_shuffle': _C.integer(0),
@@ -106,9 +108,12 @@ def _inputs(cfg, training, seed, shard=(0, 1), timed=False):
     of one split; shard=(rank, ranks): this rank's part of the training input; timed: measure
     the input wait (reader.next_batch)."""
     import tensorflow as tf
+    # several records folders: training mixes them, validation reads the first (docs/training.md)
+    records = cfg['input']['records'] if training else reader.records_dirs(
+        cfg['input']['records'])[0]
     with tf.device('/cpu:0'):
         def dataset(skip=None):
-            return data.batches(cfg['input']['records'], cfg['input'][
+            return data.batches(records, cfg['input'][
                 'train_split' if training else 'validation_split'], cfg['input'], seed, training,
                 shard, skip)
         if training:
@@ -194,8 +199,8 @@ def build(cfg, device, dp=None):
         def init_fn(sess):
             for variable, value in assignments:
                 variable.load(value, sess)
-    files, _ = reader.shard_files(cfg['input']['records'], reader.load_info(
-        cfg['input']['records'], vid_track.SCHEMA), cfg['input']['train_split'])
+    files = [path for folder, info in data.source_infos(cfg['input']['records'])
+             for path in reader.shard_files(folder, info, cfg['input']['train_split'])[0]]
     return loop.Trainable(train_op, loss, total, lr, global_step,
                           dp.global_batch(cfg['input']['batch_size']),
                           train_init, validation_loss, validation_init, init_fn, input_skip,
@@ -207,7 +212,9 @@ def build(cfg, device, dp=None):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='python -m trainers.sasiam',
                                      description=__doc__.split('\n\n')[0])
-    parser.add_argument('--records', help='vid_track output directory (default out/vid)')
+    parser.add_argument('--records', action='append',
+                        help='vid_track output directory (default out/vid); several train '
+                             'together: a comma list or the flag repeated (docs/training.md)')
     parser.add_argument('--branch', choices=('appearance', 'semantic'))
     parser.add_argument('--caffenet', help='CaffeNet .npy for the semantic branch')
     cli.add_common_args(parser)
@@ -215,7 +222,8 @@ def parse_args(argv):
 
 
 def config_from_args(args):
-    flags = cli.common_flags(args, (('input', 'records', args.records),
+    records = ','.join(args.records) if args.records else None
+    flags = cli.common_flags(args, (('input', 'records', records),
                                     ('model', 'branch', args.branch),
                                     ('model', 'caffenet', args.caffenet)))
     if args.branch and not args.run_dir:
