@@ -131,29 +131,16 @@ def table(performance):
 
 # -- the test split's rule -----------------------------------------------------------------------
 
-def _sources_in(document):
-    """A list of '<dataset>:<split>' strings found at the usual places of a run file, or None."""
-    if not isinstance(document, dict):
-        return None
-    for holder in (document, document.get('records'), document.get('input')):
-        if isinstance(holder, dict) and isinstance(holder.get('sources'), list):
-            return [str(s) for s in holder['sources']]
-    return None
-
-
 def run_sources(run_dir):
-    """The records' sources a run directory records (run.json, else config.json: `sources`,
-    or under `records` / `input`); None when neither says (older runs) or cannot be read."""
-    for name in ('run.json', 'config.json'):
-        path = os.path.join(run_dir, name)
-        try:
-            with open(path) as f:
-                sources = _sources_in(json.load(f))
-        except (OSError, ValueError):
-            continue
-        if sources is not None:
-            return sources
-    return None
+    """The records' sources a run directory records (trainers.run_dir.run_sources: the union
+    over the run's records history in run.json); None when it records none (an older or
+    imported run) or its run.json cannot be read."""
+    from trainers import config as config_lib
+    from trainers import run_dir as run_dir_lib
+    try:
+        return run_dir_lib.run_sources(run_dir)
+    except config_lib.ConfigError:
+        return None
 
 
 def source_warning(run_dirs):

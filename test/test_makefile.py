@@ -105,12 +105,13 @@ def test_a_variable_only_other_targets_read_is_refused_in_one_line(target):
 def test_the_example_of_the_issue():
     refused = make('eval-osmn', 'RUN_DIR=runs/my-osmn')
     assert refused.returncode != 0
-    assert 'RUN_DIR is not read by eval-osmn (read by: train-sasiam train-osmn ' in refused.stderr
+    assert re.search(r'RUN_DIR is not read by eval-osmn \(read by: train-sasiam [^)]*train-osmn',
+                     refused.stderr)
     # the default goal (help) is checked too, and an old name names its readers
     assert 'RUN_DIR is not read by help' in make('RUN_DIR=x').stderr
     old = make('eval-osmn', 'OSMN_RUN_DIR=x')
-    assert re.search(r'OSMN_RUN_DIR is not read by eval-osmn \(read by: train-sasiam train-osmn '
-                     r'[^)]*\)\.  Stop\.$', old.stderr.strip())
+    assert re.search(r'OSMN_RUN_DIR is not read by eval-osmn \(read by: train-sasiam [^)]*'
+                     r'train-osmn[^)]*\)\.  Stop\.$', old.stderr.strip())
 
 
 def test_a_variable_read_by_any_requested_goal_passes():
