@@ -15,7 +15,9 @@ DATASETS = {
     'vid': ('pipelines.vid', 'main', 'ILSVRC2015-VID -> vid_track records (SA-Siam)'),
     'coco': ('pipelines.coco', 'main', 'COCO 2017 -> coco_instances records (OSMN pre-training)'),
     'davis': ('pipelines.vos', 'davis_main', 'DAVIS 2016/2017 -> vos_video records (OSMN)'),
-    'ytvos': ('pipelines.vos', 'ytvos_main', 'YouTube-VOS 2018 -> vos_video records (OSMN)'),
+    'ytvos': ('pipelines.vos_sources', 'ytvos_main',
+              'YouTube-VOS 2018/2019 -> vos_video records (OSMN)'),
+    'mose': ('pipelines.vos_sources', 'mose_main', 'MOSE -> vos_video records (OSMN)'),
 }
 
 

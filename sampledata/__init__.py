@@ -1,4 +1,4 @@
-"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017 and YouTube-VOS 2018 datasets in their exact on-disk
+"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018 / 2019 and MOSE datasets in their exact on-disk
 formats, rendered from synthetic scenes (textured objects moving, occluding, entering and leaving
 over textured backgrounds). Deterministic for a seed. `python -m sampledata --help`.
 """
@@ -9,18 +9,20 @@ import os
 import shutil
 import tempfile
 
-from sampledata import coco, vid, vos
+from sampledata import coco, vid, vos, vos_more
 from sampledata.common import Faults, write_json
 
-DATASETS = ('vid', 'coco', 'davis', 'ytvos')
+DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'ytvos2019', 'mose')
 MANIFEST = 'sample_manifest.json'
 
 # Frame sizes: "real" matches the released data, "small" keeps tests fast.
 SIZES = {
     'real': {'vid': (1280, 720), 'coco': ((640, 480), (480, 640), (640, 427), (500, 375)),
-             'davis': (854, 480), 'ytvos': (1280, 720)},
+             'davis': (854, 480), 'ytvos': (1280, 720),
+             'ytvos2019': (1280, 720), 'mose': (1280, 720)},
     'small': {'vid': (320, 180), 'coco': ((160, 120), (120, 160), (160, 107)),
-              'davis': (214, 120), 'ytvos': (320, 180)},
+              'davis': (214, 120), 'ytvos': (320, 180),
+              'ytvos2019': (320, 180), 'mose': (240, 136)},
 }
 
 # How much of each dataset to write (defaults: seconds at real size).
@@ -29,7 +31,11 @@ COUNTS = {
     'coco': {'train_images': 8, 'val_images': 3},
     'davis': {'train': 4, 'val': 2, 'frames': 8},
     'ytvos': {'train': 4, 'valid': 2, 'frames': 6},
+    'ytvos2019': {'train': 6, 'valid': 2, 'frames': 4},
+    'mose': {'train': 4, 'valid': 2, 'frames': 5},
 }
+# The writers of the datasets added with issue 22 (the others are dispatched below).
+MORE_WRITERS = {'ytvos2019': vos_more.write_ytvos2019, 'mose': vos_more.write_mose}
 
 
 def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
@@ -42,6 +48,9 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
             entry = vid.write(out_dir, seed, w, h, faults=faults, **c)
         elif name == 'coco':
             entry = coco.write(out_dir, seed, sizes['coco'], faults=faults, **c)
+        elif name in MORE_WRITERS:
+            w, h = sizes[name]
+            entry = MORE_WRITERS[name](out_dir, seed, w, h, faults=faults, **c)
         elif name == 'davis':
             w, h = sizes['davis']
             entry = vos.write_davis(out_dir, seed, w, h, faults=faults, **c)
@@ -71,8 +80,9 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         raise ValueError('size must be one of %s' % sorted(SIZES))
     sizes = dict(SIZES[size])
     for name, wh in (frame_sizes or {}).items():
-        if name not in ('vid', 'davis', 'ytvos'):
-            raise ValueError('frame sizes are for vid, davis and ytvos, not %r' % name)
+        if name not in ('vid', 'davis', 'ytvos') + tuple(MORE_WRITERS):
+            raise ValueError('frame sizes are for vid, davis, ytvos, ytvos2019 and mose, not %r'
+                             % name)
         sizes[name] = tuple(int(v) for v in wh)
     merged = {k: dict(v) for k, v in COUNTS.items()}
     for name, override in (counts or {}).items():
