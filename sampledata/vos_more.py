@@ -17,7 +17,7 @@ import numpy as np
 
 from datasets.palette import palette_png_bytes
 from sampledata import vos
-from sampledata.common import rng_for, write_bytes, write_json
+from sampledata.common import jpeg_bytes, rng_for, write_bytes, write_json
 
 YTVOS2019_ROOT = 'youtube-vos-2019'
 MOSE_ROOT = 'MOSE'
@@ -65,28 +65,29 @@ def write_ytvos2019(out_dir, seed, width, height, train=6, valid=2, frames=4, fa
 
 
 def _ytvos2019_faults(root, seed, width, height, frames, meta, faults):
-    """A mask id meta.json does not list, a mask of another size, a listed video without
-    frames."""
-    def add_video(index):
-        video, names, rendered, objects = _ytvos2019_video(seed, 'train-faults', index, width,
-                                                           height, max(frames, 3))
-        vos._write_ytvos_frames(root, 'train', video, names, rendered,
+    """A mask painted with an id meta.json does not list, a frame of another size, a listed
+    video without frames (the 2018 sample has the other kinds)."""
+    rendered = {}
+    for index in range(2):
+        video, names, frames_of, objects = _ytvos2019_video(seed, 'train-faults', index, width,
+                                                            height, max(frames, 3))
+        vos._write_ytvos_frames(root, 'train', video, names, frames_of,
                                 {n: (lambda labels: labels) for n in names})
         meta[video] = {'objects': objects}
-        return video, names
-
-    video, _ = add_video(0)
-    first_id = sorted(meta[video]['objects'], key=int)[0]
-    del meta[video]['objects'][first_id]
-    faults.add('ytvos2019', 'unknown_object_id', os.path.join('train', 'Annotations', video),
-               'masks contain object id %s, meta.json does not list it' % first_id)
-    video, names = add_video(1)
-    mask = os.path.join('train', 'Annotations', video, names[1] + '.png')
-    small = np.zeros((height // 2, width // 2), np.uint8)
-    small[2:10, 2:10] = int(sorted(meta[video]['objects'], key=int)[0])
-    write_bytes(os.path.join(root, mask), palette_png_bytes(small))
-    faults.add('ytvos2019', 'mask_wrong_size', mask, 'mask %dx%d, frame %dx%d'
-               % (width // 2, height // 2, width, height))
+        rendered[index] = (video, names, frames_of)
+    video, names, frames_of = rendered[0]
+    labels = frames_of[0][1].copy()
+    labels[:4, :4] = 9
+    mask = os.path.join('train', 'Annotations', video, names[0] + '.png')
+    write_bytes(os.path.join(root, mask), palette_png_bytes(labels))
+    faults.add('ytvos2019', 'unknown_object_id', mask, 'mask holds id 9, meta.json lists '
+               'objects %s' % ', '.join(sorted(meta[video]['objects'], key=int)))
+    video, names, frames_of = rendered[1]
+    frame = os.path.join('train', 'JPEGImages', video, names[1] + '.jpg')
+    write_bytes(os.path.join(root, frame), jpeg_bytes(
+        np.ascontiguousarray(frames_of[1][0][::2, ::2])))
+    faults.add('ytvos2019', 'frame_size_mismatch', frame, 'frame %dx%d, video %dx%d'
+               % ((width + 1) // 2, (height + 1) // 2, width, height))
     video = vos._video_id(rng_for(seed, 'ytvos2019', 'train-faults', 'not-on-disk'))
     meta[video] = {'objects': {'1': {'category': 'person', 'frames': ['00000']}}}
     faults.add('ytvos2019', 'empty_sequence', os.path.join('train', 'JPEGImages', video),

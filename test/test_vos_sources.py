@@ -219,8 +219,8 @@ def test_mose_objects_come_from_the_masks(sample_data, mose_records):
 
 
 EXPECTED_DEAD_LETTERS = {
-    'ytvos2019': ('ytvos', '2019', {('object', 'unknown_object_id'), ('image', 'mask_wrong_size'),
-                                    ('unit', 'empty_sequence')}),
+    'ytvos2019': ('ytvos', '2019', {('object', 'unknown_object_id'),
+                                    ('image', 'frame_size_mismatch'), ('unit', 'empty_sequence')}),
     'mose': ('mose', None, {('image', 'mask_wrong_size'), ('warning', 'missing_mask'),
                             ('unit', 'missing_annotations'), ('unit', 'empty_sequence')}),
 }
