@@ -142,14 +142,14 @@ def holdout_of(args, categories):
 
 def train_categories(root, meta):
     """{video: categories} of the train videos that have a frame folder (and, with a
-    meta.json, an entry in it): the hold-out candidates."""
+    meta.json, a usable entry in it): the hold-out candidates."""
     jpeg_dir = fileio.join(root, HOLDOUT_SOURCE, 'JPEGImages')
     on_disk = set(n for n in fileio.listdir(jpeg_dir) if fileio.isdir(fileio.join(jpeg_dir, n))) \
         if fileio.isdir(jpeg_dir) else set()
     if meta is None:
         return {video: [] for video in on_disk}
     return {video: found for video, found in ytvos_data.video_categories(meta).items()
-            if video in on_disk}
+            if video in on_disk and ytvos_data.meta_entry_problem(meta[video]) is None}
 
 
 # -- converters --------------------------------------------------------------------------------

@@ -267,3 +267,50 @@ def test_osmn_trains_on_2019_records_and_segments_a_held_out_video(ytvos2019,
     written = [os.path.join(base, n) for base, _, files in os.walk(out) for n in files
                if n.endswith('.png')]
     assert written and all(video in path for path in written)
+
+
+def _one_object_record(dataset):
+    """A 3-frame record whose object is listed on every frame but non-blank on frame 0 only."""
+    context = dict(dataset=dataset, split='train', source_split='train', video_id='v',
+                   height=4, width=4, num_frames=3, object_ids=[1], object_category=['dog'],
+                   object_unseen=[0], object_first_frame=[0], object_frames=[[0, 1, 2]],
+                   object_nonblank_frames=[[0]], object_valid_guide_frames=[[0]])
+    steps = dict(frame_name=['00000', '00005', '00010'], frame_image=[b'a', b'b', b'c'],
+                 frame_mask=[b'm0', b'm1', b'm2'], frame_has_mask=[1, 1, 1],
+                 frame_object_bbox=[[[0, 0, 1, 1]], [[-1] * 4], [[-1] * 4]],
+                 frame_object_area=[[4], [0], [0]])
+    return vos_video.encode(context, steps)
+
+
+@pytest.mark.parametrize('dataset,images', [
+    (vos_video.YTVOS2018, [b'b', b'c']), (vos_video.YTVOS2019, [b'b', b'c']),
+    (vos_video.MOSE, []), (vos_video.DAVIS2017, [])])
+def test_trainer_pairs_meta_listed_frames_of_youtube_vos_and_nonblank_ones_elsewhere(
+        dataset, images):
+    import tensorflow as tf
+    from trainers.osmn import data
+    with tf.Graph().as_default():
+        pairs = data.video_pairs(tf.constant(0, tf.int64), tf.constant(
+            _one_object_record(dataset)), 0, {'randomize_guide': False})
+        # initializable: a one-shot iterator would capture the graph as a function (~30 s)
+        iterator = tf.compat.v1.data.make_initializable_iterator(pairs)
+        element, found = iterator.get_next(), []
+        with tf.compat.v1.Session() as sess:
+            sess.run(iterator.initializer)
+            while True:
+                try:
+                    found.append(sess.run(element['image']))
+                except tf.errors.OutOfRangeError:
+                    break
+    assert found == images
+
+
+def test_holdout_candidates_are_train_videos_on_disk_with_a_usable_entry(tmpdir):
+    root = str(tmpdir)
+    for video in ('on_disk', 'bad_entry', 'not_in_meta'):
+        _write(os.path.join(root, 'train', 'JPEGImages', video, '00000.jpg'))
+    meta = {'on_disk': {'objects': {'1': {'category': 'dog', 'frames': ['00000']}}},
+            'bad_entry': {'objects': []}, 'absent': {'objects': {}}}
+    assert vos_sources.train_categories(root, meta) == {'on_disk': ['dog']}
+    assert vos_sources.train_categories(root, None) == {
+        'on_disk': [], 'bad_entry': [], 'not_in_meta': []}
