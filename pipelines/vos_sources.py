@@ -8,7 +8,8 @@ there it is read as YouTube-VOS's.
 
 --holdout N moves N train videos to a `holdout` split (every annotated frame, as train), whole
 categories with them: --holdout-unseen K categories leave train (every video holding one goes to
-the hold-out set, whose other videos are "seen": each of their categories keeps a train video).
+the hold-out set, at most N - 1 of them; its other videos are "seen": each of their categories
+keeps a train video).
 The choice is seeded (--holdout-seed, sha1 through pipelines.shards.hash_fraction) and listed in
 dataset_info.json (options.holdout) and in holdout.json beside it; objects of unseen categories
 have `object/unseen` 1.
@@ -67,7 +68,8 @@ def _seeded_order(names, seed, kind):
 
 def _unseen_choice(categories, count, unseen, seed):
     """(unseen categories, their videos): `unseen` whole categories, in seeded order, whose
-    videos fit in `count` and leave train a video."""
+    videos fit in `count` - 1 (so the hold-out split has a seen video to score too) and leave
+    train a video."""
     chosen, videos = [], set()
     names = sorted(set(c for found in categories.values() for c in found))
     if unseen and not names:
@@ -77,13 +79,13 @@ def _unseen_choice(categories, count, unseen, seed):
         if len(chosen) == unseen:
             break
         grown = videos | set(v for v, found in categories.items() if category in found)
-        if len(grown) <= count and len(grown) < len(categories):
+        if len(grown) < count and len(grown) < len(categories):
             chosen.append(category)
             videos = grown
     if len(chosen) < unseen:
         raise ValueError('--holdout %d cannot hold out %d whole categories (found %d whose '
-                         'videos fit): raise --holdout or lower --holdout-unseen'
-                         % (count, unseen, len(chosen)))
+                         'videos fit in %d, leaving a seen video): raise --holdout or lower '
+                         '--holdout-unseen' % (count, unseen, len(chosen), count - 1))
     return chosen, videos
 
 

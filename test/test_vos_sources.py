@@ -81,9 +81,11 @@ def _check_holdout(holdout, categories, count):
         assert {v for v in categories if category in categories[v]} <= held
     for video in held:   # every other category of a held-out video is still in train
         assert set(categories[video]) - set(holdout.unseen_categories) <= train_categories
+    seen_videos = [v for v in held if not set(categories[v]) & set(holdout.unseen_categories)]
+    assert seen_videos   # the split scores seen categories too
 
 
-@pytest.mark.parametrize('count,unseen', [(1, 0), (3, 1), (4, 1), (5, 2)])
+@pytest.mark.parametrize('count,unseen', [(1, 0), (3, 1), (4, 1), (6, 2)])
 def test_holdout_is_seeded_and_holds_whole_categories(count, unseen):
     picks = {}
     for seed in range(6):
@@ -102,6 +104,8 @@ def test_holdout_requests_that_cannot_be_met_are_one_line_errors():
         vos_sources.pick_holdout(CATEGORIES, 8)
     with pytest.raises(ValueError, match='cannot hold out 4 whole categories'):
         vos_sources.pick_holdout(CATEGORIES, 2, 4)
+    with pytest.raises(ValueError, match='videos fit in 0, leaving a seen video'):
+        vos_sources.pick_holdout(CATEGORIES, 1, 1)
     with pytest.raises(ValueError, match='no categories .MOSE without meta.json'):
         vos_sources.pick_holdout({'a': [], 'b': []}, 1, 1)
     # 'x' and 'y' have one video each and 'dog' two: only one video can go and keep them seen
@@ -143,6 +147,7 @@ def test_holdout_is_listed_and_leaves_train(ytvos2019):
     assert listing['seen_categories'] == sorted(set(c for v in train for c in categories[v]))
     unseen = set(listing['unseen_categories'])
     assert listing['unseen_videos'] == sorted(v for v in held if unseen & set(categories[v]))
+    assert listing['unseen_videos'] and set(listing['unseen_videos']) < set(held)
     for video, record in held.items():
         assert record['split'] == b'holdout' and record['source_split'] == b'train'
         objects = meta[video]['objects']
