@@ -17,7 +17,7 @@ import numpy as np
 
 from datasets.palette import palette_png_bytes
 from sampledata import vos
-from sampledata.common import jpeg_bytes, rng_for, write_bytes, write_json
+from sampledata.common import jpeg_bytes, rng_for, write_bytes
 
 YTVOS2019_ROOT = 'youtube-vos-2019'
 MOSE_ROOT = 'MOSE'
@@ -44,24 +44,8 @@ def _ytvos2019_video(seed, split, index, width, height, frames):
 
 def write_ytvos2019(out_dir, seed, width, height, train=6, valid=2, frames=4, faults=None):
     """Write the YouTube-VOS 2019 sample under out_dir/youtube-vos-2019; its manifest entry."""
-    root = os.path.join(out_dir, YTVOS2019_ROOT)
-    counts = {}
-    for split, num_videos in (('train', train), ('valid', valid)):
-        meta = {}
-        for index in range(num_videos):
-            video, names, rendered, objects = _ytvos2019_video(seed, split, index, width,
-                                                               height, frames)
-            masks = ({n: (lambda labels: labels) for n in names} if split == 'train'
-                     else vos._first_appearance_masks(objects))
-            vos._write_ytvos_frames(root, split, video, names, rendered, masks)
-            meta[video] = {'objects': objects}
-        counts[split] = {'videos': len(meta), 'frames': frames * len(meta),
-                         'objects': sum(len(v['objects']) for v in meta.values())}
-        if faults is not None and split == 'train':
-            _ytvos2019_faults(root, seed, width, height, frames, meta, faults)
-        write_json(os.path.join(root, split, 'meta.json'), {'videos': meta})
-    return {'root': YTVOS2019_ROOT, 'frame_size': [width, height],
-            'frame_step': vos.YTVOS_FRAME_STEP, 'clean': counts}
+    return vos.write_ytvos(out_dir, seed, width, height, train, valid, frames, faults,
+                           YTVOS2019_ROOT, _ytvos2019_video, _ytvos2019_faults)
 
 
 def _ytvos2019_faults(root, seed, width, height, frames, meta, faults):
