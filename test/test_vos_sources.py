@@ -319,3 +319,50 @@ def test_holdout_candidates_are_train_videos_on_disk_with_a_usable_entry(tmpdir)
     assert vos_sources.train_categories(root, meta) == {'on_disk': ['dog']}
     assert vos_sources.train_categories(root, None) == {
         'on_disk': [], 'bad_entry': [], 'not_in_meta': []}
+
+
+def _mose_tree(root, masks):
+    """train/ video 'v' of 8x6 frames with the given masks ({frame: labels})."""
+    from datasets.palette import palette_png_bytes
+    from sampledata.common import jpeg_bytes
+    for t in range(3):
+        _write(os.path.join(root, 'train', 'JPEGImages', 'v', '%05d.jpg' % t),
+               jpeg_bytes(np.full((6, 8, 3), 40 * t, np.uint8)))
+    for t, labels in masks.items():
+        _write(os.path.join(root, 'train', 'Annotations', 'v', '%05d.png' % t),
+               palette_png_bytes(labels))
+
+
+def _convert_one(converter):
+    from pipelines.converter import UnitResult
+    result = UnitResult()
+    converter.setup()
+    converter.convert(Video('train', 'v'), result)
+    records = [vos_video.read(serialized) for _, serialized in result.records]
+    return records, [(e['level'], e['reason']) for e in result.rejections]
+
+
+def test_mose_converter_on_a_hand_made_tree(tmpdir):
+    labels = np.zeros((6, 8), np.uint8)
+    labels[:2, :2], labels[4:, 6:] = 1, 255                 # object 1 and void
+    later = labels.copy()
+    later[3:5, 2:4] = 3                                      # object 3 enters at frame 1
+    root = str(tmpdir / 'mose')
+    _mose_tree(root, {0: labels, 1: later})                  # frame 2 lacks its mask
+    (record,), problems = _convert_one(vos_sources.MoseConverter(root))
+    assert problems == [('warning', 'missing_mask')]
+    assert list(record['object_ids']) == [1, 3] and list(record['object_first_frame']) == [0, 1]
+    assert list(record['object_category']) == [b'', b''] and record['dataset'] == b'mose'
+    assert [list(rows) for rows in record['object_frames']] == [[0, 1, 2], [1, 2]]
+    assert list(record['frame_has_mask']) == [1, 1, 0]
+    # with a meta.json it is read as YouTube-VOS's: categories, and ids it lacks rejected
+    _write(os.path.join(root, 'train', 'meta.json'), json.dumps({'videos': {'v': {'objects': {
+        '1': {'category': 'fish', 'frames': ['00000', '00001']}}}}}).encode())
+    (record,), problems = _convert_one(vos_sources.MoseConverter(root))
+    assert list(record['object_ids']) == [1] and list(record['object_category']) == [b'fish']
+    assert ('object', 'unknown_object_id') in problems
+    # void only: written without objects, and said so
+    root = str(tmpdir / 'void')
+    _mose_tree(root, {t: np.where(labels == 255, 255, 0).astype(np.uint8) for t in range(3)})
+    (record,), problems = _convert_one(vos_sources.MoseConverter(root))
+    assert list(record['object_ids']) == [] and problems == [('warning', 'no_objects')]
