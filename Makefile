@@ -94,7 +94,7 @@ $(call declare,test-slow,PYTEST_ARGS,run the slow tests only (CI runs them after
 test-slow: $(STAMP)
 	$(PY) -m pytest -q test -m slow $(PYTEST_ARGS)
 
-$(call declare,sample-data,$(SAMPLE_VARIABLES),write tiny ILSVRC2015-VID / COCO 2017 / DAVIS 2017 / YouTube-VOS 2018 / GOT-10k / LaSOT trees to SAMPLE)
+$(call declare,sample-data,$(SAMPLE_VARIABLES),write tiny ILSVRC2015-VID / COCO 2017 / DAVIS 2017 / YouTube-VOS 2018 and 2019 / MOSE / GOT-10k / LaSOT trees to SAMPLE)
 sample-data: $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE) --seed $(SEED) --overwrite
 
@@ -136,9 +136,29 @@ $(call declare,davis-records,DAVIS_DATA DAVIS_YEAR $(PIPELINE_VARIABLES),DAVIS 2
 davis-records: $(STAMP) $(sample_if_default)
 	$(PY) -m pipelines davis --data $(DAVIS_DATA) --year $(DAVIS_YEAR) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
 
-$(call declare,ytvos-records,YTVOS_DATA $(PIPELINE_VARIABLES),YouTube-VOS 2018 -> OUT/ytvos2018)
+# YTVOS_YEAR=2019 for the 2019 release (records ytvos2019; YTVOS_DATA default DATA/youtube-vos-2019).
+# HOLDOUT=N moves N train videos (HOLDOUT_UNSEEN=K whole categories with them, chosen by
+# HOLDOUT_SEED) to a holdout split for local scoring (docs/pipelines.md, "The hold-out split").
+YTVOS_YEAR ?= 2018
+HOLDOUT ?= 0
+HOLDOUT_UNSEEN ?= 0
+HOLDOUT_SEED ?= 0
+MOSE_DATA ?= $(DATA)/MOSE
+HOLDOUT_VARIABLES := HOLDOUT HOLDOUT_UNSEEN HOLDOUT_SEED
+holdout_flags = --holdout $(HOLDOUT) --holdout-unseen $(HOLDOUT_UNSEEN) --holdout-seed $(HOLDOUT_SEED)
+ytvos_root = $(if $(and $(filter 2019,$(YTVOS_YEAR)),$(if $(call on_command_line,YTVOS_DATA),,1)),$(DATA)/youtube-vos-2019,$(YTVOS_DATA))
+$(call declare,ytvos-records,YTVOS_DATA YTVOS_YEAR $(HOLDOUT_VARIABLES) $(PIPELINE_VARIABLES),YouTube-VOS 2018 (YTVOS_YEAR=2019: 2019) -> OUT/ytvos<year> (HOLDOUT=N: a holdout split of N train videos))
 ytvos-records: $(STAMP) $(sample_if_default)
-	$(PY) -m pipelines ytvos --data $(YTVOS_DATA) --out $(OUT) $(overwrite_flag) $(PIPELINE_ARGS)
+	$(PY) -m pipelines ytvos --data $(ytvos_root) --year $(YTVOS_YEAR) --out $(OUT) $(holdout_flags) $(overwrite_flag) $(PIPELINE_ARGS)
+
+$(call declare,mose-records,MOSE_DATA $(HOLDOUT_VARIABLES) $(PIPELINE_VARIABLES),MOSE -> OUT/mose (HOLDOUT=N: a holdout split of N train videos))
+mose-records: $(STAMP) $(sample_if_default)
+	$(PY) -m pipelines mose --data $(MOSE_DATA) --out $(OUT) $(holdout_flags) $(overwrite_flag) $(PIPELINE_ARGS)
+
+$(call declare,holdout-gt,RECORDS GT,the holdout split of RECORDS as GT/<video>/<frame>.png masks (GT default: RECORDS-holdout-gt) to score against)
+holdout-gt: $(STAMP)
+	@test -n "$(RECORDS)" || { echo "usage: make holdout-gt RECORDS=<records with a holdout split, e.g. out/ytvos2019> [GT=<new folder>]"; exit 2; }
+	$(PY) -m schemas export $(RECORDS) --out $(or $(GT),$(patsubst %/,%,$(RECORDS))-holdout-gt) --split holdout --masks-only
 
 # Records of the sample data: what the trainers read by default.
 SAMPLE_RECORDS = $(OUT)/sample

@@ -1,4 +1,4 @@
-"""YouTube-VOS 2018 on disk: layout, meta.json reading and checks, video listing.
+"""YouTube-VOS 2018 and 2019 on disk: layout, meta.json reading and checks, video listing.
 
     <root>/<split>/JPEGImages/<video>/00000.jpg       every 5th frame (00000, 00005, ...)
     <root>/<split>/Annotations/<video>/00000.png      palette PNG, index = object id (train:
@@ -6,7 +6,9 @@
     <root>/<split>/meta.json                          {"videos": {video: {"objects": {id:
                                                       {"category": str, "frames": [names]}}}}}
 
-Splits: train, valid. Void (255) is never an object id (`datasets.palette`).
+Splits: train, valid. Void (255) is never an object id (`datasets.palette`). The 2019 release has
+the same layout and meta.json format (more videos and categories; its valid split has categories
+train lacks, the "unseen" ones); only the dataset name in the records tells them apart.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -17,6 +19,7 @@ from datasets.images import Size
 from datasets.palette import VOID_LABEL
 
 SPLITS = ('train', 'valid')
+YEARS = ('2018', '2019')
 FRAME_STEP = 5   # YouTube-VOS 2018 ships every 5th frame
 # The OSMN network input for YouTube-VOS (the reference's 448x256 training masks); the converter
 # also tests guide validity on masks resized to it, as the reference does.
@@ -96,3 +99,17 @@ def list_videos(root, split, meta=None):
     if fileio.isdir(jpeg_dir):
         names |= set(fileio.listdir(jpeg_dir))
     return sorted(names)
+
+
+def video_categories(meta):
+    """{video: sorted categories of its objects} of a meta.json's videos (entries or objects
+    the converter rejects contribute nothing; an empty category is no category)."""
+    found = {}
+    for video, entry in meta.items():
+        names = set()
+        if meta_entry_problem(entry) is None:
+            for key, obj in entry.get('objects', {}).items():
+                if meta_object_problem(key, obj) is None and obj.get('category'):
+                    names.add(obj['category'])
+        found[video] = sorted(names)
+    return found

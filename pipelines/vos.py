@@ -19,6 +19,7 @@ Per object: listed frames, non-blank frames, and valid-guide frames (area > 0.3 
 stored as single-channel PNGs of palette indices (tf.image.decode_png would turn palette PNGs into
 colours). Unit of work: one video.
 python -m pipelines davis|ytvos --data <root> --out <dir>
+YouTube-VOS 2019, MOSE, the composite transforms of both and --holdout: pipelines/vos_sources.py.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -93,6 +94,7 @@ class VosConverter(Converter):
     guide_size = None  # (width, height) to test guide validity at; None: native
     frame_step = 1     # the dataset's step between frame numbers (YouTube-VOS: every 5th)
     every_frame_annotated = False  # a frame without its mask is a warning (DAVIS 480p)
+    holdout = None     # pipelines.vos_sources.Holdout: train videos written to the holdout split
 
     def __init__(self, data_root):
         self.data_root = data_root
@@ -117,6 +119,20 @@ class VosConverter(Converter):
     def unit_problem(self, video):
         """(reason, path, detail) when the video cannot be converted at all, else None."""
         return name_problem(self.video_path(video))
+
+    def annotates_every_frame(self, video):
+        """Whether a frame of this video without its mask is a warning (MOSE: train only)."""
+        return self.every_frame_annotated
+
+    def record_split(self, video):
+        """The record's split: the common name of the video's, or the holdout split."""
+        if self.holdout is not None and self.holdout.holds(video):
+            return vos_video.HOLDOUT_SPLIT
+        return dataset_info.canonical_split(video.split)
+
+    def unseen(self, video, obj):
+        """1 when the object's category is held out of train (a --holdout run), else 0."""
+        return int(self.holdout is not None and self.holdout.is_unseen(video, obj.category))
 
     # -- shared ---------------------------------------------------------------------------------
     def _read_frame(self, image_path, mask_path, size, result):
@@ -145,7 +161,7 @@ class VosConverter(Converter):
         frames, size, dropped = [], None, set()
         _warn_gaps([name for name, _, _ in paths], self.frame_step, self.video_path(video),
                    result)
-        if self.every_frame_annotated:
+        if self.annotates_every_frame(video):
             _warn_missing_masks(paths, self.mask_dir(video), result)
         for name, image_path, mask_path in paths:
             result.counts['frames'] += 1
@@ -216,11 +232,12 @@ class VosConverter(Converter):
                 if frame_valid[j]:
                     valid[j].append(t)
         context = dict(
-            dataset=self.name, split=dataset_info.canonical_split(video.split),
+            dataset=self.name, split=self.record_split(video),
             source_split=video.split, video_id=video.name, height=height,
             width=width, num_frames=len(frames),
             object_ids=[obj.id for obj in objects],
             object_category=[obj.category for obj in objects],
+            object_unseen=[self.unseen(video, obj) for obj in objects],
             object_first_frame=[obj.first_frame for obj in objects],
             object_frames=[obj.frames for obj in objects],
             object_nonblank_frames=[[t for t in obj.frames if areas[t, j] > 0]
@@ -420,23 +437,6 @@ class YtvosConverter(VosConverter):
         return VideoObject(int(key), obj.get('category', ''), sorted(present), min(present))
 
 
-class YtvosVideoRecords(ConvertToShards):
-    """Composite transform: a YouTube-VOS 2018 root -> vos_video shards."""
-
-    def __init__(self, data_root, splits=ytvos_data.SPLITS,
-                 videos_per_shard=DEFAULT_VIDEOS_PER_SHARD, min_shards=1, strict=False):
-        super(YtvosVideoRecords, self).__init__(
-            YtvosConverter(data_root), ytvos_plan(data_root, splits), videos_per_shard,
-            min_shards, strict)
-
-
-def ytvos_plan(data_root, splits=ytvos_data.SPLITS):
-    """{split: [Video]}: the videos of meta.json and of JPEGImages/ (each reported if the
-    other lacks it)."""
-    return {split: [Video(split, name) for name in ytvos_data.list_videos(data_root, split)]
-            for split in splits}
-
-
 # -- entry points -----------------------------------------------------------------------------
 
 def davis_main(argv=None):
@@ -456,17 +456,6 @@ def davis_main(argv=None):
 
 
 def ytvos_main(argv=None):
-    parser = cli.argument_parser('ytvos', __doc__.split('\n\n')[0],
-                                 'YouTube-VOS 2018 root holding train/ and valid/', 'videos',
-                                 DEFAULT_VIDEOS_PER_SHARD)
-    parser.add_argument('--splits', default=','.join(ytvos_data.SPLITS),
-                        help='comma-separated splits (directories under --data)')
-
-    def build(args, beam_args):
-        per_shard = args.units_per_shard
-        min_shards = cli.min_shards(args, beam_args)
-        splits = tuple(s for s in args.splits.split(',') if s)
-        options = {'splits': list(splits), 'videos_per_shard': per_shard,
-                   'min_shards': min_shards, 'guide_size': list(YtvosConverter.guide_size)}
-        return YtvosVideoRecords(args.data, splits, per_shard, min_shards, args.strict), options
-    return cli.run(parser, argv, build, vos_video.SCHEMA)
+    """`python -m pipelines ytvos`: pipelines/vos_sources.py (--year 2019, --holdout)."""
+    from pipelines import vos_sources  # imported here: it builds on this module
+    return vos_sources.ytvos_main(argv)

@@ -1,6 +1,6 @@
-"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018, GOT-10k and LaSOT datasets in
-their exact on-disk formats, rendered from synthetic scenes (textured objects moving, occluding,
-entering and leaving over textured backgrounds). Deterministic for a seed.
+"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018 / 2019, MOSE, GOT-10k and LaSOT
+datasets in their exact on-disk formats, rendered from synthetic scenes (textured objects moving,
+occluding, entering and leaving over textured backgrounds). Deterministic for a seed.
 `python -m sampledata --help`.
 """
 from __future__ import absolute_import, division, print_function
@@ -9,20 +9,20 @@ import json
 import os
 
 from datasets import fileio
-from sampledata import coco, fs_faults, tracking_sets, vid, vos
+from sampledata import coco, fs_faults, tracking_sets, vid, vos, vos_more
 from sampledata.common import Faults, write_json
 
-DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot')
+DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot', 'ytvos2019', 'mose')
 MANIFEST = 'sample_manifest.json'
 
 # Frame sizes: "real" matches the released data, "small" keeps tests fast.
 SIZES = {
     'real': {'vid': (1280, 720), 'coco': ((640, 480), (480, 640), (640, 427), (500, 375)),
              'davis': (854, 480), 'ytvos': (1280, 720), 'got10k': (1280, 720),
-             'lasot': (1280, 720)},
+             'lasot': (1280, 720), 'ytvos2019': (1280, 720), 'mose': (1280, 720)},
     'small': {'vid': (320, 180), 'coco': ((160, 120), (120, 160), (160, 107)),
               'davis': (214, 120), 'ytvos': (320, 180), 'got10k': (192, 108),
-              'lasot': (192, 108)},
+              'lasot': (192, 108), 'ytvos2019': (320, 180), 'mose': (240, 136)},
 }
 
 # How much of each dataset to write (defaults: seconds at real size).
@@ -33,7 +33,11 @@ COUNTS = {
     'ytvos': {'train': 4, 'valid': 2, 'frames': 6},
     'got10k': {'train': 3, 'val': 2, 'test': 2, 'frames': 8},
     'lasot': {'classes': 2, 'per_class': 2, 'frames': 8},
+    'ytvos2019': {'train': 6, 'valid': 2, 'frames': 4},
+    'mose': {'train': 4, 'valid': 2, 'frames': 5},
 }
+# The writers of the datasets added with issue 22 (the others are dispatched below).
+MORE_WRITERS = {'ytvos2019': vos_more.write_ytvos2019, 'mose': vos_more.write_mose}
 
 
 def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
@@ -50,6 +54,9 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
             w, h = sizes[name]
             writer = tracking_sets.write_got10k if name == 'got10k' else tracking_sets.write_lasot
             entry = writer(out_dir, seed, w, h, faults=faults, **c)
+        elif name in MORE_WRITERS:
+            w, h = sizes[name]
+            entry = MORE_WRITERS[name](out_dir, seed, w, h, faults=faults, **c)
         elif name == 'davis':
             w, h = sizes['davis']
             entry = vos.write_davis(out_dir, seed, w, h, faults=faults, **c)
@@ -82,8 +89,9 @@ def generate(out_dir, seed=0, size='real', corrupt=False, datasets=DATASETS, cou
         raise ValueError('size must be one of %s' % sorted(SIZES))
     sizes = dict(SIZES[size])
     for name, wh in (frame_sizes or {}).items():
-        if name not in ('vid', 'davis', 'ytvos', 'got10k', 'lasot'):
-            raise ValueError('frame sizes are for vid, davis, ytvos, got10k and lasot, not %r'
+        if name not in ('vid', 'davis', 'ytvos', 'got10k', 'lasot') + tuple(MORE_WRITERS):
+            raise ValueError('frame sizes are for vid, davis, ytvos, got10k, lasot, ytvos2019 and '
+                             'mose, not %r'
                              % name)
         sizes[name] = tuple(int(v) for v in wh)
     merged = {k: dict(v) for k, v in COUNTS.items()}

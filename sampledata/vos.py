@@ -205,15 +205,18 @@ def _write_ytvos_frames(root, split, video, names, frames, mask_frames):
                         palette_png_bytes(mask_frames[name](labels)))
 
 
-def write_ytvos(out_dir, seed, width, height, train=4, valid=2, frames=6, faults=None):
-    """Write the YouTube-VOS sample under out_dir/youtube-vos; returns its manifest entry."""
-    root = os.path.join(out_dir, YTVOS_ROOT)
+def write_ytvos(out_dir, seed, width, height, train=4, valid=2, frames=6, faults=None,
+                root_name=YTVOS_ROOT, render=None, inject=None):
+    """Write the YouTube-VOS sample under out_dir/youtube-vos; returns its manifest entry.
+    `root_name`, `render` (of _render_ytvos_video's signature) and `inject` (of
+    _inject_ytvos_faults') make another release in the same layout (sampledata/vos_more.py)."""
+    render, inject = render or _render_ytvos_video, inject or _inject_ytvos_faults
+    root = os.path.join(out_dir, root_name)
     counts = {}
     for split, num_videos in (('train', train), ('valid', valid)):
         meta = {}
         for index in range(num_videos):
-            video, names, rendered, objects = _render_ytvos_video(seed, split, index, width,
-                                                                  height, frames)
+            video, names, rendered, objects = render(seed, split, index, width, height, frames)
             if split == 'train':
                 masks = {n: (lambda labels: labels) for n in names}
             else:
@@ -223,9 +226,9 @@ def write_ytvos(out_dir, seed, width, height, train=4, valid=2, frames=6, faults
         counts[split] = {'videos': len(meta), 'frames': frames * len(meta),
                          'objects': sum(len(v['objects']) for v in meta.values())}
         if faults is not None and split == 'train':
-            _inject_ytvos_faults(root, seed, width, height, frames, meta, faults)
+            inject(root, seed, width, height, frames, meta, faults)
         write_json(os.path.join(root, split, 'meta.json'), {'videos': meta})
-    return {'root': YTVOS_ROOT, 'frame_size': [width, height], 'frame_step': YTVOS_FRAME_STEP,
+    return {'root': root_name, 'frame_size': [width, height], 'frame_step': YTVOS_FRAME_STEP,
             'clean': counts}
 
 

@@ -4,7 +4,8 @@ Tools for a records folder (docs/records-tools.md):
   python -m schemas inspect DIR [DIR ...]     shards, records, examples, sources vs dataset_info
   python -m schemas verify DIR [DIR ...]      CRCs, checksums, counts, every example decoded
   python -m schemas show DIR --out sheet.png [--n 16] [--seed S]   a contact sheet
-  python -m schemas export DIR --out FOLDER   the records back in their source layout
+  python -m schemas export DIR --out FOLDER [--split S] [--masks-only]   back in the source
+                                              layout (--masks-only: <video>/<frame>.png)
 """
 from __future__ import absolute_import, division, print_function
 
@@ -66,6 +67,10 @@ def _tools_parser():
     export = sub.add_parser('export', help='write the records back in their source layout')
     export.add_argument('dir', metavar='DIR')
     export.add_argument('--out', required=True, help='folder to write (must not exist)')
+    export.add_argument('--split', default=None, help='export this split only (default: all)')
+    export.add_argument('--masks-only', action='store_true',
+                        help='vos_video: only the masks, as <video>/<frame>.png (a ground-truth '
+                             'folder for scoring)')
     return parser
 
 
@@ -84,7 +89,7 @@ def tools_main(argv):
             from schemas import sheets
             return sheets.main(args.dir, args.out, args.n, args.seed, args.split)
         from schemas import export
-        return export.main(args.dir, args.out)
+        return export.main(args.dir, args.out, args.split, args.masks_only)
     except (dataset_info.DatasetInfoError, ValueError, OSError) as err:
         sys.stderr.write('error: %s\n' % err)
         return 1

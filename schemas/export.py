@@ -1,4 +1,5 @@
-"""`python -m schemas export DIR --out FOLDER`: the records back in their source layout.
+"""`python -m schemas export DIR --out FOLDER [--split S] [--masks-only]`: the records back in
+their source layout (--split: one split's records only).
 
     vos_video, DAVIS      FOLDER/JPEGImages/480p/<video>/<frame>.jpg   the stored JPEG bytes
                           FOLDER/Annotations/480p/<video>/<frame>.png  palette PNG of the stored ids
@@ -14,6 +15,9 @@
     vid_track             FOLDER/Data/VID/train/<letter>/<snippet>/<frame>.<trackid>.crop.x.jpg
                           the reference curation's folders (letters a-d: ILSVRC2015_VID_train_0000
                           to _0003, e: val), each crop once (chunks overlap)
+    --masks-only          vos_video only: FOLDER/<video>/<frame>.png, the annotated frames'
+                          masks: the ground-truth folder a J&F scorer takes (e.g. of the
+                          holdout split, `make vos-holdout-gt`)
 
 What the records do not keep cannot come back: COCO's crowd and small instances the pipeline
 filtered, their polygons (RLE masks instead), licences and URLs; DAVIS 2016's masks are binary.
@@ -110,6 +114,21 @@ def export_vos(examples, folder):
     return counts
 
 
+def export_vos_masks(examples, folder):
+    """Write the annotated frames' masks as <video>/<frame>.png; returns {what: count}."""
+    from datasets.palette import write_palette_png
+    counts = {'videos': 0, 'masks': 0}
+    for _, _, _, example in examples:
+        video = _text(example['video_id'])
+        for t, name in enumerate(example['frame_name']):
+            if int(example['frame_has_mask'][t]):
+                write_palette_png(os.path.join(folder, video, _text(name) + '.png'),
+                                  decode_labels(example['frame_mask'][t]))
+                counts['masks'] += 1
+        counts['videos'] += 1
+    return counts
+
+
 # -- COCO ---------------------------------------------------------------------------------------
 
 def _rle(png):
@@ -196,17 +215,24 @@ def export_vid(examples, folder):
 EXPORTERS = {'vos_video': export_vos, 'coco_instances': export_coco, 'vid_track': export_vid}
 
 
-def export(dataset_dir, folder):
-    """Write the records of `dataset_dir` to the new folder `folder`; returns {what: count}."""
+def export(dataset_dir, folder, split=None, masks_only=False):
+    """Write the records of `dataset_dir` (of one split when given; only the masks, as
+    <video>/<frame>.png, with masks_only) to the new folder `folder`; returns {what: count}."""
     if os.path.exists(folder):
         raise ExportError('%s exists; export writes a new folder' % folder)
     info = dataset_info.read(dataset_dir)
     schema = schemas.by_name(info['schema']['name'])
+    if masks_only and schema.name != 'vos_video':
+        raise ExportError('--masks-only exports vos_video masks; %s holds %s records'
+                          % (dataset_dir, schema.name))
+    if split is not None:
+        split = dataset_info.split_name(info, split)
+    exporter = export_vos_masks if masks_only else EXPORTERS[schema.name]
     work = folder.rstrip('/') + '.export-tmp'
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     try:
-        counts = EXPORTERS[schema.name](shards.iter_examples(dataset_dir, info, schema), work)
+        counts = exporter(shards.iter_examples(dataset_dir, info, schema, split), work)
         os.rename(work, folder)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -214,8 +240,8 @@ def export(dataset_dir, folder):
     return counts
 
 
-def main(dataset_dir, folder):
-    counts = export(dataset_dir, folder)
+def main(dataset_dir, folder, split=None, masks_only=False):
+    counts = export(dataset_dir, folder, split, masks_only)
     print('%s -> %s: %s' % (dataset_dir, folder, ', '.join(
         '%s %d' % kv for kv in sorted(counts.items()))))
     return 0

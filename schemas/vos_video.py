@@ -1,4 +1,4 @@
-"""DAVIS 2016/2017 and YouTube-VOS 2018 video: one `tf.train.SequenceExample` per video.
+"""DAVIS 2016/2017, YouTube-VOS 2018/2019 and MOSE video: one `tf.train.SequenceExample` per video.
 
 Per frame: the original JPEG bytes and the mask as a single-channel PNG of palette indices (pixel
 = object id, 0 = background; re-encoded from the palette PNG, whose tf.image.decode_png result
@@ -13,7 +13,10 @@ DAVIS 2016 records hold one object, id 1, and binary masks (every non-zero palet
 trainer always gets an object's mask as `mask == id`. DAVIS 2017 and YouTube-VOS masks keep the
 void label 255 (never an object id, box or area; background for `mask == id`). `video/split` is the common split name
 every record kind uses (train / validation), the release's own name is `video/source_split`
-(version 2; version 1 stored train / val / valid in `video/split`).
+(version 2; version 1 stored train / val / valid in `video/split`). Videos a `--holdout` run takes
+out of the train split are the `holdout` split (source split train); `object/unseen` marks their
+objects whose category was held out of train (added without a version bump: records written
+before it lack the key and read as all seen, and older readers skip it).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -24,14 +27,20 @@ VERSION = 2
 
 # The `video/dataset` values: one name per dataset, used wherever a dataset is told apart.
 DAVIS2016, DAVIS2017, YTVOS2018 = 'davis2016', 'davis2017', 'ytvos2018'
-DATASETS = (DAVIS2016, DAVIS2017, YTVOS2018)
+YTVOS2019, MOSE = 'ytvos2019', 'mose'
+DATASETS = (DAVIS2016, DAVIS2017, YTVOS2018, YTVOS2019, MOSE)
+# Datasets whose objects' frame lists come from meta.json (YouTube-VOS): the frames a trainer
+# pairs and a segmenter writes are the listed ones, not every non-blank one.
+META_LISTED = (YTVOS2018, YTVOS2019)
+# The split of the train videos a --holdout run sets aside for local scoring.
+HOLDOUT_SPLIT = 'holdout'
 _OBJECTS = 'object_ids'
 
 SCHEMA = Schema(
     NAME, VERSION, __doc__.strip().splitlines()[0],
     context=[
         Field('dataset', 'video/dataset', BYTES, (), ' / '.join(DATASETS)),
-        Field('split', 'video/split', BYTES, (), 'our split: train or validation'),
+        Field('split', 'video/split', BYTES, (), 'our split: train, validation or holdout'),
         Field('source_split', 'video/source_split', BYTES, (),
               'the release\'s split: DAVIS train / val, YouTube-VOS train / valid'),
         Field('video_id', 'video/id', BYTES, (), 'DAVIS sequence name or YouTube-VOS video id'),
@@ -39,9 +48,13 @@ SCHEMA = Schema(
         Field('width', 'video/width', INT64, (), 'frame width in pixels'),
         Field('num_frames', 'video/num_frames', INT64, (), 'frames stored in this record'),
         Field('object_ids', 'object/ids', INT64, (None,),
-              'palette ids (DAVIS 2017: ids present in frame 0; YouTube-VOS: meta.json keys)'),
+              'palette ids (DAVIS 2017: ids present in frame 0; YouTube-VOS: meta.json keys; '
+              'MOSE: ids in its masks)'),
         Field('object_category', 'object/category', BYTES, (_OBJECTS,),
-              'YouTube-VOS category; empty for DAVIS'),
+              'YouTube-VOS (meta.json) category; empty for DAVIS and for MOSE without meta.json'),
+        Field('object_unseen', 'object/unseen', INT64, (_OBJECTS,),
+              '1: the category is held out of train (holdout split), else 0; records '
+              'written before it lack it (all 0)'),
         Field('object_first_frame', 'object/first_frame_index', INT64, (_OBJECTS,),
               'frame index of the object\'s first (given) mask'),
         Field('object_frames', 'object/frames', INT64, (_OBJECTS,),

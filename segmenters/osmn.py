@@ -58,7 +58,7 @@ import numpy as np
 from datasets import davis as davis_data
 from datasets import ytvos as ytvos_data
 from datasets.images import Size, resize_labels, tight_box
-from schemas.vos_video import DAVIS2016, DAVIS2017, YTVOS2018
+from schemas.vos_video import DAVIS2016, DAVIS2017, MOSE, YTVOS2018, YTVOS2019
 from segmenters.sources import SourceError
 from segmenters.timing import Timer
 from trainers import checkpoints
@@ -71,6 +71,7 @@ from trainers.osmn import train as train_lib
 # YouTube-Objects frames: --size 640 360, the youtube_objects size)
 NETWORK_SIZES = {DAVIS2016: davis_data.OSMN_SIZE, DAVIS2017: davis_data.OSMN_SIZE,
                  'frames': davis_data.OSMN_SIZE, YTVOS2018: ytvos_data.OSMN_SIZE,
+                 YTVOS2019: ytvos_data.OSMN_SIZE, MOSE: ytvos_data.OSMN_SIZE,
                  'youtube_objects': Size(height=360, width=640)}
 DEFAULT_MAX_FRAME_SIZE = (720, 1280)   # [height, width] of the padded frame placeholder
 BACKGROUND_SCORE = 0.5

@@ -25,7 +25,7 @@ from datasets import davis as davis_data
 from datasets import fileio, images
 from datasets import ytvos as ytvos_data
 from datasets.errors import InputError
-from schemas.vos_video import DAVIS2016, DAVIS2017, YTVOS2018
+from schemas.vos_video import DAVIS2016, DAVIS2017, META_LISTED, YTVOS2018
 
 FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
@@ -242,7 +242,7 @@ def record_video(record, where):
         objects.append(VideoObject(int(obj_id), int(first), (labels == obj_id).astype(np.uint8)))
     if not objects:
         raise SourceError('%s video %s' % (where, name), 'no object to segment')
-    output = sorted(listed) if dataset == YTVOS2018 else None
+    output = sorted(listed) if dataset in META_LISTED else None
     return Video(name, dataset, [_text(n) for n in record['frame_name']], size, objects,
                  lambda t: frames[t], '%s video %s' % (where, name), output)
 

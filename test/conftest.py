@@ -153,6 +153,26 @@ def lasot_records(sample_data, tmp_path_factory, request):
 
 
 @pytest.fixture(scope='session')
+def ytvos2019_records(sample_data, tmp_path_factory, request):
+    """vos_video records of the sample YouTube-VOS 2019 (youtube-vos-2019/, 6 train + 2 valid
+    videos) with a hold-out split: 3 of its train videos, 1 category unseen, seed 0
+    (holdout.json beside dataset_info.json)."""
+    from pipelines import vos_sources
+    return _records(tmp_path_factory, request, vos_sources.ytvos_main,
+                    os.path.join(sample_data[0], 'youtube-vos-2019'), 'ytvos2019',
+                    '--year', '2019', '--holdout', '3', '--holdout-unseen', '1')
+
+
+@pytest.fixture(scope='session')
+def mose_records(sample_data, tmp_path_factory, request):
+    """vos_video records of the sample MOSE (MOSE/, 4 train + 2 valid videos; no meta.json:
+    objects from the masks)."""
+    from pipelines import vos_sources
+    return _records(tmp_path_factory, request, vos_sources.mose_main,
+                    os.path.join(sample_data[0], 'MOSE'), 'mose')
+
+
+@pytest.fixture(scope='session')
 def sasiam_run(vid_records, tmp_path_factory, request):
     """Run directory of a tiny SA-Siam appearance run of the real trainer on vid_records: 4 steps,
     width 1/16, validation (one batch) at steps 2 and 4."""

@@ -59,7 +59,7 @@ def test_vocabulary_is_one_name_per_concept():
     assert readers_of('RUN_DIR') == ['train-sasiam', 'import-siamfc', 'train-osmn',
                                      'import-osmn']   # the run directory written
     assert readers_of('RUN') == ['track-sasiam', 'eval-sasiam', 'segment-osmn']
-    assert readers_of('RECORDS') == ['train-sasiam', 'train-osmn', 'segment-osmn']
+    assert readers_of('RECORDS') == ['holdout-gt', 'train-sasiam', 'train-osmn', 'segment-osmn']
     assert readers_of('VID_DATA') == ['vid-records', 'track-sasiam', 'eval-sasiam']
     assert GLOBAL == ['VENV', 'PYTHON37', 'TF_FROM_SYSTEM']
     known = {v for t in TARGETS for v in reads(t)}

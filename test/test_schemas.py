@@ -122,6 +122,7 @@ def vos_values(num_objects, num_frames):
         dataset='ytvos2018', split='train', source_split='train', video_id='0a2f2bd294',
         height=720, width=1280,
         num_frames=num_frames, object_ids=ids, object_category=['dog', 'cat', ''][:k],
+        object_unseen=[0, 1, 0][:k],
         object_first_frame=[0, 1, 0][:k],
         object_frames=[list(range(num_frames)), list(range(1, num_frames)), []][:k],
         object_nonblank_frames=[list(range(num_frames)), [1], []][:k],

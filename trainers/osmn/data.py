@@ -94,7 +94,8 @@ def video_pairs(pass_index, record, seed, cfg):
         'dataset', 'video_id', 'object_ids', 'object_first_frame', 'object_frames',
         'object_nonblank_frames', 'object_valid_guide_frames', 'frame_image', 'frame_mask',
         'frame_object_bbox'])
-    use_nonblank = tf.not_equal(f['dataset'], vos_video.YTVOS2018.encode('ascii'))
+    use_nonblank = tf.reduce_all(tf.not_equal(f['dataset'], tf.constant(
+        [name.encode('ascii') for name in vos_video.META_LISTED])))
     lists = tf.cond(use_nonblank,
                     lambda: (f['object_nonblank_frames'], f['object_nonblank_frames_row_lengths']),
                     lambda: (f['object_frames'], f['object_frames_row_lengths']))
