@@ -1,4 +1,5 @@
-"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018, GOT-10k and LaSOT datasets in
+"""Tiny ILSVRC2015-VID, COCO 2017, DAVIS 2017, YouTube-VOS 2018, GOT-10k and LaSOT datasets (and
+the tracking benchmarks UAV123, NfS, TC128, TrackingNet, VOT2018: sampledata.benchmarks) in
 their exact on-disk formats, rendered from synthetic scenes (textured objects moving, occluding,
 entering and leaving over textured backgrounds). Deterministic for a seed.
 `python -m sampledata --help`.
@@ -9,20 +10,23 @@ import json
 import os
 
 from datasets import fileio
-from sampledata import coco, tracking_sets, vid, vos
+from sampledata import benchmarks, coco, tracking_sets, vid, vos
 from sampledata.common import Faults, write_json
 
-DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot')
+DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot',
+            'benchmarks')
 MANIFEST = 'sample_manifest.json'
 
 # Frame sizes: "real" matches the released data, "small" keeps tests fast.
 SIZES = {
     'real': {'vid': (1280, 720), 'coco': ((640, 480), (480, 640), (640, 427), (500, 375)),
              'davis': (854, 480), 'ytvos': (1280, 720), 'got10k': (1280, 720),
-             'lasot': (1280, 720)},
+             'lasot': (1280, 720),
+             'benchmarks': (1280, 720)},
     'small': {'vid': (320, 180), 'coco': ((160, 120), (120, 160), (160, 107)),
               'davis': (214, 120), 'ytvos': (320, 180), 'got10k': (192, 108),
-              'lasot': (192, 108)},
+              'lasot': (192, 108),
+              'benchmarks': (192, 108)},
 }
 
 # How much of each dataset to write (defaults: seconds at real size).
@@ -33,6 +37,7 @@ COUNTS = {
     'ytvos': {'train': 4, 'valid': 2, 'frames': 6},
     'got10k': {'train': 3, 'val': 2, 'test': 2, 'frames': 8},
     'lasot': {'classes': 2, 'per_class': 2, 'frames': 8},
+    'benchmarks': {'sequences': 2, 'frames': 8},     # UAV123: official lengths (109, 133)
 }
 
 
@@ -50,6 +55,9 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
             w, h = sizes[name]
             writer = tracking_sets.write_got10k if name == 'got10k' else tracking_sets.write_lasot
             entry = writer(out_dir, seed, w, h, faults=faults, **c)
+        elif name == 'benchmarks':
+            w, h = sizes[name]
+            entry = benchmarks.write(out_dir, seed, w, h, faults=faults, **c)
         elif name == 'davis':
             w, h = sizes['davis']
             entry = vos.write_davis(out_dir, seed, w, h, faults=faults, **c)
