@@ -11,7 +11,8 @@ rendered from the same synthetic scenes as the VID, GOT-10k and LaSOT samples
     Temple-color-128/<seq>/img/0001.jpg ...      <seq>_gt.txt (x,y,w,h 1-based), <seq>_frames.txt
         (first,last; the second sequence's range starts at frame 3 of its folder)
     TrackingNet/TEST/frames/<seq>/0.jpg ...      TEST/anno/<seq>.txt (the first box only)
-    vot2018/list.txt, <seq>/color/00000001.jpg   <seq>/groundtruth.txt (rotated rectangles,
+    vot2018/list.txt, <seq>/color/00000001.jpg   (15 frames: accuracy skips 10 burn-in frames)
+                                                 <seq>/groundtruth.txt (rotated rectangles,
         x1,y1,...,x4,y4 1-based: cv2.minAreaRect of the target's visible pixels), <tag>.tag
 
 The target stays in view in every sequence: NfS, TC128, TrackingNet and VOT files have no way to
@@ -42,6 +43,8 @@ VOT_TAGS = ('camera_motion', 'illum_change', 'motion_change', 'size_change', 'oc
 UAV123_FLAGS = ('Scale Variation', 'Aspect Ratio Change', 'Low Resolution', 'Fast Motion',
                 'Full Occlusion', 'Partial Occlusion', 'Out-of-View', 'Background Clutter',
                 'Illumination Variation', 'Viewpoint Change', 'Camera Motion', 'Similar Object')
+VOT_FRAMES = 15                    # at least: more than the 10 burn-in frames after an init,
+                                   # so a VOT accuracy has frames to average
 PARTIAL = 0.75                     # visible share below which a frame counts as occluded
 
 
@@ -211,7 +214,7 @@ def write_vot(root, seed, width, height, sequences, frames):
     out = {}
     names = VOT_NAMES[:sequences]
     for index, name in enumerate(names):
-        track = vot_track(seed, name, width, height, frames, index)
+        track = vot_track(seed, name, width, height, max(frames, VOT_FRAMES), index)
         for t, (rgb, _, _, _) in enumerate(track):
             write_jpeg(os.path.join(root, name, 'color', '%08d.jpg' % (t + 1)), rgb)
         write_bytes(os.path.join(root, name, 'groundtruth.txt'), _text(
