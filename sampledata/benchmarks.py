@@ -22,10 +22,13 @@ Each manifest entry lists every sequence's frame count and first box (0-based x,
 from __future__ import absolute_import, division, print_function
 
 import os
+import shutil
 
 import cv2
 import numpy as np
 
+from datasets.benchmarks import NFS_SUBSAMPLE as NFS_RATE, UAV123_ATTRIBUTES, uav123_ranges
+from datasets.vot import TAGS as VOT_TAGS
 from sampledata.common import rng_for, write_bytes, write_jpeg
 from sampledata.render import Scene, visible_box
 from sampledata.tracking_sets import MIN_VISIBLE_PIXELS, render_track
@@ -38,11 +41,6 @@ TC128_NAMES = ('Ball_ce1', 'Car_ce')
 TRACKINGNET_NAMES = ('sample-clip-a_0', 'sample-clip-b_1')
 VOT_NAMES = ('ball', 'car')
 TC128_SKIPPED = 2                  # frames of the second TC128 folder before its range
-NFS_RATE = 8                       # 240 fps annotation rows per 30 fps frame
-VOT_TAGS = ('camera_motion', 'illum_change', 'motion_change', 'size_change', 'occlusion')
-UAV123_FLAGS = ('Scale Variation', 'Aspect Ratio Change', 'Low Resolution', 'Fast Motion',
-                'Full Occlusion', 'Partial Occlusion', 'Out-of-View', 'Background Clutter',
-                'Illumination Variation', 'Viewpoint Change', 'Camera Motion', 'Similar Object')
 VOT_FRAMES = 15                    # at least: more than the 10 burn-in frames after an init,
                                    # so a VOT accuracy has frames to average
 PARTIAL = 0.75                     # visible share below which a frame counts as occluded
@@ -82,7 +80,6 @@ def _record(track, first_index=0):
 
 def uav123_shortest(count):
     """The `count` shortest sequences of the official UAV123 list: [(name, folder, first, last)]."""
-    from datasets.benchmarks import uav123_ranges
     ranges = uav123_ranges('UAV123')
     names = sorted(ranges, key=lambda n: (ranges[n][2] - ranges[n][1], n))[:count]
     return [(n,) + tuple(ranges[n]) for n in names]
@@ -91,7 +88,7 @@ def uav123_shortest(count):
 def _uav123_flags(track):
     present = {'Partial Occlusion': any(share < PARTIAL for _, _, share, _ in track),
                'Camera Motion': True}          # the background pans in every scene
-    return [int(present.get(name, False)) for name in UAV123_FLAGS]
+    return [int(present.get(name, False)) for name in UAV123_ATTRIBUTES]
 
 
 def write_uav123(root, seed, width, height, sequences):
@@ -240,6 +237,37 @@ def write(out_dir, seed, width, height, sequences=2, frames=8, faults=None):
                                          sequences, frames),
         'vot': write_vot(os.path.join(base, VOT), seed, width, height, sequences, frames),
     }
+    if faults is not None:
+        _inject_faults(base, seed, width, height, frames, faults)
     return {'root': ROOT, 'frame_size': [width, height],
             'clean': {k: e.pop('clean') for k, e in entries.items()},
-            'benchmarks': {k: dict(e, root='/'.join((ROOT, e['root']))) for k, e in entries.items()}}
+            'benchmarks': {k: dict(e, root='/'.join((ROOT, e['root'])))
+                           for k, e in entries.items()}}
+
+
+def _inject_faults(base, seed, width, height, frames, faults):
+    """A VOT sequence with a NaN region (listed in list.txt) and a TC128 sequence with one box
+    more than its frame range: each reader must refuse its root with one line naming the file."""
+    vot_root = os.path.join(base, VOT)
+    write_vot(os.path.join(base, 'vot-fault'), seed, width, height, 1, frames)
+    os.rename(os.path.join(base, 'vot-fault', VOT_NAMES[0]), os.path.join(vot_root, 'nan_region'))
+    shutil.rmtree(os.path.join(base, 'vot-fault'))
+    gt = os.path.join(vot_root, 'nan_region', 'groundtruth.txt')
+    lines = open(gt).read().splitlines()
+    lines[2] = ','.join(['nan'] * 8)
+    write_bytes(gt, _text(lines))
+    write_bytes(os.path.join(vot_root, 'list.txt'), _text(VOT_NAMES + ('nan_region',)))
+    faults.add('benchmarks', 'nan_region', '%s/nan_region/groundtruth.txt' % VOT,
+               'frame 3 region is NaN')
+    tc128_root = os.path.join(base, TC128)
+    write_tc128(os.path.join(base, 'tc128-fault'), seed, width, height, 1, frames)
+    bad = os.path.join(tc128_root, 'Bad_ce')
+    os.rename(os.path.join(base, 'tc128-fault', TC128_NAMES[0]), bad)
+    shutil.rmtree(os.path.join(base, 'tc128-fault'))
+    for suffix in ('_gt.txt', '_frames.txt'):
+        os.rename(os.path.join(bad, TC128_NAMES[0] + suffix), os.path.join(bad, 'Bad_ce' + suffix))
+    gt = os.path.join(bad, 'Bad_ce_gt.txt')
+    lines = open(gt).read().splitlines()
+    write_bytes(gt, _text(lines + lines[-1:]))
+    faults.add('benchmarks', 'box_count_mismatch', '%s/Bad_ce/Bad_ce_gt.txt' % TC128,
+               'one box more than the frames of Bad_ce_frames.txt')

@@ -188,3 +188,18 @@ def test_trackers_eval_on_every_benchmark_sample(sasiam_run, sample_data, tmpdir
             key = 'ao' if name == 'got10k-val' else 'success_score'
             assert 0 <= performance['overall'][key] <= 1, (name, performance['overall'])
             assert 'report:' in printed
+
+
+def test_corrupt_benchmark_samples_are_refused_in_one_line(corrupt_sample_data):
+    from datasets.tracking import SequenceError
+    out, manifest = corrupt_sample_data
+    faults = {f['kind']: f['path'] for f in manifest['faults'] if f['dataset'] == 'benchmarks'}
+    assert sorted(faults) == ['box_count_mismatch', 'nan_region']
+    base = os.path.join(out, manifest['datasets']['benchmarks']['root'])
+    with pytest.raises(SequenceError) as err:
+        vot.load_vot(os.path.join(base, samples.VOT))
+    assert os.path.join(base, faults['nan_region']) in str(err.value) and 'NaN' in str(err.value)
+    with pytest.raises(SequenceError) as err:
+        benchmarks.load_tc128(os.path.join(base, samples.TC128))
+    assert str(err.value).startswith(os.path.join(base, faults['box_count_mismatch']))
+    assert '9 boxes but 8 images' in str(err.value)
