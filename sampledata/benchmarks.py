@@ -64,16 +64,14 @@ def _visible_track(seed, bench, name, width, height, frames, index):
     return track
 
 
-def _entry(root, sequences, **extra):
-    entry = {'root': root, 'sequences': sequences,
-             'clean': {'sequences': len(sequences),
-                       'frames': sum(s['frames'] for s in sequences.values())}}
-    entry.update(extra)
-    return entry
+def _entry(root, sequences):
+    return {'root': root, 'sequences': sequences,
+            'clean': {'sequences': len(sequences),
+                      'frames': sum(s['frames'] for s in sequences.values())}}
 
 
-def _record(track, first_index=0):
-    return {'frames': len(track), 'first_box': _xywh(track[first_index][1])}
+def _record(track):
+    return {'frames': len(track), 'first_box': _xywh(track[0][1])}
 
 
 # -- UAV123 ------------------------------------------------------------------------------------
