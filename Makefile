@@ -364,6 +364,9 @@ demo: sample-data
 	  --device $(DEVICE) --out $(DEMO_OUT)/tracking --strips
 	$(PY) -m trackers track --run $(DEMO_OUT)/runs/sasiam-appearance --vid $(SAMPLE)/ILSVRC2015 \
 	  --seq ILSVRC2015_val_00000000.0 --device $(DEVICE) --out $(DEMO_OUT)/tracking/track
+	rm -rf $(DEMO_OUT)/tracking-vot2018
+	$(PY) -m trackers eval --run $(DEMO_OUT)/runs/sasiam-appearance --vot $(SAMPLE)/benchmarks/vot2018 \
+	  --device $(DEVICE) --out $(DEMO_OUT)/tracking-vot2018
 	rm -rf $(DEMO_OUT)/runs/osmn-coco
 	$(PY) -m trainers.osmn --stage coco --records $(DEMO_OUT)/coco --device $(DEVICE) \
 	  --run-dir $(DEMO_OUT)/runs/osmn-coco --steps 40 --random-init-for-tests \
@@ -386,6 +389,7 @@ demo: sample-data
 	@echo "demo: SA-Siam tracks the sample VID val tracks: $(DEMO_OUT)/tracking/{results,reports,strips}"
 	@echo "demo: (success / precision plots and performance.json against the static-first-box baseline)."
 	@echo "demo: and one of them with make track-sasiam's command: $(DEMO_OUT)/tracking/track (boxes, strip PNG)"
+	@echo "demo: and the sample VOT2018 tree (rotated boxes) by the VOT reset protocol: $(DEMO_OUT)/tracking-vot2018/reports/vot.json (A, R, EAO)"
 	@echo "demo: record schemas: $(PY) -m schemas."
 
 $(call declare,bench,,every benchmark (bench-vid bench-coco bench-vos bench-sasiam bench-osmn bench-parallel bench-track bench-segment))
