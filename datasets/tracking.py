@@ -14,6 +14,7 @@ import glob
 import os
 import re
 
+from datasets import fileio
 from datasets.errors import InputError
 
 Sequence = collections.namedtuple('Sequence', 'name frames boxes origin')
@@ -28,6 +29,20 @@ class SequenceError(InputError):
         super(SequenceError, self).__init__('bad_sequence', message)
 
 
+def read_list_file(path):
+    """fileio.read_list_lines of a reader's list or text file, its errors a SequenceError naming
+    the file (the one way the tracking readers open their text files)."""
+    try:
+        return fileio.read_list_lines(path)
+    except (IOError, OSError, UnicodeDecodeError) as err:
+        raise SequenceError('cannot read %s: %s' % (path, err))
+
+
+def read_names(path):
+    """The names of a list file, one a line, in its order (GOT-10k list.txt, split files)."""
+    return [line for _, line in read_list_file(path)]
+
+
 def frame_number(path):
     """The last number in a frame file's name (None when it has none)."""
     digits = re.findall(r'\d+', os.path.splitext(os.path.basename(path))[0])
@@ -39,6 +54,12 @@ def list_images(folder):
     files = [p for p in glob.glob(os.path.join(folder, '*'))
              if p.lower().endswith(IMAGE_EXTENSIONS)]
     return sorted(files, key=lambda p: (frame_number(p) is None, frame_number(p) or 0, p))
+
+
+def frames_in_range(frames, first, last):
+    """The frames numbered first..last (inclusive): the part of a folder a ground truth covers
+    (OTB's frame ranges, UAV123's sequences, TC128's _frames.txt)."""
+    return [p for p in frames if frame_number(p) is not None and first <= frame_number(p) <= last]
 
 
 # The benchmark options beside --otb and --vid: (option, what it reads), see datasets.benchmarks.

@@ -22,9 +22,7 @@ import re
 
 import numpy as np
 
-# the list-file reader of the OTB reader (its errors a SequenceError naming the file)
-from datasets.otb import _list_lines as _lines
-from datasets.tracking import SequenceError, list_images
+from datasets.tracking import SequenceError, list_images, read_list_file, read_names
 
 TAGS = ('camera_motion', 'illum_change', 'motion_change', 'size_change', 'occlusion')
 
@@ -39,7 +37,7 @@ F32 = np.float32
 def read_regions(path):
     """N x 8 (polygons) or N x 4 (boxes) float64 of a groundtruth.txt; one count per file."""
     rows = []
-    for number, line in _lines(path):
+    for number, line in read_list_file(path):
         try:
             row = [float(v) for v in re.split(r'[,\s]+', line) if v]
         except ValueError:
@@ -64,7 +62,7 @@ def read_tag(path, count):
     if not os.path.exists(path):
         return np.zeros(count, np.int64)
     values = []
-    for number, line in _lines(path):
+    for number, line in read_list_file(path):
         if line not in ('0', '1'):
             raise SequenceError('%s:%d: expected 0 or 1, got %r' % (path, number, line))
         values.append(int(line))
@@ -96,7 +94,7 @@ def sequence_names(root):
     """Names of list.txt, else every folder of root holding a groundtruth.txt (sorted)."""
     list_file = os.path.join(root, 'list.txt')
     if os.path.isfile(list_file):
-        return [line for _, line in _lines(list_file)]
+        return read_names(list_file)
     return [n for n in sorted(os.listdir(root))
             if os.path.isfile(os.path.join(root, n, 'groundtruth.txt'))]
 
