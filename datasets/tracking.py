@@ -67,7 +67,7 @@ BENCHMARK_OPTIONS = (
     ('uav123', 'UAV123 root (data_seq/UAV123, anno/UAV123)'),
     ('nfs', 'NfS root (<seq>/30/<seq>/*.jpg, <seq>/30/<seq>.txt): 30 fps'),
     ('tc128', 'Temple-color-128 root (<seq>/img, <seq>_gt.txt, <seq>_frames.txt)'),
-    ('lasot', 'LaSOT root: its test split (testing_set.txt, else every folder)'),
+    ('lasot', 'LaSOT root: its test split (testing_set.txt, else the official 280)'),
     ('got10k', 'GOT-10k root: its --split (val or test)'),
     ('trackingnet', 'TrackingNet root: its TEST split (a submission zip)'),
 )
