@@ -11,13 +11,12 @@ from __future__ import absolute_import, division, print_function
 import collections
 import glob
 import os
-import re
 
 import numpy as np
 
 from datasets.numbers import xywh_problem
 from datasets.tracking import (Sequence, SequenceError, frames_in_range, list_images,
-                               read_list_file)
+                               read_list_file, read_number_rows)
 
 # OTB sequences whose ground truth covers only part of img/ (first and last frame number,
 # inclusive), as in the OTB toolkit's sequence table (and got10k's OTB loader, which, like this
@@ -41,12 +40,7 @@ def read_boxes(path, check_values=True):
     that checks each frame's box where it uses it (the track records' per-frame dead letters,
     evaluation's absent frames)."""
     rows = []
-    for number, line in read_list_file(path):
-        values = [v for v in re.split(r'[,\s]+', line) if v]
-        try:
-            row = [float(v) for v in values]
-        except ValueError:
-            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+    for number, _, row in read_number_rows(path):
         if len(row) != 4:
             raise SequenceError('%s:%d: expected 4 values (x,y,w,h), got %d'
                                 % (path, number, len(row)))

@@ -43,6 +43,19 @@ def read_names(path):
     return [line for _, line in read_list_file(path)]
 
 
+def read_number_rows(path):
+    """[(line number, line, floats)] of a ground-truth file: numbers separated by commas, tabs
+    or spaces (the OTB, GOT-10k, LaSOT and VOT files); a word among them is a SequenceError
+    naming the line."""
+    rows = []
+    for number, line in read_list_file(path):
+        try:
+            rows.append((number, line, [float(v) for v in re.split(r'[,\s]+', line) if v]))
+        except ValueError:
+            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+    return rows
+
+
 def frame_number(path):
     """The last number in a frame file's name (None when it has none)."""
     digits = re.findall(r'\d+', os.path.splitext(os.path.basename(path))[0])

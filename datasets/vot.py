@@ -22,7 +22,8 @@ import re
 
 import numpy as np
 
-from datasets.tracking import SequenceError, list_images, read_list_file, read_names
+from datasets.tracking import (SequenceError, list_images, read_list_file, read_names,
+                               read_number_rows)
 
 TAGS = ('camera_motion', 'illum_change', 'motion_change', 'size_change', 'occlusion')
 
@@ -37,11 +38,7 @@ F32 = np.float32
 def read_regions(path):
     """N x 8 (polygons) or N x 4 (boxes) float64 of a groundtruth.txt; one count per file."""
     rows = []
-    for number, line in read_list_file(path):
-        try:
-            row = [float(v) for v in re.split(r'[,\s]+', line) if v]
-        except ValueError:
-            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+    for number, line, row in read_number_rows(path):
         if len(row) not in (4, 8):
             raise SequenceError('%s:%d: expected 4 (x,y,w,h) or 8 (x1,y1,...,x4,y4) values, '
                                 'got %d' % (path, number, len(row)))
