@@ -65,7 +65,7 @@ def read_sequence(root, split, name):
     gt_path = fileio.join(seq_dir, GROUND_TRUTH)
     meta = read_meta(fileio.join(seq_dir, 'meta_info.ini'))
     if split == 'test':
-        boxes = load_boxes(gt_path, frames[:1])
+        boxes = load_boxes(gt_path, frames, first_only=True)
         count = len(frames)
         return TrackSequence(name, '%s/%s' % (split, name), frames, boxes, ORIGIN,
                              np.zeros(count, bool), np.zeros(count, np.int64),
