@@ -109,6 +109,22 @@ def load_vot(root):
     return [vot_sequence(os.path.join(root, n), n) for n in names]
 
 
+# -- results (pysot-toolkit's layout: trackers.vot writes it, evaluation.vot reads it) -----------
+
+EXPERIMENT = 'baseline'
+
+
+def result_folder(results_dir, tracker, sequence_name):
+    """<results>/<tracker>/baseline/<seq>/, the folder of a sequence's repetitions."""
+    return os.path.join(results_dir, tracker, EXPERIMENT, sequence_name)
+
+
+def result_path(results_dir, tracker, sequence_name, repetition=1):
+    """<seq>_001.txt (the repetition's number, 3 digits) in result_folder."""
+    return os.path.join(result_folder(results_dir, tracker, sequence_name),
+                        '%s_%03d.txt' % (sequence_name, repetition))
+
+
 def year_of(root):
     """2016, 2017 or 2018 when the root's folder name says it (vot2018, VOT2016, ...), else None."""
     found = re.findall(r'(201[678])', os.path.basename(os.path.abspath(root)))
