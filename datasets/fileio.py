@@ -141,7 +141,8 @@ def open_write(path):
 
 
 def write_json(path, obj):
-    write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + '\n').encode('utf-8'))
+    """obj as indented JSON with sorted keys, the file replaced whole (write_atomic)."""
+    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + '\n').encode('utf-8'))
 
 
 def read_json(path):
