@@ -8,15 +8,17 @@ beyond the boxes: attributes, per-frame visibility, GOT-10k's meta data).
     NfS (30 fps) <root>/<seq>/30/<seq>/*.jpg, <root>/<seq>/30/<seq>.txt (x1 y1 x2 y2 in columns
                  2-5; a 240 fps annotation is subsampled every 8th row, as got10k does)
     TC128        <root>/<seq>/img/0001.jpg, <seq>/<seq>_gt.txt, <seq>/<seq>_frames.txt (first,last)
-    LaSOT test   <root>/<class>/<class>-<n>/img/00000001.jpg, groundtruth.txt,
-                 full_occlusion.txt, out_of_view.txt; <root>/testing_set.txt (else every folder)
-    GOT-10k      <root>/<split>/list.txt, <split>/<seq>/00000001.jpg, groundtruth.txt (test: the
-                 first box only), val: meta_info.ini (resolution), cover.label
+    LaSOT test   datasets.lasot's layout; the split: <root>/testing_set.txt, else the official
+                 test list built into datasets.lasot (lasot.test_sequences)
+    GOT-10k      datasets.got10k's layout (<root>/<split>/list.txt, <seq>/..., test: the first
+                 box only); val also meta_info.ini's resolution and cover.label per frame
     TrackingNet  <root>/TEST/frames/<seq>/0.jpg ..., TEST/anno/<seq>.txt (the first box)
 
-Origins (Sequence.origin) follow each benchmark's files: 1 for the MATLAB-made UAV123, TC128 and
-LaSOT, 0 for NfS, GOT-10k and TrackingNet. A layout that does not fit raises SequenceError
-naming the path and the reason.
+LaSOT and GOT-10k are read by their dataset modules (datasets.lasot, datasets.got10k, the ones
+the training records use); this module only adapts their TrackSequences to evaluation. Origins
+(Sequence.origin) follow each benchmark's files: 1 for the MATLAB-made UAV123, TC128 and LaSOT,
+0 for NfS, GOT-10k and TrackingNet. A layout that does not fit raises SequenceError naming the
+path and the reason.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -29,8 +31,12 @@ import re
 
 import numpy as np
 
-from datasets.otb import _list_lines as _lines, read_boxes   # one reader of list files
-from datasets.tracking import Sequence, SequenceError, frame_number, list_images
+from datasets import got10k, lasot
+from datasets.numbers import xywh_problem
+from datasets.otb import read_boxes
+from datasets.track_folders import GROUND_TRUTH, check_counts, read_flags
+from datasets.tracking import (Sequence, SequenceError, frames_in_range, list_images,
+                               read_list_file)
 
 # What evaluation needs of a benchmark besides its sequences (empty dicts where it has none):
 # attributes {seq: [names]}, visible {seq: bool per frame} (LaSOT), meta {seq: {resolution,
@@ -52,25 +58,24 @@ def benchmark(name, sequences, split=None, attributes=None, visible=None, meta=N
                      ground_truth)
 
 
-def read_flags(path):
-    """0/1 (or other integer) flags of a one- or many-line label file, commas or white space."""
-    values = [v for _, line in _lines(path) for v in re.split(r'[,\s]+', line) if v]
-    try:
-        return np.array([int(float(v)) for v in values], np.int64)
-    except ValueError:
-        raise SequenceError('%s: not integer flags' % path)
+def _startable(sequence, gt_path):
+    """The sequence, once its first box (the one a tracker starts from) passes
+    datasets.numbers.xywh_problem; later rows may be NaN (UAV123's absent target)."""
+    problem = xywh_problem(sequence.boxes[0])
+    if problem:
+        raise SequenceError('%s:1: the first box, where tracking starts: %s' % (gt_path, problem))
+    return sequence
 
 
-def _frames_in(folder, first, last):
-    return [p for p in list_images(folder) if first <= (frame_number(p) or 0) <= last]
+def _checked(name, frames, boxes, origin, gt_path, frames_from):
+    """The Sequence, once track_folders.check_counts finds one box per frame."""
+    check_counts(gt_path, frames, boxes, frames_from)
+    return _startable(Sequence(name, frames, boxes, origin), gt_path)
 
 
-def _checked(name, frames, boxes, origin, where):
-    if not frames:
-        raise SequenceError('%s: no images' % where)
-    if len(frames) != len(boxes):
-        raise SequenceError('%s: %d boxes but %d images' % (where, len(boxes), len(frames)))
-    return Sequence(name, frames, boxes, origin)
+def _evaluation_sequence(track, gt_path):
+    """A datasets.track_folders.TrackSequence as the Sequence evaluation reads."""
+    return _startable(Sequence(track.name, track.frames, track.boxes, track.origin), gt_path)
 
 
 # -- UAV123 ------------------------------------------------------------------------------------
@@ -102,9 +107,11 @@ def load_uav123(root, version='UAV123'):
             raise SequenceError('%s: %s is not a sequence of the official %s list'
                                 % (path, name, version))
         folder, first, last = ranges[name]
-        frames = _frames_in(os.path.join(root, 'data_seq', version, folder), first, last)
-        sequences.append(_checked(name, frames, read_boxes(path), 1,
-                                  '%s (frames %d-%d of %s)' % (path, first, last, folder)))
+        frames_dir = os.path.join(root, 'data_seq', version, folder)
+        frames = frames_in_range(list_images(frames_dir), first, last)
+        boxes = read_boxes(path)   # rows of four NaN: the target is absent
+        sequences.append(_checked(name, frames, boxes, 1, path,
+                                  '%s, frames %d-%d' % (frames_dir, first, last)))
         att = os.path.join(anno_dir, 'att', name + '.txt')
         if os.path.isfile(att):
             flags = read_flags(att)
@@ -120,7 +127,7 @@ def load_uav123(root, version='UAV123'):
 def read_nfs_boxes(path):
     """x,y,w,h of an NfS annotation (columns 2-5 are x1 y1 x2 y2; w = x2 - x1 as got10k)."""
     rows = []
-    for number, line in _lines(path):
+    for number, line in read_list_file(path):
         parts = line.split()
         try:
             x1, y1, x2, y2 = [float(v) for v in parts[1:5]]
@@ -143,7 +150,7 @@ def nfs_sequence(root, name, fps=30):
         if abs(len(frames) - len(boxes)) == 1:
             n = min(len(frames), len(boxes))
             frames, boxes = frames[:n], boxes[:n]
-    return _checked(name, frames, boxes, 0, anno)
+    return _checked(name, frames, boxes, 0, anno, os.path.join(root, name, str(fps), name))
 
 
 def load_nfs(root, fps=30):
@@ -171,56 +178,30 @@ def load_tc128(root):
         first_last = read_flags(ranges[0])
         if len(first_last) != 2:
             raise SequenceError('%s: expected `first,last`' % ranges[0])
-        frames = _frames_in(os.path.join(seq_dir, 'img'), first_last[0], first_last[1])
-        sequences.append(_checked(name, frames, read_boxes(path), 1, path))
+        first, last = first_last
+        frames_dir = os.path.join(seq_dir, 'img')
+        frames = frames_in_range(list_images(frames_dir), first, last)
+        sequences.append(_checked(name, frames, read_boxes(path), 1,
+                                  path, '%s, frames %d-%d' % (frames_dir, first, last)))
     return benchmark('tc128', sequences)
 
 
 # -- LaSOT (test split) ------------------------------------------------------------------------
 
-def lasot_visible(seq_dir, count):
-    """Frames where the target is in view: neither full_occlusion nor out_of_view (the frames
-    pysot-toolkit's LaSOT evaluation scores)."""
-    hidden = np.zeros(count, bool)
-    for label in ('full_occlusion.txt', 'out_of_view.txt'):
-        path = os.path.join(seq_dir, label)
-        if not os.path.isfile(path):
-            raise SequenceError('%s: missing (LaSOT per-frame label)' % path)
-        flags = read_flags(path)
-        if len(flags) != count:
-            raise SequenceError('%s: %d flags, the sequence has %d frames'
-                                % (path, len(flags), count))
-        hidden |= flags > 0
-    return ~hidden
-
-
-def lasot_names(root):
-    """The test split's names: testing_set.txt when the root has it, else every
-    <class>/<class>-<n> folder (the LaSOT test download holds only the test sequences)."""
-    listed = os.path.join(root, 'testing_set.txt')
-    if os.path.isfile(listed):
-        return [line for _, line in _lines(listed)]
-    return sorted(os.path.basename(d) for d in glob.glob(os.path.join(root, '*', '*-*'))
-                  if os.path.isdir(os.path.join(d, 'img')))
-
-
 def load_lasot(root):
-    names = lasot_names(root)
+    """LaSOT's test split; visible: frames neither fully occluded nor out of view (the frames
+    pysot-toolkit's LaSOT evaluation scores); attributes: each sequence's class."""
+    names = lasot.test_sequences(root)
     if not names:
-        raise SequenceError('%s: no LaSOT sequence (<class>/<class>-<n>/img, groundtruth.txt)'
-                            % root)
+        raise SequenceError('%s: no LaSOT test sequence (none of the official test list, and no '
+                            '%s)' % (root, lasot.ROOT_TEST_LIST))
     sequences, attributes, visible = [], {}, {}
     for name in names:
-        category = name.rsplit('-', 1)[0]
-        seq_dir = os.path.join(root, category, name)
-        path = os.path.join(seq_dir, 'groundtruth.txt')
-        if not os.path.isfile(path):
-            raise SequenceError('%s: missing (listed sequence %s)' % (path, name))
-        sequence = _checked(name, list_images(os.path.join(seq_dir, 'img')), read_boxes(path),
-                            1, path)
-        sequences.append(sequence)
-        attributes[name] = [category]
-        visible[name] = lasot_visible(seq_dir, len(sequence.boxes))
+        track = lasot.read_sequence(root, name)
+        sequences.append(_evaluation_sequence(track, os.path.join(root, track.folder,
+                                                                  GROUND_TRUTH)))
+        attributes[name] = [track.object_class]
+        visible[name] = ~track.absent
     return benchmark('lasot', sequences, attributes=attributes, visible=visible)
 
 
@@ -231,36 +212,22 @@ def got10k_meta(seq_dir, count):
     ini = os.path.join(seq_dir, 'meta_info.ini')
     if not os.path.isfile(ini):
         raise SequenceError('%s: missing (GOT-10k meta data: the resolution)' % ini)
-    fields = dict(line.split(': ', 1) for _, line in _lines(ini)[1:] if ': ' in line)
-    numbers = re.findall(r'\d+', fields.get('resolution', ''))
+    numbers = re.findall(r'\d+', got10k.read_meta(ini).get('resolution', ''))
     if len(numbers) != 2:
         raise SequenceError('%s: no `resolution: (w, h)` line' % ini)
-    cover = read_flags(os.path.join(seq_dir, 'cover.label'))
-    if len(cover) != count:
-        raise SequenceError('%s: %d labels, the sequence has %d frames'
-                            % (os.path.join(seq_dir, 'cover.label'), len(cover), count))
+    cover = read_flags(os.path.join(seq_dir, 'cover.label'), count)
     return {'resolution': (int(numbers[0]), int(numbers[1])), 'cover': cover}
 
 
 def load_got10k(root, split):
-    listed = os.path.join(root, split, 'list.txt')
-    if not os.path.isfile(listed):
-        raise SequenceError('%s: missing (GOT-10k layout: <root>/%s/list.txt, <seq>/...)'
-                            % (listed, split))
+    """A GOT-10k split as datasets.got10k reads it (test: the first box only, no labels)."""
     sequences, meta = [], {}
-    for _, name in _lines(listed):
-        seq_dir = os.path.join(root, split, name)
-        path = os.path.join(seq_dir, 'groundtruth.txt')
-        if not os.path.isfile(path):
-            raise SequenceError('%s: missing (listed sequence %s)' % (path, name))
-        frames, boxes = list_images(seq_dir), read_boxes(path)
-        if split == 'test':    # only the first box is public
-            if not frames:
-                raise SequenceError('%s: no images' % seq_dir)
-            sequences.append(Sequence(name, frames, boxes[:1], 0))
-            continue
-        sequences.append(_checked(name, frames, boxes, 0, path))
-        meta[name] = got10k_meta(seq_dir, len(boxes))
+    for name in got10k.list_sequences(root, split):
+        track = got10k.read_sequence(root, split, name)
+        seq_dir = os.path.join(root, track.folder)
+        sequences.append(_evaluation_sequence(track, os.path.join(seq_dir, GROUND_TRUTH)))
+        if split != 'test':
+            meta[name] = got10k_meta(seq_dir, len(track.frames))
     return benchmark('got10k', sequences, split=split, meta=meta,
                      ground_truth=split != 'test')
 

@@ -22,6 +22,7 @@ import posixpath
 import shutil
 import stat
 import tempfile
+import zipfile
 
 BOM = u'\ufeff'   # what a UTF-8 byte order mark decodes to
 
@@ -283,7 +284,8 @@ def open_write(path):
 
 
 def write_json(path, obj):
-    write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + '\n').encode('utf-8'))
+    """obj as indented JSON with sorted keys, the file replaced whole (write_atomic)."""
+    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + '\n').encode('utf-8'))
 
 
 def read_json(path):
@@ -328,6 +330,29 @@ def walk_files(top):
     if is_local(top):
         return sorted(os.path.join(d, f) for d, _, files in os.walk(top) for f in files)
     return sorted(join(d, f) for d, _, files in gfile().walk(top) for f in files)
+
+
+def incomplete_twin(path):
+    """`x-incomplete.zip` of `x.zip`: the name a submission zip lacking some of what its server
+    requires takes instead (the server refuses it)."""
+    return path[:-len('.zip')] + '-incomplete.zip'
+
+
+def write_submission_zip(path, entries, complete):
+    """A local zip of [(file, name in the zip)], in that order, at `path`, or at its
+    incomplete_twin when not `complete`; an earlier zip of either name is removed first, so the
+    folder never holds a stale complete one. Written to a temporary file, then renamed.
+    Returns the path written (the GOT-10k / TrackingNet and the VOS submission packs)."""
+    for old in (path, incomplete_twin(path)):
+        if os.path.isfile(old):
+            os.remove(old)
+    target = path if complete else incomplete_twin(path)
+    makedirs(os.path.dirname(os.path.abspath(target)))
+    with zipfile.ZipFile(target + '.tmp', 'w', zipfile.ZIP_DEFLATED) as archive:
+        for source, entry in entries:
+            archive.write(source, entry)
+    os.replace(target + '.tmp', target)
+    return target
 
 
 @contextlib.contextmanager

@@ -17,8 +17,9 @@ from __future__ import absolute_import, division, print_function
 import numpy as np
 
 from datasets import fileio
-from datasets.track_folders import TrackSequence, TrackSequenceError, load_boxes, read_flags
-from datasets.tracking import SequenceError, list_images
+from datasets.track_folders import (GROUND_TRUTH, TrackSequence, TrackSequenceError,
+                                    load_boxes, read_flags)
+from datasets.tracking import SequenceError, list_images, read_list_file, read_names
 
 SPLITS = ('train', 'val', 'test')
 ORIGIN = 0
@@ -37,12 +38,9 @@ def list_sequences(root, split):
         raise SequenceError('unknown GOT-10k split %r (one of %s)' % (split, ', '.join(SPLITS)))
     path = fileio.join(split_dir(root, split), LIST_FILE)
     if not fileio.exists(path):
-        raise SequenceError('%s not found: --data must be the GOT-10k root holding '
+        raise SequenceError('%s not found: the GOT-10k root (--data, --got10k) must hold '
                             '{train,val,test}/list.txt' % path)
-    try:
-        return [line for _, line in fileio.read_list_lines(path)]
-    except (OSError, UnicodeDecodeError) as err:
-        raise SequenceError('cannot read %s: %s' % (path, err))
+    return read_names(path)
 
 
 def read_meta(path):
@@ -50,7 +48,7 @@ def read_meta(path):
     if not fileio.exists(path):
         return {}
     meta = {}
-    for _, line in fileio.read_list_lines(path)[1:]:
+    for _, line in read_list_file(path)[1:]:
         key, sep, value = line.partition(':')
         if sep:
             meta[key.strip()] = value.strip()
@@ -64,10 +62,10 @@ def read_sequence(root, split, name):
         raise TrackSequenceError('missing_sequence', seq_dir, 'listed in %s but not a folder'
                                  % LIST_FILE)
     frames = list_images(seq_dir)
-    gt_path = fileio.join(seq_dir, 'groundtruth.txt')
+    gt_path = fileio.join(seq_dir, GROUND_TRUTH)
     meta = read_meta(fileio.join(seq_dir, 'meta_info.ini'))
     if split == 'test':
-        boxes = load_boxes(gt_path, frames[:1])
+        boxes = load_boxes(gt_path, frames, first_only=True)
         count = len(frames)
         return TrackSequence(name, '%s/%s' % (split, name), frames, boxes, ORIGIN,
                              np.zeros(count, bool), np.zeros(count, np.int64),

@@ -10,19 +10,21 @@ official train / test split.
 A frame is absent when it is fully occluded or out of view. The split is the benchmark's
 protocol: its test set is the 280 sequences below (4 of the 20 of each of the 70 classes,
 `testing_set.txt` of the release), its train set the other 1120. A split file (one sequence
-name a line) replaces that list, e.g. for an extended release.
+name a line) replaces that list, e.g. for an extended release; evaluation (test_sequences)
+takes the root's `testing_set.txt` as that file when the root has one.
 """
 from __future__ import absolute_import, division, print_function
 
 import numpy as np
 
 from datasets import fileio
-from datasets.track_folders import TrackSequence, load_boxes, read_flags
-from datasets.tracking import SequenceError, list_images
+from datasets.track_folders import GROUND_TRUTH, TrackSequence, load_boxes, read_flags
+from datasets.tracking import SequenceError, list_images, read_names
 
 ORIGIN = 1
 SPLITS = ('train', 'test')
 FLAG_FILES = ('full_occlusion.txt', 'out_of_view.txt')
+ROOT_TEST_LIST = 'testing_set.txt'   # the release's copy of the test list, beside the classes
 
 # The test split: `<class> <sequence numbers>` per class.
 _TEST_SET = """
@@ -62,14 +64,6 @@ def class_of(name):
     return name.rsplit('-', 1)[0]
 
 
-def read_split_file(path):
-    """Sequence names of a split file (one a line; BOM and CRLF tolerated)."""
-    try:
-        return [line for _, line in fileio.read_list_lines(path)]
-    except (OSError, UnicodeDecodeError) as err:
-        raise SequenceError('cannot read %s: %s' % (path, err))
-
-
 def list_sequences(root, split='train', split_file=None):
     """Names of the sequences of `split` found under root: the official test list (or those of
     `split_file`) for test, every other sequence for train; split_file's names for either."""
@@ -79,7 +73,7 @@ def list_sequences(root, split='train', split_file=None):
     if not found:
         raise SequenceError('%s holds no LaSOT sequence (<class>/<class>-<n>/img/)' % root)
     if split_file:
-        wanted = read_split_file(split_file)
+        wanted = read_names(split_file)
         missing = sorted(set(wanted) - set(found))
         if missing:
             raise SequenceError('%s lists %d sequence(s) not under %s, e.g. %s'
@@ -87,6 +81,13 @@ def list_sequences(root, split='train', split_file=None):
         return wanted
     test = set(test_set())
     return [name for name in found if (name in test) == (split == 'test')]
+
+
+def test_sequences(root):
+    """The test split evaluation reads: the names of the root's testing_set.txt when it has one,
+    else the official test sequences found under root."""
+    listed = fileio.join(root, ROOT_TEST_LIST)
+    return list_sequences(root, 'test', listed if fileio.exists(listed) else None)
 
 
 def _sequence_names(root):
@@ -106,7 +107,7 @@ def read_sequence(root, name):
     folder = '%s/%s' % (class_of(name), name)
     seq_dir = fileio.join(root, folder)
     frames = list_images(fileio.join(seq_dir, 'img'))
-    boxes = load_boxes(fileio.join(seq_dir, 'groundtruth.txt'), frames)
+    boxes = load_boxes(fileio.join(seq_dir, GROUND_TRUTH), frames)
     occlusion, out_of_view = [read_flags(fileio.join(seq_dir, f), len(frames))
                               for f in FLAG_FILES]
     absent = (occlusion == 1) | (out_of_view == 1)

@@ -12,13 +12,12 @@ import collections
 import glob
 import math
 import os
-import re
 
 import numpy as np
 
-from datasets import fileio
 from datasets.numbers import xywh_problem
-from datasets.tracking import Sequence, SequenceError, frame_number, list_images
+from datasets.tracking import (Sequence, SequenceError, frames_in_range, list_images,
+                               read_list_file, read_number_rows)
 
 # OTB sequences whose ground truth covers only part of img/ (first and last frame number,
 # inclusive), as in the OTB toolkit's sequence table (and got10k's OTB loader, which, like this
@@ -35,14 +34,6 @@ OTB_FRAME_RANGES = {
 }
 
 
-def _list_lines(path):
-    """fileio.read_list_lines, its errors a SequenceError naming the file."""
-    try:
-        return fileio.read_list_lines(path)
-    except (IOError, OSError, UnicodeDecodeError) as err:
-        raise SequenceError('cannot read %s: %s' % (path, err))
-
-
 def read_boxes(path):
     """Boxes of a ground-truth file: one x,y,w,h per line, separated by commas, tabs or spaces;
     each finite, of non-negative size and inside bounds (datasets.numbers.xywh_problem), or
@@ -50,12 +41,7 @@ def read_boxes(path):
     frames out of its scores, a training pipeline makes them frame dead letters, a tracker
     refuses to start on one). A partly NaN or infinite row is refused."""
     rows = []
-    for number, line in _list_lines(path):
-        values = [v for v in re.split(r'[,\s]+', line) if v]
-        try:
-            row = [float(v) for v in values]
-        except ValueError:
-            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+    for number, _, row in read_number_rows(path):
         if len(row) != 4:
             raise SequenceError('%s:%d: expected 4 values (x,y,w,h), got %d'
                                 % (path, number, len(row)))
@@ -72,7 +58,7 @@ def read_sequence_list(path):
     """{name: (first, last) or None} from a list file: one sequence per line, `name` or
     `name first last`; '#' starts a comment."""
     out = collections.OrderedDict()
-    for number, line in _list_lines(path):
+    for number, line in read_list_file(path):
         parts = line.split('#', 1)[0].split()
         if not parts:
             continue
@@ -87,7 +73,7 @@ def read_sequence_list(path):
 
 
 def _blank(path):
-    return not _list_lines(path)
+    return not read_list_file(path)
 
 
 def ground_truth_files(seq_dir, base):
@@ -119,8 +105,7 @@ def otb_sequence(seq_dir, frame_range=None, name=None, builtin_ranges=True):
     frame_range = frame_range or builtin
     if frame_range:
         first, last = frame_range
-        images = [p for p in images if frame_number(p) is not None and
-                  first <= frame_number(p) <= last]
+        images = frames_in_range(images, first, last)
     targets = ground_truth_files(seq_dir, base)
     if not targets:
         raise SequenceError('%s: no ground truth (groundtruth_rect.txt, or a non-empty '

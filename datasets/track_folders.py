@@ -44,21 +44,23 @@ class TrackSequenceError(SequenceError):
         self.reason, self.path, self.detail, self.images = reason, path, detail, images
 
 
-def read_flags(path, count, reason_if_missing='missing_label_file'):
-    """Integers of a label file (one per line, or one line separated by commas), `count` of
-    them; TrackSequenceError when the file is missing, not integers or of another length."""
+def read_flags(path, count=None, reason_if_missing='missing_label_file'):
+    """Integers of a label file (one per line, or one line separated by commas or white
+    space), `count` of them (None: any number); TrackSequenceError when the file is missing,
+    not integers or of another length."""
     if not fileio.exists(path):
-        raise TrackSequenceError(reason_if_missing, path, 'label file missing', count)
+        raise TrackSequenceError(reason_if_missing, path,
+                                 'missing (label file missing or misnamed)', count or 0)
     try:
         lines = fileio.read_list_lines(path)
     except (OSError, UnicodeDecodeError) as err:
-        raise TrackSequenceError('bad_label_file', path, 'cannot read: %s' % err, count)
+        raise TrackSequenceError('bad_label_file', path, 'cannot read: %s' % err, count or 0)
     values = [v for _, line in lines for v in re.split(r'[,\s]+', line) if v]
     try:
         flags = np.array([int(float(v)) for v in values], np.int64)
     except ValueError:
-        raise TrackSequenceError('bad_label_file', path, 'not integers', count)
-    if len(flags) != count:
+        raise TrackSequenceError('bad_label_file', path, 'not integers', count or 0)
+    if count is not None and len(flags) != count:
         raise TrackSequenceError('label_count_mismatch', path, '%d labels but %d frames'
                                  % (len(flags), count), count)
     return flags
@@ -72,28 +74,35 @@ def missing_numbers(frames):
     return sorted(set(range(min(numbers[0], 1), numbers[-1] + 1)) - set(numbers))
 
 
-def check_counts(gt_path, frames, boxes):
+def check_counts(gt_path, frames, boxes, frames_from=None):
     """TrackSequenceError unless there is one box per frame (the message names missing frame
-    numbers, the usual cause)."""
+    numbers, the usual cause). frames_from: where the frames come from when that is not the
+    ground truth's folder (a folder, or a benchmark's frame range)."""
     if not frames:
-        raise TrackSequenceError('empty_sequence', os.path.dirname(gt_path), 'no frames')
+        raise TrackSequenceError('empty_sequence', frames_from or os.path.dirname(gt_path),
+                                 'no frames')
     if len(boxes) != len(frames):
         gaps = missing_numbers(frames)
         hint = '; frame numbers missing: %s' % ', '.join(str(n) for n in gaps[:10]) if gaps \
             else ''
-        raise TrackSequenceError('box_count_mismatch', gt_path, '%d boxes but %d frames%s'
-                                 % (len(boxes), len(frames), hint), len(frames))
+        where = ' (%s)' % frames_from if frames_from else ''
+        raise TrackSequenceError('box_count_mismatch', gt_path, '%d boxes but %d frames%s%s'
+                                 % (len(boxes), len(frames), where, hint), len(frames))
 
 
-def load_boxes(gt_path, frames):
-    """Boxes of a ground-truth file, one per frame (TrackSequenceError otherwise)."""
+def load_boxes(gt_path, frames, first_only=False):
+    """Boxes of a ground-truth file, one per frame (TrackSequenceError otherwise); first_only:
+    its first box alone, for the first frame (a test split whose other boxes are not public, or
+    a file that holds them all)."""
     if not fileio.exists(gt_path):
         raise TrackSequenceError('missing_label_file', gt_path, 'ground truth missing',
                                  len(frames))
     try:
-        boxes = read_boxes(gt_path)
+        boxes = read_boxes(gt_path)   # NaN rows (absent): box_value_problem, per frame
     except SequenceError as err:
         raise TrackSequenceError('bad_label_file', gt_path, str(err), len(frames))
+    if first_only:
+        frames, boxes = frames[:1], boxes[:1]
     check_counts(gt_path, frames, boxes)
     return boxes
 

@@ -14,6 +14,7 @@ import glob
 import os
 import re
 
+from datasets import fileio
 from datasets.errors import InputError
 
 Sequence = collections.namedtuple('Sequence', 'name frames boxes origin')
@@ -26,6 +27,33 @@ class SequenceError(InputError):
 
     def __init__(self, message):
         super(SequenceError, self).__init__('bad_sequence', message)
+
+
+def read_list_file(path):
+    """fileio.read_list_lines of a reader's list or text file, its errors a SequenceError naming
+    the file (the one way the tracking readers open their text files)."""
+    try:
+        return fileio.read_list_lines(path)
+    except (IOError, OSError, UnicodeDecodeError) as err:
+        raise SequenceError('cannot read %s: %s' % (path, err))
+
+
+def read_names(path):
+    """The names of a list file, one a line, in its order (GOT-10k list.txt, split files)."""
+    return [line for _, line in read_list_file(path)]
+
+
+def read_number_rows(path):
+    """[(line number, line, floats)] of a ground-truth file: numbers separated by commas, tabs
+    or spaces (the OTB, GOT-10k, LaSOT and VOT files); a word among them is a SequenceError
+    naming the line."""
+    rows = []
+    for number, line in read_list_file(path):
+        try:
+            rows.append((number, line, [float(v) for v in re.split(r'[,\s]+', line) if v]))
+        except ValueError:
+            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+    return rows
 
 
 def frame_number(path):
@@ -41,12 +69,18 @@ def list_images(folder):
     return sorted(files, key=lambda p: (frame_number(p) is None, frame_number(p) or 0, p))
 
 
+def frames_in_range(frames, first, last):
+    """The frames numbered first..last (inclusive): the part of a folder a ground truth covers
+    (OTB's frame ranges, UAV123's sequences, TC128's _frames.txt)."""
+    return [p for p in frames if frame_number(p) is not None and first <= frame_number(p) <= last]
+
+
 # The benchmark options beside --otb and --vid: (option, what it reads), see datasets.benchmarks.
 BENCHMARK_OPTIONS = (
     ('uav123', 'UAV123 root (data_seq/UAV123, anno/UAV123)'),
     ('nfs', 'NfS root (<seq>/30/<seq>/*.jpg, <seq>/30/<seq>.txt): 30 fps'),
     ('tc128', 'Temple-color-128 root (<seq>/img, <seq>_gt.txt, <seq>_frames.txt)'),
-    ('lasot', 'LaSOT root: its test split (testing_set.txt, else every folder)'),
+    ('lasot', 'LaSOT root: its test split (testing_set.txt, else the official 280)'),
     ('got10k', 'GOT-10k root: its --split (val or test)'),
     ('trackingnet', 'TrackingNet root: its TEST split (a submission zip)'),
 )

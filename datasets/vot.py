@@ -22,9 +22,8 @@ import re
 
 import numpy as np
 
-# the list-file reader of the OTB reader (its errors a SequenceError naming the file)
-from datasets.otb import _list_lines as _lines
-from datasets.tracking import SequenceError, list_images
+from datasets.tracking import (SequenceError, list_images, read_list_file, read_names,
+                               read_number_rows)
 
 TAGS = ('camera_motion', 'illum_change', 'motion_change', 'size_change', 'occlusion')
 
@@ -39,11 +38,7 @@ F32 = np.float32
 def read_regions(path):
     """N x 8 (polygons) or N x 4 (boxes) float64 of a groundtruth.txt; one count per file."""
     rows = []
-    for number, line in _lines(path):
-        try:
-            row = [float(v) for v in re.split(r'[,\s]+', line) if v]
-        except ValueError:
-            raise SequenceError('%s:%d: not numbers: %r' % (path, number, line))
+    for number, line, row in read_number_rows(path):
         if len(row) not in (4, 8):
             raise SequenceError('%s:%d: expected 4 (x,y,w,h) or 8 (x1,y1,...,x4,y4) values, '
                                 'got %d' % (path, number, len(row)))
@@ -64,7 +59,7 @@ def read_tag(path, count):
     if not os.path.exists(path):
         return np.zeros(count, np.int64)
     values = []
-    for number, line in _lines(path):
+    for number, line in read_list_file(path):
         if line not in ('0', '1'):
             raise SequenceError('%s:%d: expected 0 or 1, got %r' % (path, number, line))
         values.append(int(line))
@@ -96,7 +91,7 @@ def sequence_names(root):
     """Names of list.txt, else every folder of root holding a groundtruth.txt (sorted)."""
     list_file = os.path.join(root, 'list.txt')
     if os.path.isfile(list_file):
-        return [line for _, line in _lines(list_file)]
+        return read_names(list_file)
     return [n for n in sorted(os.listdir(root))
             if os.path.isfile(os.path.join(root, n, 'groundtruth.txt'))]
 
@@ -112,6 +107,22 @@ def load_vot(root):
     if missing:
         raise SequenceError('%s: listed sequence %s not found' % (root, missing[0]))
     return [vot_sequence(os.path.join(root, n), n) for n in names]
+
+
+# -- results (pysot-toolkit's layout: trackers.vot writes it, evaluation.vot reads it) -----------
+
+EXPERIMENT = 'baseline'
+
+
+def result_folder(results_dir, tracker, sequence_name):
+    """<results>/<tracker>/baseline/<seq>/, the folder of a sequence's repetitions."""
+    return os.path.join(results_dir, tracker, EXPERIMENT, sequence_name)
+
+
+def result_path(results_dir, tracker, sequence_name, repetition=1):
+    """<seq>_001.txt (the repetition's number, 3 digits) in result_folder."""
+    return os.path.join(result_folder(results_dir, tracker, sequence_name),
+                        '%s_%03d.txt' % (sequence_name, repetition))
 
 
 def year_of(root):

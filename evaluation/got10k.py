@@ -18,7 +18,6 @@ sequence's times there).
 from __future__ import absolute_import, division, print_function
 
 import glob
-import json
 import os
 import sys
 
@@ -113,8 +112,7 @@ def evaluate_val(layout_dir, benchmark, trackers, report_dir):
                     {t: (p['overall']['succ_curve'], p['overall']['ao'])
                      for t, p in performance.items()},
                     'Success plots on GOT-10k val', 'Overlap threshold', 'Success rate')
-    fileio.write_atomic(os.path.join(folder, 'performance.json'),
-                        json.dumps(performance, indent=1, sort_keys=True).encode('utf-8'))
+    fileio.write_json(os.path.join(folder, 'performance.json'), performance)
     return performance
 
 

@@ -16,7 +16,6 @@ at that point). Result files are read as they are: pysot does not replace frame 
 """
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 
 import numpy as np
@@ -201,6 +200,5 @@ def evaluate(results_dir, benchmark, trackers, report_dir, load_result):
                     '%s plots of OPE on %s' % (key.replace('_', ' ').capitalize(),
                                                benchmark.name), xlabel,
                     'Success rate' if key == 'success' else 'Precision')
-    fileio.write_atomic(os.path.join(folder, 'performance.json'),
-                        json.dumps(performance, indent=1, sort_keys=True).encode('utf-8'))
+    fileio.write_json(os.path.join(folder, 'performance.json'), performance)
     return performance

@@ -31,7 +31,6 @@ and per attribute (evaluation.ope) attributes/success_<attribute>.png.
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
 import os
 import sys
 
@@ -140,7 +139,7 @@ def evaluate(results_dir, sequences, trackers, report_dir, benchmark='otb', attr
             sequences=len(sequences), frames=int(sum(len(s.boxes) for s in sequences)))
     ope.add_attributes(performance, attributes, os.path.join(report_dir, trackers[0]))
     path = os.path.join(report_dir, trackers[0], 'performance.json')
-    fileio.write_atomic(path, json.dumps(performance, indent=1, sort_keys=True).encode('utf-8'))
+    fileio.write_json(path, performance)
     return performance
 
 

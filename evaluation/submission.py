@@ -10,26 +10,16 @@ either name is removed first, so the folder never holds a stale complete one.
 from __future__ import absolute_import, division, print_function
 
 import os
-import zipfile
 
+from datasets import fileio
 from evaluation import got10k
 
 
 def write_zip(path, entries, expected, present):
-    """entries [(name in the zip, file)]; expected: the split's sequence names; present: those
+    """entries [(file, name in the zip)]; expected: the split's sequence names; present: those
     with a result. Writes `path` or its -incomplete twin; returns (written path, missing)."""
-    incomplete = path[:-len('.zip')] + '-incomplete.zip'
-    for old in (path, incomplete):
-        if os.path.isfile(old):
-            os.remove(old)
     missing = [n for n in expected if n not in set(present)]
-    target = incomplete if missing else path
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    with zipfile.ZipFile(target + '.tmp', 'w', zipfile.ZIP_DEFLATED) as archive:
-        for arcname, source in entries:
-            archive.write(source, arcname)
-    os.replace(target + '.tmp', target)
-    return target, missing
+    return fileio.write_submission_zip(path, entries, not missing), missing
 
 
 def got10k_test_zip(layout_dir, tracker, names, path):
@@ -40,17 +30,17 @@ def got10k_test_zip(layout_dir, tracker, names, path):
         if not os.path.isfile(result):
             continue
         present.append(name)
-        entries.append(('%s/%s' % (name, os.path.basename(result)), result))
+        entries.append((result, '%s/%s' % (name, os.path.basename(result))))
         times = got10k.times_path(layout_dir, tracker, name)
         if os.path.isfile(times):
-            entries.append(('%s/%s' % (name, os.path.basename(times)), times))
+            entries.append((times, '%s/%s' % (name, os.path.basename(times))))
     return write_zip(path, entries, names, present)
 
 
 def trackingnet_zip(results_dir, tracker, names, path):
     """TrackingNet test submission of a tracker's results in our layout (<seq>.txt)."""
     present = [n for n in names if os.path.isfile(os.path.join(results_dir, tracker, n + '.txt'))]
-    entries = [(n + '.txt', os.path.join(results_dir, tracker, n + '.txt')) for n in present]
+    entries = [(os.path.join(results_dir, tracker, n + '.txt'), n + '.txt') for n in present]
     return write_zip(path, entries, names, present)
 
 

@@ -36,7 +36,8 @@ import numpy as np
 
 from datasets import fileio
 from datasets.errors import InputError
-from datasets.vot import TAGS, frame_size, load_vot, region_overlap, year_of
+from datasets.vot import (EXPERIMENT, TAGS, frame_size, load_vot, region_overlap, result_folder,
+                          year_of)
 from evaluation.otb import EvaluationError
 
 EAO_RANGES = {2016: (108, 371), 2017: (100, 356), 2018: (100, 356)}
@@ -85,7 +86,7 @@ def read_trajectory(path):
 
 def load_trajectories(results_dir, tracker, sequence):
     """The repetitions of one sequence: all 15 if there are 15 files, else the first."""
-    folder = os.path.join(results_dir, tracker, 'baseline', sequence.name)
+    folder = result_folder(results_dir, tracker, sequence.name)
     pattern = re.compile(re.escape(sequence.name) + r'_\d{3}\.txt$')
     files = sorted(p for p in glob.glob(os.path.join(folder, '*.txt'))
                    if pattern.match(os.path.basename(p)))
@@ -281,7 +282,7 @@ def result_trackers(results_dir):
     if not os.path.isdir(results_dir):
         raise EvaluationError('%s is not a directory' % results_dir)
     return [n for n in sorted(os.listdir(results_dir))
-            if os.path.isdir(os.path.join(results_dir, n, 'baseline'))]
+            if os.path.isdir(os.path.join(results_dir, n, EXPERIMENT))]
 
 
 def parse_args(argv):

@@ -71,6 +71,12 @@ class FolderReader(collections.namedtuple('FolderReader', 'root origin')):
 
 # -- conversion ------------------------------------------------------------------------------
 
+def _reject_frame(result, problem, path, number):
+    """A dead letter for a frame whose box (reason, detail) cannot be cropped."""
+    result.reject('object', problem[0], path, 'frame %d: %s' % (number, problem[1]), objects=1)
+    result.filtered('image', 'no_usable_object')
+
+
 class TrackConverter(Converter):
     progress_unit = 'frames'
 
@@ -143,9 +149,7 @@ class TrackConverter(Converter):
         result.seen('object')
         problem = box_value_problem(box)
         if problem:
-            result.reject('object', problem[0], path, 'frame %d: %s' % (number, problem[1]),
-                          objects=1)
-            result.filtered('image', 'no_usable_object')
+            _reject_frame(result, problem, path, number)
             return None, None
         with result.guard('image', path, objects=1) as step:
             image = images.decode_jpeg(images.read_file(path))
@@ -157,9 +161,7 @@ class TrackConverter(Converter):
         xyxy = inclusive_box(box, sequence.origin)
         problem = box_problem(xyxy, width, height)
         if problem:
-            result.reject('object', problem[0], path, 'frame %d: %s' % (number, problem[1]),
-                          objects=1)
-            result.filtered('image', 'no_usable_object')
+            _reject_frame(result, problem, path, number)
             return None, (width, height)
         with result.guard('object', path, objects=1) as step:
             geometry, crop, _ = curate(image, xyxy)

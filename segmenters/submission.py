@@ -26,7 +26,6 @@ import argparse
 import collections
 import os
 import sys
-import zipfile
 
 from PIL import Image
 
@@ -36,7 +35,7 @@ from datasets import ytvos as ytvos_data
 from datasets.errors import InputError
 
 SUBMISSION = 'submission.zip'
-INCOMPLETE = 'submission-incomplete.zip'
+INCOMPLETE = fileio.incomplete_twin(SUBMISSION)
 PROBLEMS = 'submission-problems.txt'
 ANNOTATIONS = 'Annotations'
 
@@ -141,17 +140,10 @@ def check_pack(pack, results, required, size_of=None):
 
 
 def write_zip(out_dir, entries, complete):
-    """SUBMISSION (or INCOMPLETE) in out_dir holding [(file, entry name)]; a zip of either name
-    left by an earlier run is removed first. Returns its path."""
-    for name in (SUBMISSION, INCOMPLETE):
-        if os.path.isfile(os.path.join(out_dir, name)):
-            os.remove(os.path.join(out_dir, name))
-    path = os.path.join(out_dir, SUBMISSION if complete else INCOMPLETE)
-    with fileio.replacing(path) as tmp:   # a full disk leaves no cut-short zip to upload
-        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
-            for source, entry in sorted(entries, key=lambda e: e[1]):
-                archive.write(source, entry)
-    return path
+    """SUBMISSION (or INCOMPLETE) in out_dir holding [(file, entry name)], by entry name; a zip
+    of either name left by an earlier run is removed first. Returns its path."""
+    return fileio.write_submission_zip(os.path.join(out_dir, SUBMISSION),
+                                       sorted(entries, key=lambda e: e[1]), complete)
 
 
 def build(pack_name, results, data_root, split=None, out_dir=None, check_sizes=True):
@@ -164,10 +156,8 @@ def build(pack_name, results, data_root, split=None, out_dir=None, check_sizes=T
     pack = PACKS[pack_name]
     split = split or pack.default_split
     required = pack.frames_of(data_root, split)
-    size_of = None
-    if check_sizes:
-        def size_of(video, name):
-            return frame_size(data_root, pack, split, video, name)
+    size_of = ((lambda video, name: frame_size(data_root, pack, split, video, name))
+               if check_sizes else None)
     entries, problems = check_pack(pack, results, required, size_of)
     out_dir = out_dir or results
     os.makedirs(out_dir, exist_ok=True)

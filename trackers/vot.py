@@ -21,17 +21,12 @@ import time
 import numpy as np
 
 from datasets import fileio
-from datasets.vot import init_box, region_overlap, tracking_polygon
+from datasets.vot import init_box, region_overlap, result_path, tracking_polygon
 from trackers.run import check_frame_size
 from trackers.sequences import read_frame
 
 INIT, FAILURE, SKIPPED = 1, 2, 0
 SKIP_FRAMES = 5        # pysot: frame_counter = failure + 5 is the next initialisation frame
-
-
-def result_path(results_dir, tracker, sequence_name, repetition=1):
-    return os.path.join(results_dir, tracker, 'baseline', sequence_name,
-                        '%s_%03d.txt' % (sequence_name, repetition))
 
 
 def reset_protocol(tracker, sequence, read=read_frame):
