@@ -7,13 +7,11 @@ import json
 import os
 import zipfile
 
-import cv2
 import numpy as np
 import pytest
 
 from datasets import benchmarks, vot
 from sampledata import benchmarks as samples
-from sampledata.render import visible_box
 from sampledata.tracking_sets import render_track
 
 READERS = {'uav123': benchmarks.load_uav123, 'nfs': benchmarks.load_nfs,
@@ -202,4 +200,4 @@ def test_corrupt_benchmark_samples_are_refused_in_one_line(corrupt_sample_data):
     with pytest.raises(SequenceError) as err:
         benchmarks.load_tc128(os.path.join(base, samples.TC128))
     assert str(err.value).startswith(os.path.join(base, faults['box_count_mismatch']))
-    assert '9 boxes but 8 images' in str(err.value)
+    assert '9 boxes but 8 frames' in str(err.value)

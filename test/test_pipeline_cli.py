@@ -3,7 +3,6 @@ exclusive, atomic output (lock, work directory, swap)."""
 from __future__ import absolute_import, division, print_function
 
 import glob
-import io
 import json
 import logging
 import os

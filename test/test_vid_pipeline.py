@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-import sampledata
 from datasets import images
 from pipelines import shards, vid
 from pipelines.vid_crop import crop_geometry, frame_mean_pad_value, search_crop

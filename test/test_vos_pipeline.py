@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import sampledata
 from datasets import frames as frames_data
 from datasets import ytvos as ytvos_data
 from pipelines import vos
