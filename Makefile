@@ -341,14 +341,20 @@ eval-osmn: $(STAMP) $(if $(GT),,$(call sample_for,$(DAVIS_DATA)))
 	  --out $(call cli_out,$(patsubst %/,%,$(RESULTS))/evaluation) $(EVAL_ARGS)
 
 DEMO_OUT = $(OUT)/demo
+DEMO_RECORDS = $(addprefix $(DEMO_OUT)/,vid got10k lasot coco davis2017 ytvos2018 ytvos2019 mose)
 $(call declare,demo,OUT DEVICE $(SAMPLE_VARIABLES),build the sample datasets and run everything on them (results in OUT/demo))
 demo: sample-data
 	$(PY) -m pipelines vid --data $(SAMPLE)/ILSVRC2015 --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines coco --data $(SAMPLE)/coco --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines davis --data $(SAMPLE)/DAVIS --out $(DEMO_OUT) --overwrite
 	$(PY) -m pipelines ytvos --data $(SAMPLE)/youtube-vos --out $(DEMO_OUT) --overwrite
-	$(PY) -m schemas inspect $(DEMO_OUT)/vid $(DEMO_OUT)/coco $(DEMO_OUT)/davis2017 $(DEMO_OUT)/ytvos2018
-	$(PY) -m schemas verify $(DEMO_OUT)/vid $(DEMO_OUT)/coco $(DEMO_OUT)/davis2017 $(DEMO_OUT)/ytvos2018
+	$(PY) -m pipelines got10k --data $(SAMPLE)/GOT-10k --out $(DEMO_OUT) --overwrite
+	$(PY) -m pipelines lasot --data $(SAMPLE)/LaSOT --out $(DEMO_OUT) --overwrite
+	$(PY) -m pipelines ytvos --year 2019 --data $(SAMPLE)/youtube-vos-2019 --out $(DEMO_OUT) --overwrite \
+	  --holdout 3 --holdout-unseen 1
+	$(PY) -m pipelines mose --data $(SAMPLE)/MOSE --out $(DEMO_OUT) --overwrite
+	$(PY) -m schemas inspect $(DEMO_RECORDS)
+	$(PY) -m schemas verify $(DEMO_RECORDS)
 	mkdir -p $(DEMO_OUT)/sheets
 	$(PY) -m schemas show $(DEMO_OUT)/vid --out $(DEMO_OUT)/sheets/vid.png
 	$(PY) -m schemas show $(DEMO_OUT)/coco --out $(DEMO_OUT)/sheets/coco.png
@@ -356,8 +362,9 @@ demo: sample-data
 	$(PY) -m schemas show $(DEMO_OUT)/ytvos2018 --out $(DEMO_OUT)/sheets/ytvos2018.png
 	$(PY) -m trainers.sasiam.show_pairs $(DEMO_OUT)/vid --out $(DEMO_OUT)/sheets/vid-pairs.png
 	rm -rf $(DEMO_OUT)/runs/sasiam-appearance
-	$(PY) -m trainers.sasiam --records $(DEMO_OUT)/vid --branch appearance --device $(DEVICE) \
-	  --run-dir $(DEMO_OUT)/runs/sasiam-appearance --steps 60 \
+	$(PY) -m trainers.sasiam --records $(DEMO_OUT)/vid,$(DEMO_OUT)/got10k,$(DEMO_OUT)/lasot \
+	  --branch appearance --device $(DEVICE) --run-dir $(DEMO_OUT)/runs/sasiam-appearance --steps 60 \
+	  --set 'input.source_weights=[2,1,1]' \
 	  --set model.width=0.25 --set train.validate_every=30 --set train.validation_batches=4
 	rm -rf $(DEMO_OUT)/tracking
 	$(PY) -m trackers eval --run $(DEMO_OUT)/runs/sasiam-appearance --vid $(SAMPLE)/ILSVRC2015 \
@@ -367,6 +374,9 @@ demo: sample-data
 	rm -rf $(DEMO_OUT)/tracking-vot2018
 	$(PY) -m trackers eval --run $(DEMO_OUT)/runs/sasiam-appearance --vot $(SAMPLE)/benchmarks/vot2018 \
 	  --device $(DEVICE) --out $(DEMO_OUT)/tracking-vot2018
+	rm -rf $(DEMO_OUT)/tracking-got10k
+	$(PY) -m trackers eval --run $(DEMO_OUT)/runs/sasiam-appearance --got10k $(SAMPLE)/GOT-10k \
+	  --split val --device $(DEVICE) --out $(DEMO_OUT)/tracking-got10k
 	rm -rf $(DEMO_OUT)/runs/osmn-coco
 	$(PY) -m trainers.osmn --stage coco --records $(DEMO_OUT)/coco --device $(DEVICE) \
 	  --run-dir $(DEMO_OUT)/runs/osmn-coco --steps 40 --random-init-for-tests \
@@ -378,14 +388,32 @@ demo: sample-data
 	  --out $(DEMO_OUT)/segment/davis2017-val
 	$(PY) -m evaluation.davis --results $(DEMO_OUT)/segment/davis2017-val --davis $(SAMPLE)/DAVIS \
 	  --out $(DEMO_OUT)/segment/davis2017-val-eval
+	rm -rf $(DEMO_OUT)/runs/osmn-ytvos2019 $(DEMO_OUT)/ytvos2019-holdout-gt
+	$(PY) -m trainers.osmn --stage ytvos --records $(DEMO_OUT)/ytvos2019 --device $(DEVICE) \
+	  --run-dir $(DEMO_OUT)/runs/osmn-ytvos2019 --steps 20 --init-from $(DEMO_OUT)/runs/osmn-coco \
+	  --set model.width=0.125 --set input.input_scale=0.25 --set input.batch_size=4 \
+	  --set train.lr=0.001 --set input.validation_split=holdout --set train.validate_every=10 \
+	  --set train.validation_batches=2 --set train.log_every=5
+	$(PY) -m segmenters --run $(DEMO_OUT)/runs/osmn-ytvos2019 --records $(DEMO_OUT)/ytvos2019 \
+	  --split holdout --device $(DEVICE) --out $(DEMO_OUT)/segment/ytvos2019-holdout
+	$(PY) -m schemas export $(DEMO_OUT)/ytvos2019 --split holdout --masks-only \
+	  --out $(DEMO_OUT)/ytvos2019-holdout-gt
+	$(PY) -m evaluation.vos --gt $(DEMO_OUT)/ytvos2019-holdout-gt \
+	  --results $(DEMO_OUT)/segment/ytvos2019-holdout/Annotations \
+	  --meta $(SAMPLE)/youtube-vos-2019/train/meta.json --holdout $(DEMO_OUT)/ytvos2019/holdout.json \
+	  --out $(DEMO_OUT)/segment/ytvos2019-holdout-eval
 	@echo
-	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,coco,davis2017,ytvos2018} (each with dataset_info.json);"
+	@echo "demo: sample datasets in $(SAMPLE); records in $(DEMO_OUT)/{vid,got10k,lasot,coco,davis2017,ytvos2018,ytvos2019,mose} (each with dataset_info.json);"
+	@echo "demo: ytvos2019 holds a seeded hold-out split (holdout.json: 3 train videos$(comma) one category unseen)."
 	@echo "demo: contact sheets of the records in $(DEMO_OUT)/sheets/{vid,vid-pairs,coco,davis2017,ytvos2018}.png (python -m schemas show);"
 	@echo "demo: each records folder has a dataset card, README.md; docs/records-tools.md explains inspect, verify, show and export."
-	@echo "demo: short trainings in $(DEMO_OUT)/runs/: SA-Siam appearance (quarter width) and OSMN COCO stage"
+	@echo "demo: short trainings in $(DEMO_OUT)/runs/: SA-Siam appearance (quarter width$(comma) on VID + GOT-10k + LaSOT$(comma) weights 2:1:1) and OSMN COCO stage"
 	@echo "demo: (eighth width, random init: no ImageNet weights offline); see summary.json and train_log.jsonl."
 	@echo "demo: OSMN (COCO stage) segments the sample DAVIS val split: $(DEMO_OUT)/segment/davis2017-val,"
 	@echo "demo: its J&F, CSVs and overlay strips in $(DEMO_OUT)/segment/davis2017-val-eval."
+	@echo "demo: OSMN fine-tuned on YouTube-VOS 2019 ($(DEMO_OUT)/runs/osmn-ytvos2019) segments the hold-out split;"
+	@echo "demo: its seen / unseen J$(comma) F and G: $(DEMO_OUT)/segment/ytvos2019-holdout-eval (evaluation.vos)."
+	@echo "demo: the same run scores GOT-10k val (AO$(comma) SR): $(DEMO_OUT)/tracking-got10k/reports"
 	@echo "demo: SA-Siam tracks the sample VID val tracks: $(DEMO_OUT)/tracking/{results,reports,strips}"
 	@echo "demo: (success / precision plots and performance.json against the static-first-box baseline)."
 	@echo "demo: and one of them with make track-sasiam's command: $(DEMO_OUT)/tracking/track (boxes, strip PNG)"

@@ -41,7 +41,9 @@ batch 1); then the video is segmented. Two switches choose how close to the refe
   restores and K passes over the video. Both switches together are the reference's procedure.
 Every mode leaves the run directory untouched.
 
-Speed: segmenters/timing.py.
+Speed: segmenters/timing.py. Why one module of ~430 lines: the graph, the session's weights and
+the per-frame loop all work on one OsmnSegmenter's state (placeholders, padded frame buffers,
+fine-tuning ops); split, that state would be passed between modules.
 """
 from __future__ import absolute_import, division, print_function
 

@@ -157,55 +157,6 @@ def batch_sizes(cfg):
     return [(int(height * s * k), int(width * s * k)) for s in cfg['input']['scales']]
 
 
-def _init_checkpoint(cfg):
-    """The checkpoint a fresh start reads (checked before any graph is built), or None: a
-    previous stage's, or ImageNet VGG-16 as a TF-slim checkpoint or a Keras .h5 (weights.py)."""
-    import tensorflow as tf
-    m = cfg['model']
-    if m['init_from']:
-        path = tf.train.latest_checkpoint(m['init_from']) or m['init_from']
-        try:
-            return tf.train.load_checkpoint(path)
-        except (tf.errors.OpError, ValueError) as err:
-            raise config_lib.ConfigError('cannot read --init-from %s: %s' % (m['init_from'], err))
-    if m['vgg16']:
-        try:
-            return weights.open_weights(m['vgg16'])
-        except weights.WeightsError as err:
-            raise config_lib.ConfigError('the VGG-16 weights: %s' % err)
-    if m['random_init_for_tests']:
-        return None
-    raise config_lib.ConfigError(
-        'OSMN starts from ImageNet VGG-16 weights: pass --vgg16 vgg_16.ckpt (TF-slim '
-        'vgg_16_2016_08_28) or a Keras vgg16_weights_tf_dim_ordering_tf_kernels*.h5, or '
-        '--init-from a previous stage, or --random-init-for-tests for a smoke run that learns '
-        'nothing useful')
-
-
-def _restore_assignments(cfg, ckpt):
-    """Fresh-start weights: a whole previous-stage checkpoint, or ImageNet VGG-16."""
-    import tensorflow as tf
-    m = cfg['model']
-    if ckpt is None:
-        return []
-    if m['init_from']:
-        path = m['init_from']
-        shapes = ckpt.get_variable_to_shape_map()
-        out = []
-        for var in tf.compat.v1.global_variables():
-            name = var.op.name
-            if not name.startswith('osmn/') or '/Adam' in name:
-                continue
-            if name not in shapes:
-                raise config_lib.ConfigError('%s has no %s' % (path, name))
-            if list(shapes[name]) != var.shape.as_list():
-                raise config_lib.ConfigError('%s: %s has shape %s, the model expects %s' % (
-                    path, name, shapes[name], var.shape.as_list()))
-            out.append((var, ckpt.get_tensor(name)))
-        return out
-    return model.vgg16_assignments(ckpt, m)
-
-
 def tower(batch, size, cfg, training, count_total=None, dropout=None):
     """The model on one batch at one static size: (loss, pixel-mean loss); count_total for a
     data-parallel training tower (model.balanced_loss), dropout=(seed, part) for stateless
@@ -316,7 +267,7 @@ def build(cfg, device, dp=None):
     dp = dp or DataParallel()
     cfg = resolved(cfg)
     i, t = cfg['input'], cfg['train']
-    ckpt = _init_checkpoint(cfg)
+    ckpt = weights.start_checkpoint(cfg)
     info = reader.load_info(i['records'], data.schema_of(i['stage']))
     check_frame_size(info, cfg)
     files, _ = reader.shard_files(i['records'], info, i['train_split'])
@@ -349,7 +300,7 @@ def build(cfg, device, dp=None):
             with tf.name_scope('validation'):
                 validation_loss, validation_metrics['pixel_loss'] = tower(vbatch, size, cfg,
                                                                           False)
-    assignments = _restore_assignments(cfg, ckpt)
+    assignments = weights.start_assignments(cfg, ckpt)
     surgery = model.interp_surgery_ops()
 
     def init_fn(sess):

@@ -1,4 +1,6 @@
-"""Starting weights from files: one reader interface (TF's checkpoint reader:
+"""Starting weights: what a fresh start of the trainer reads (start_checkpoint: a previous stage,
+ImageNet VGG-16, or random for tests; start_assignments: what it assigns), and from which files:
+one reader interface (TF's checkpoint reader:
 get_variable_to_shape_map() and get_tensor(name)) over a TF checkpoint or a Keras VGG-16 .h5.
 
 A Keras VGG-16 file (`vgg16_weights_tf_dim_ordering_tf_kernels[_notop].h5`, a `save_weights`
@@ -20,6 +22,9 @@ from __future__ import absolute_import, division, print_function
 import re
 
 import numpy as np
+
+from trainers import config as config_lib
+from trainers.osmn import model
 
 HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
 _CONV = re.compile(r'^block(\d)_conv(\d)$')
@@ -127,3 +132,54 @@ def open_weights(path):
     except (tf.errors.OpError, ValueError) as err:   # not found, not a table (DataLoss), ...
         raise WeightsError('cannot read %s as a TF checkpoint or a Keras .h5: %s'
                            % (path, str(err).splitlines()[0] if str(err) else err))
+
+
+# -- a fresh start's weights (the trainer's) ----------------------------------------------------
+
+def start_checkpoint(cfg):
+    """The checkpoint a fresh start reads (checked before any graph is built), or None: a
+    previous stage's, or ImageNet VGG-16 as a TF-slim checkpoint or a Keras .h5 (weights.py)."""
+    import tensorflow as tf
+    m = cfg['model']
+    if m['init_from']:
+        path = tf.train.latest_checkpoint(m['init_from']) or m['init_from']
+        try:
+            return tf.train.load_checkpoint(path)
+        except (tf.errors.OpError, ValueError) as err:
+            raise config_lib.ConfigError('cannot read --init-from %s: %s' % (m['init_from'], err))
+    if m['vgg16']:
+        try:
+            return open_weights(m['vgg16'])
+        except WeightsError as err:
+            raise config_lib.ConfigError('the VGG-16 weights: %s' % err)
+    if m['random_init_for_tests']:
+        return None
+    raise config_lib.ConfigError(
+        'OSMN starts from ImageNet VGG-16 weights: pass --vgg16 vgg_16.ckpt (TF-slim '
+        'vgg_16_2016_08_28) or a Keras vgg16_weights_tf_dim_ordering_tf_kernels*.h5, or '
+        '--init-from a previous stage, or --random-init-for-tests for a smoke run that learns '
+        'nothing useful')
+
+
+def start_assignments(cfg, ckpt):
+    """Fresh-start weights: a whole previous-stage checkpoint, or ImageNet VGG-16."""
+    import tensorflow as tf
+    m = cfg['model']
+    if ckpt is None:
+        return []
+    if m['init_from']:
+        path = m['init_from']
+        shapes = ckpt.get_variable_to_shape_map()
+        out = []
+        for var in tf.compat.v1.global_variables():
+            name = var.op.name
+            if not name.startswith('osmn/') or '/Adam' in name:
+                continue
+            if name not in shapes:
+                raise config_lib.ConfigError('%s has no %s' % (path, name))
+            if list(shapes[name]) != var.shape.as_list():
+                raise config_lib.ConfigError('%s: %s has shape %s, the model expects %s' % (
+                    path, name, shapes[name], var.shape.as_list()))
+            out.append((var, ckpt.get_tensor(name)))
+        return out
+    return model.vgg16_assignments(ckpt, m)
