@@ -413,11 +413,11 @@ demo: sample-data
 	@echo "demo: its J&F, CSVs and overlay strips in $(DEMO_OUT)/segment/davis2017-val-eval."
 	@echo "demo: OSMN fine-tuned on YouTube-VOS 2019 ($(DEMO_OUT)/runs/osmn-ytvos2019) segments the hold-out split;"
 	@echo "demo: its seen / unseen J$(comma) F and G: $(DEMO_OUT)/segment/ytvos2019-holdout-eval (evaluation.vos)."
-	@echo "demo: the same run scores GOT-10k val (AO$(comma) SR): $(DEMO_OUT)/tracking-got10k/reports"
 	@echo "demo: SA-Siam tracks the sample VID val tracks: $(DEMO_OUT)/tracking/{results,reports,strips}"
 	@echo "demo: (success / precision plots and performance.json against the static-first-box baseline)."
 	@echo "demo: and one of them with make track-sasiam's command: $(DEMO_OUT)/tracking/track (boxes, strip PNG)"
 	@echo "demo: and the sample VOT2018 tree (rotated boxes) by the VOT reset protocol: $(DEMO_OUT)/tracking-vot2018/reports/vot.json (A, R, EAO)"
+	@echo "demo: the same run scores GOT-10k val (AO$(comma) SR): $(DEMO_OUT)/tracking-got10k/reports"
 	@echo "demo: record schemas: $(PY) -m schemas."
 
 $(call declare,bench,,every benchmark (bench-vid bench-coco bench-vos bench-sasiam bench-osmn bench-parallel bench-track bench-segment))
