@@ -366,3 +366,45 @@ def test_mose_converter_on_a_hand_made_tree(tmpdir):
     _mose_tree(root, {t: np.where(labels == 255, 255, 0).astype(np.uint8) for t in range(3)})
     (record,), problems = _convert_one(vos_sources.MoseConverter(root))
     assert list(record['object_ids']) == [] and problems == [('warning', 'no_objects')]
+
+
+@pytest.mark.slow   # MOSE records, an OSMN graph build, 2 steps, two segmentations (~40 s)
+def test_mose_trains_segments_scores_a_held_out_split_and_packs_its_valid_split(sample_data,
+                                                                                 tmpdir):
+    """MOSE end to end: records with a seeded hold-out split (MOSE has no categories: nothing
+    unseen), 2 OSMN steps, the hold-out videos segmented and scored by J&F against their
+    exported ground truth, the valid split segmented and packed for the server, complete."""
+    from evaluation import vos as vos_eval
+    from segmenters import __main__ as segment_cli
+    from segmenters import submission
+    from trainers.osmn import train
+    root = os.path.join(sample_data[0], 'MOSE')
+    out = str(tmpdir / 'records')
+    assert vos_sources.mose_main(['--data', root, '--out', out, '--holdout', '2'] + FAST) == 0
+    records = os.path.join(out, 'mose')
+    holdout = json.load(open(os.path.join(records, 'holdout.json')))
+    assert len(holdout['videos']) == 2 and holdout['unseen_categories'] == []
+    run_dir = str(tmpdir / 'run')
+    assert train.main([
+        '--stage', 'ytvos', '--records', records, '--run-dir', run_dir, '--steps', '2',
+        '--device', 'cpu', '--random-init-for-tests', '--set', 'model.width=0.0625',
+        '--set', 'input.input_scale=0.25', '--set', 'input.batch_size=2',
+        '--set', 'input.sample_shuffle=8', '--set', 'input.validation_split=holdout',
+        '--set', 'train.validation_batches=1']) == 0
+    segmented = str(tmpdir / 'holdout')
+    assert segment_cli.main(['--run', run_dir, '--out', segmented, '--device', 'cpu',
+                             '--records', records, '--split', vos_video.HOLDOUT_SPLIT]) == 0
+    gt = str(tmpdir / 'gt')
+    export.main(records, gt, split=vos_video.HOLDOUT_SPLIT, masks_only=True)
+    assert sorted(os.listdir(gt)) == sorted(holdout['videos'])
+    results = os.path.join(segmented, 'Annotations')
+    if not os.path.isdir(results):
+        results = segmented
+    assert vos_eval.main(['--gt', gt, '--results', results, '--out', str(tmpdir / 'eval')]) == 0
+    report = json.load(open(str(tmpdir / 'eval' / 'report.json')))
+    assert 0 <= report['global']['J&F-Mean'] <= 1
+    valid = str(tmpdir / 'valid')
+    assert segment_cli.main(['--run', run_dir, '--out', valid, '--device', 'cpu',
+                             '--records', records, '--split', 'validation']) == 0
+    summary = submission.build('mose', valid, root)
+    assert summary['complete'] and summary['problems'] == 0
