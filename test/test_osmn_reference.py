@@ -283,8 +283,8 @@ def _keras_vgg16(path, width, keras1=False, top=True, theano=False):
         f.create_group('flatten').attrs['weight_names'] = []
         for name, shape, slim in layers:
             group = f.create_group(name)
-            kernel = rng.randn(*shape).astype(np.float32)
-            bias = rng.randn(shape[-1]).astype(np.float32)
+            kernel = (0.05 * rng.randn(*shape)).astype(np.float32)   # small: a finite forward
+            bias = (0.05 * rng.randn(shape[-1])).astype(np.float32)
             names = (['%s_W_1:0' % name, '%s_b_1:0' % name] if keras1 else
                      ['%s/kernel:0' % name, '%s/bias:0' % name])
             stored = np.transpose(kernel, (3, 2, 0, 1)) if theano and len(shape) == 4 else kernel
