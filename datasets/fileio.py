@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 import contextlib
 import errno
 import glob as local_glob
+import hashlib
 import json
 import os
 import posixpath
@@ -372,3 +373,14 @@ def published_whole(path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sha256_files(paths):
+    """Hex sha256 over the local files `paths`, in that order (what an import records of the file
+    its weights came from)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+    return digest.hexdigest()

@@ -184,6 +184,7 @@ def test_records_and_raw_davis_give_the_same_results_and_the_evaluator_scores_th
     assert len(os.listdir(str(root / 'eval' / 'overlays'))) == len(sequences)
 
 
+@pytest.mark.slow  # a fine-tuning graph and 3 steps per object (~6 s)
 def test_finetuning_trains_a_copy_and_leaves_the_run_untouched(trained, raw_results):
     root, run = trained['root'], trained['run']
     before = {n: hashlib.sha1(open(os.path.join(run, n), 'rb').read()).hexdigest()

@@ -293,6 +293,7 @@ def fake_branch_run(run_dir, branch, bias, seed):
         json.dump({'model': cfg}, f)
 
 
+@pytest.mark.slow  # trains a semantic branch run of its own (~4 s)
 def test_combined_tracker_restores_both_branch_runs_by_name(tmpdir):
     appearance, semantic = str(tmpdir.mkdir('app')), str(tmpdir.mkdir('sem'))
     fake_branch_run(appearance, 'appearance', 0.25, 1)

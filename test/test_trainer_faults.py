@@ -230,6 +230,7 @@ def test_a_refused_command_leaves_the_run_directory_byte_identical(
     assert _files(run_dir) == before
 
 
+@pytest.mark.slow  # two trainer runs and a records rebuild (~4 s)
 def test_changed_records_resume_when_asked_and_the_run_remembers_them(
         records, finished, tmpdir, capsys):
     run_dir = _copy(finished, tmpdir)

@@ -220,6 +220,18 @@ def write_summary(run_dir, summary, reserve=0):
             f.write(text + ' ' * (size - len(text)))
 
 
+def write_imported(run_dir, config, record, write_checkpoint):
+    """A run directory of weights trained elsewhere (the import commands), published whole (a
+    refused or failed import leaves nothing): write_checkpoint(folder) writes model.ckpt-<step>
+    there and returns its step; then config.json, run.json (`record`: where the weights came
+    from) and summary.json (status imported)."""
+    with fileio.published_whole(run_dir) as folder:
+        step = write_checkpoint(folder)
+        write_json(os.path.join(folder, 'config.json'), config)
+        write_json(os.path.join(folder, RUN_FILE), record)
+        write_summary(folder, {'status': 'imported', 'step': step})
+
+
 # -- failing -------------------------------------------------------------------------------------
 
 def _first_line(err):

@@ -18,7 +18,6 @@ came from: path, sha256 of the checkpoint's files, the names left out) and summa
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import hashlib
 import glob
 import os
 import re
@@ -94,15 +93,6 @@ def checkpoint_path(given):
     return path
 
 
-def checkpoint_sha256(path):
-    digest = hashlib.sha256()
-    for name in sorted(glob.glob(path + '.index') + glob.glob(path + '.data-*')):
-        with open(name, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def config_for(stage, width, run_dir, assignments=()):
     """The stage's resolved training configuration at the checkpoint's width."""
     cfg = config_lib.resolve(train.DEFAULTS, None, assignments,
@@ -142,6 +132,7 @@ def _write_checkpoint(folder, cfg, reader, mapped, step):
                      {v.initializer.inputs[1]: reader.get_tensor(mapped[v.op.name])
                       for v in variables})
             checkpoints.save(saver, sess, folder, step, keep=1)
+    return step
 
 
 def import_reference(given, run_dir, stage='davis', assignments=(), overwrite=False):
@@ -166,14 +157,11 @@ def import_reference(given, run_dir, stage='davis', assignments=(), overwrite=Fa
         raise ReferenceImportError('%s does not map onto OSMN (width %g): %s' % (path, width, problem))
     step = int(reader.get_tensor('global_step')) if 'global_step' in shapes else 0
     record = {'imported_from': given, 'checkpoint': os.path.basename(path),
-              'checkpoint_sha256': checkpoint_sha256(path), 'reference_step': step,
+              'checkpoint_sha256': fileio.sha256_files(
+                  sorted(glob.glob(path + '.index') + glob.glob(path + '.data-*'))), 'reference_step': step,
               'variables': len(mapped), 'left_out': left_out}
-    with fileio.published_whole(run_dir) as tmp:
-        _write_checkpoint(tmp, cfg, reader, mapped, step)
-        run_dir_lib.write_json(os.path.join(tmp, 'config.json'), cfg)
-        run_dir_lib.write_json(os.path.join(tmp, run_dir_lib.RUN_FILE), record)
-        run_dir_lib.write_summary(tmp, {'status': 'imported', 'step': step,
-                                        'imported_from': given})
+    run_dir_lib.write_imported(run_dir, cfg, record,
+                               lambda folder: _write_checkpoint(folder, cfg, reader, mapped, step))
     return record
 
 

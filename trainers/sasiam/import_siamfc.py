@@ -27,13 +27,13 @@ from __future__ import absolute_import, division, print_function
 
 import argparse
 import copy
-import hashlib
 import os
 import sys
 
 import numpy as np
 
-from datasets import mat_files
+from datasets import fileio, mat_files
+from trainers import checkpoints
 from trainers import run_dir as run_dir_lib
 from trainers.sasiam import model, train
 
@@ -229,16 +229,9 @@ def write_checkpoint(values, bias, model_cfg, run_dir):
             sess.run(tf.compat.v1.global_variables_initializer())
             for name, value in values.items():
                 variables[name].load(value, sess)
-            return tf.compat.v1.train.Saver().save(sess, os.path.join(run_dir, 'model.ckpt'),
-                                                   global_step=0)
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+            # the state file names checkpoints relative to the folder (renamed when published)
+            checkpoints.save(tf.compat.v1.train.Saver(), sess, run_dir, 0, keep=1)
+            return 0
 
 
 def import_siamfc(mat_path, run_dir):
@@ -252,18 +245,16 @@ def import_siamfc(mat_path, run_dir):
     scale, bias = adjust_scale_bias(checked)
     model_cfg = model_config(scale)
     values = variable_values(checked, model_cfg['bn_epsilon'])
-    os.makedirs(run_dir, exist_ok=True)
-    checkpoint = write_checkpoint(values, bias, model_cfg, run_dir)
     config = copy.deepcopy(train.DEFAULTS)
     config['model'] = model_cfg
     config['train']['run_dir'] = run_dir
     run = {'imported': {'format': 'SiamFC MatConvNet network', 'file': os.path.basename(mat_path),
-                        'sha256': sha256_of(mat_path), 'parameters': len(params),
-                        'checkpoint': os.path.basename(checkpoint),
+                        'sha256': fileio.sha256_files([mat_path]), 'parameters': len(params),
+                        'checkpoint': checkpoints.name(0),
                         'adjust': 'batch norm' if 'fin_adjust_bnm' in checked else '1x1 conv',
                         'response_scale': scale, 'bias': bias}}
-    run_dir_lib.write_json(os.path.join(run_dir, 'config.json'), config)
-    run_dir_lib.write_json(os.path.join(run_dir, run_dir_lib.RUN_FILE), run)
+    run_dir_lib.write_imported(run_dir, config, run,
+                               lambda folder: write_checkpoint(values, bias, model_cfg, folder))
     return run
 
 
