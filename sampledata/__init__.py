@@ -11,7 +11,7 @@ import os
 
 from datasets import fileio
 from sampledata import benchmarks, coco, fs_faults, tracking_sets, vid, vos, vos_more
-from sampledata.common import Faults, write_json
+from sampledata.common import BOM_CRLF_LISTS, Faults, bom_crlf, write_json
 
 DATASETS = ('vid', 'coco', 'davis', 'ytvos', 'got10k', 'lasot', 'ytvos2019', 'mose',
             'benchmarks')
@@ -64,6 +64,12 @@ def _write_all(out_dir, seed, size, sizes, corrupt, datasets, counts):
         entry['counts_requested'] = c
         manifest['datasets'][name] = entry
     manifest['faults'] = faults.items if faults is not None else []
+    manifest['tolerated'] = []
+    if corrupt:
+        for relative in BOM_CRLF_LISTS:
+            if os.path.isfile(os.path.join(out_dir, relative)):
+                bom_crlf(os.path.join(out_dir, relative))
+                manifest['tolerated'].append({'kind': 'bom_crlf_list', 'path': relative})
     write_json(os.path.join(out_dir, MANIFEST), manifest, indent=1)
     return manifest
 

@@ -269,3 +269,24 @@ def _inject_faults(base, seed, width, height, frames, faults):
     write_bytes(gt, _text(lines + lines[-1:]))
     faults.add('benchmarks', 'box_count_mismatch', '%s/Bad_ce/Bad_ce_gt.txt' % TC128,
                'one box more than the frames of Bad_ce_frames.txt')
+    _resized_frame(base, seed, width, height, frames, faults)
+
+
+RESIZED_CLIP = 'resized-clip_9'
+
+
+def _resized_frame(base, seed, width, height, frames, faults):
+    """A TrackingNet test sequence whose frame 3 is 16 pixels wider than the others: its reader
+    (first box only) takes it, a tracker must refuse it at that frame, never track on in mixed
+    coordinates."""
+    scratch = os.path.join(base, 'trackingnet-fault')
+    write_trackingnet(scratch, seed, width, height, 1, frames)
+    for part, suffix in (('frames', ''), ('anno', '.txt')):
+        os.rename(os.path.join(scratch, 'TEST', part, TRACKINGNET_NAMES[0] + suffix),
+                  os.path.join(base, TRACKINGNET, 'TEST', part, RESIZED_CLIP + suffix))
+    shutil.rmtree(scratch)
+    frame = os.path.join(base, TRACKINGNET, 'TEST', 'frames', RESIZED_CLIP, '3.jpg')
+    write_jpeg(frame, cv2.resize(cv2.imread(frame)[..., ::-1], (width + 16, height)))
+    faults.add('benchmarks', 'frame_size_change',
+               '%s/TEST/frames/%s/3.jpg' % (TRACKINGNET, RESIZED_CLIP),
+               'frame 3 is %dx%d, the others %dx%d' % (width + 16, height, width, height))

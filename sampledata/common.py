@@ -54,3 +54,18 @@ class Faults(object):
 
     def add(self, dataset, kind, path, detail):
         self.items.append({'dataset': dataset, 'kind': kind, 'path': path, 'detail': detail})
+
+
+# List files the corrupt variant rewrites with a UTF-8 byte order mark and CRLF line ends (as
+# Windows editors save them): readers must give exactly the clean result, so the faults list does
+# not name them; the manifest lists them under `tolerated`. Paths relative to the sample root.
+BOM_CRLF_LISTS = ('DAVIS/ImageSets/2017/train.txt', 'DAVIS/ImageSets/2017/val.txt',
+                  'GOT-10k/train/list.txt', 'GOT-10k/val/list.txt',
+                  'benchmarks/vot2018/list.txt')
+
+
+def bom_crlf(path):
+    """Rewrite a text file with a UTF-8 BOM and CRLF line ends."""
+    with open(path, 'rb') as f:
+        lines = f.read().decode('utf-8').splitlines()
+    write_bytes(path, ('\ufeff' + ''.join(line + '\r\n' for line in lines)).encode('utf-8'))

@@ -192,7 +192,7 @@ def test_corrupt_benchmark_samples_are_refused_in_one_line(corrupt_sample_data):
     from datasets.tracking import SequenceError
     out, manifest = corrupt_sample_data
     faults = {f['kind']: f['path'] for f in manifest['faults'] if f['dataset'] == 'benchmarks'}
-    assert sorted(faults) == ['box_count_mismatch', 'nan_region']
+    assert sorted(faults) == ['box_count_mismatch', 'frame_size_change', 'nan_region']
     base = os.path.join(out, manifest['datasets']['benchmarks']['root'])
     with pytest.raises(SequenceError) as err:
         vot.load_vot(os.path.join(base, samples.VOT))
@@ -201,3 +201,11 @@ def test_corrupt_benchmark_samples_are_refused_in_one_line(corrupt_sample_data):
         benchmarks.load_tc128(os.path.join(base, samples.TC128))
     assert str(err.value).startswith(os.path.join(base, faults['box_count_mismatch']))
     assert '9 boxes but 8 frames' in str(err.value)
+    # a frame of another size: read (first box only), refused by the tracker at that frame
+    from trackers import run as run_lib
+    clip, = [q for q in benchmarks.load_trackingnet(os.path.join(base, samples.TRACKINGNET))
+             .sequences if q.name == samples.RESIZED_CLIP]
+    with pytest.raises(SequenceError) as err:
+        run_lib.track_sequence(run_lib.StaticTracker(), clip)
+    assert str(err.value).startswith('%s: frame 3 (%s) is ' % (
+        samples.RESIZED_CLIP, os.path.join(base, faults['frame_size_change'])))
