@@ -96,8 +96,8 @@ def add_source_arguments(parser):
     source.add_argument('--vid', help='ILSVRC2015 root: tracks of its val split')
     for option, text in BENCHMARK_OPTIONS:
         source.add_argument('--' + option, help=text)
-    parser.add_argument('--split', choices=('val', 'test'), default='val',
-                        help='GOT-10k split (default val)')
+    parser.add_argument('--split', choices=('val', 'test'),
+                        help='GOT-10k split (default val; only with --got10k)')
     parser.add_argument('--list', help='OTB sequence list: `name` or `name first last` per line '
                                        '(name: a folder, or one target such as Jogging.1)')
     parser.add_argument('--no-otb-ranges', action='store_true',
@@ -116,6 +116,9 @@ def load_benchmark(args):
                  if getattr(args, o, None))
     if given != 'otb' and (args.list or args.no_otb_ranges):
         raise SequenceError('--list and --no-otb-ranges apply to --otb, not to --%s' % given)
+    if given != 'got10k' and getattr(args, 'split', None):
+        raise SequenceError('--split chooses a GOT-10k split: it applies to --got10k, not to --%s'
+                            % given)
     if args.otb:
         return benchmarks.benchmark('otb', otb.load_otb(args.otb, args.list,
                                                         not args.no_otb_ranges))
@@ -123,7 +126,7 @@ def load_benchmark(args):
         return benchmarks.benchmark('vid', vid.track_sequences(args.vid))
     readers = {'uav123': benchmarks.load_uav123, 'nfs': benchmarks.load_nfs,
                'tc128': benchmarks.load_tc128, 'lasot': benchmarks.load_lasot,
-               'got10k': lambda root: benchmarks.load_got10k(root, args.split),
+               'got10k': lambda root: benchmarks.load_got10k(root, args.split or 'val'),
                'trackingnet': benchmarks.load_trackingnet}
     root = getattr(args, given)
     if not os.path.isdir(root):

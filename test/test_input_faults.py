@@ -189,3 +189,25 @@ def test_a_size_change_mid_way_is_refused_naming_sequence_frame_and_sizes(tmpdir
                        'sequence must have one size' % (bad, frames[bad], sizes[bad][0],
                                                         sizes[bad][1], sizes[0][0], sizes[0][1]))
     assert not os.path.exists(str(tmpdir.join('results')))
+
+
+@pytest.mark.parametrize('text, words', [
+    ('nan,nan,5,5', 'not a finite number'), ('1,2,inf,4', 'not a finite number'),
+    ('1e12,2,3,4', 'outside'), ('1,2,3', 'x,y,w,h'), ('a,b,c,d', 'x,y,w,h'),
+])
+def test_a_hostile_init_box_is_one_line(text, words):
+    """--init is checked as a ground-truth box is (finite, bounded), not only its size."""
+    from trackers.sequences import parse_box
+    with pytest.raises(SequenceError) as err:
+        parse_box(text)
+    assert words in str(err.value) and '\n' not in str(err.value)
+
+
+def test_split_applies_to_got10k_only():
+    import argparse
+    from datasets import tracking
+    parser = argparse.ArgumentParser()
+    tracking.add_source_arguments(parser)
+    args = parser.parse_args(['--otb', '/nowhere', '--split', 'test'])
+    with pytest.raises(SequenceError, match='--split chooses a GOT-10k split'):
+        tracking.load_benchmark(args)

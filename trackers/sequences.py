@@ -12,6 +12,7 @@ import numpy as np
 from datasets import images
 from datasets.errors import InputError
 from datasets.fileio import printable
+from datasets.numbers import xywh_problem
 from datasets.otb import otb_sequence
 from datasets.tracking import IMAGE_EXTENSIONS, Sequence, SequenceError, list_images
 
@@ -25,6 +26,9 @@ def parse_box(text):
     if box is None or box.shape != (4,) or not (box[2] > 0 and box[3] > 0):
         raise SequenceError('--init must be x,y,w,h with a positive width and height, got %r'
                             % text)
+    problem = xywh_problem(box.tolist())   # finite and bounded, as a ground-truth box
+    if problem:
+        raise SequenceError('--init %s: %s' % (text, problem))
     return box
 
 
