@@ -366,7 +366,7 @@ def test_trackingnet_submission_and_reader(tmpdir):
         gts[name] = _boxes(rng, n)
         _save(os.path.join(root, 'TEST', 'anno', name + '.txt'), gts[name][:1], '%.2f')
     args = argparse.Namespace(otb=None, vid=None, uav123=None, nfs=None, tc128=None, lasot=None,
-                              got10k=None, trackingnet=root, split='val', list=None,
+                              got10k=None, trackingnet=root, split=None, list=None,
                               no_otb_ranges=False)
     bench = tracking.load_benchmark(args)
     assert [len(s.frames) for s in bench.sequences] == [3, 4] and not bench.ground_truth
