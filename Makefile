@@ -320,6 +320,18 @@ segment-osmn: $(STAMP) $(call sample_for,$(segment_data))
 	  $(if $(FINETUNE_SCALES),--finetune-scales) $(if $(FINETUNE_PER_OBJECT),--finetune-per-object) \
 	  --out $(call cli_out,$(OUT)/segment/$(notdir $(patsubst %/,%,$(RUN)))) $(SEGMENT_ARGS)
 
+# make pack-osmn PACK=davis2017-test-dev|ytvos2018|ytvos2019|mose RESULTS=<segmenter OUT>: the zip the
+# challenge server takes, checked against the split's every required frame (segmenters/submission.py;
+# an incomplete one is submission-incomplete.zip with submission-problems.txt, and exit 1). The
+# dataset root: DAVIS_DATA (test-dev), YTVOS_DATA (2018; 2019: DATA/youtube-vos-2019 unless
+# YTVOS_DATA is given), MOSE_DATA.
+PACK ?=
+pack_data = $(if $(filter davis%,$(PACK)),$(DAVIS_DATA),$(if $(filter mose,$(PACK)),$(MOSE_DATA),$(if $(filter ytvos2019,$(PACK)),$(if $(call on_command_line,YTVOS_DATA),$(YTVOS_DATA),$(DATA)/youtube-vos-2019),$(YTVOS_DATA))))
+$(call declare,pack-osmn,PACK RESULTS DAVIS_DATA YTVOS_DATA MOSE_DATA DATA,the submission zip of a results folder for PACK=davis2017-test-dev|ytvos2018|ytvos2019|mose$(comma) checked for completeness)
+pack-osmn: $(STAMP)
+	@test -n "$(PACK)" -a -n "$(RESULTS)" || { echo "usage: make pack-osmn PACK=davis2017-test-dev|ytvos2018|ytvos2019|mose RESULTS=<segmenter OUT> [DAVIS_DATA=|YTVOS_DATA=|MOSE_DATA=<root>]"; exit 2; }
+	$(PY) -m segmenters.submission --pack $(PACK) --results $(RESULTS) --data $(pack_data)
+
 CKPT ?=
 $(call declare,import-osmn,CKPT RUN_DIR STAGE,a released OSMN checkpoint (CKPT=<prefix or folder>) as a run directory RUN_DIR the segmenter uses (STAGE: its config$(comma) default davis))
 import-osmn: $(STAMP)
