@@ -102,8 +102,9 @@ $(call declare,sample-data-corrupt,$(SAMPLE_VARIABLES),the same trees with broke
 sample-data-corrupt: $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE)-corrupt --seed $(SEED) --corrupt --overwrite
 
-# Dataset targets reading the default DATA write the sample first when it is missing.
-$(SAMPLE)/sample_manifest.json: | $(STAMP)
+# Dataset targets reading the default DATA write the sample first when it is missing, or older
+# than the sample generator (a checkout that adds a dataset to it rewrites the sample).
+$(SAMPLE)/sample_manifest.json: $(wildcard sampledata/*.py) | $(STAMP)
 	$(PY) -m sampledata --out $(SAMPLE) --seed $(SEED) --overwrite
 sample_if_default = $(if $(filter $(DATA),$(SAMPLE)),$(SAMPLE)/sample_manifest.json)
 PIPELINE_VARIABLES := DATA OUT OVERWRITE PIPELINE_ARGS $(SAMPLE_VARIABLES)
