@@ -342,17 +342,17 @@ def incomplete_twin(path):
 def write_submission_zip(path, entries, complete):
     """A local zip of [(file, name in the zip)], in that order, at `path`, or at its
     incomplete_twin when not `complete`; an earlier zip of either name is removed first, so the
-    folder never holds a stale complete one. Written to a temporary file, then renamed.
+    folder never holds a stale complete one. Written through `replacing` (a temporary file renamed;
+    removed, with a WriteError naming `path`, when the write fails).
     Returns the path written (the GOT-10k / TrackingNet and the VOS submission packs)."""
     for old in (path, incomplete_twin(path)):
         if os.path.isfile(old):
             os.remove(old)
     target = path if complete else incomplete_twin(path)
-    makedirs(os.path.dirname(os.path.abspath(target)))
-    with zipfile.ZipFile(target + '.tmp', 'w', zipfile.ZIP_DEFLATED) as archive:
-        for source, entry in entries:
-            archive.write(source, entry)
-    os.replace(target + '.tmp', target)
+    with replacing(os.path.abspath(target)) as tmp:   # a full disk leaves no cut-short zip
+        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for source, entry in entries:
+                archive.write(source, entry)
     return target
 
 
