@@ -61,6 +61,23 @@ def _make_socket(path):
         os.close(folder)
 
 
+def _tag_rotated(root, relative, dataset, detail, faults):
+    """Rewrite the JPEG at root/relative with an EXIF orientation tag of 6 (pixels unchanged)."""
+    path = os.path.join(root, relative)
+    with open(path, 'rb') as f:
+        rotated = exif_rotated_jpeg(f.read())
+    write_bytes(path, rotated)
+    faults.add(dataset, 'exif_orientation', relative, detail)
+
+
+def _named_pipe(root, relative, dataset, faults):
+    """Replace the file at root/relative with a named pipe (where the platform has them)."""
+    if hasattr(os, 'mkfifo'):
+        os.remove(os.path.join(root, relative))
+        os.mkfifo(os.path.join(root, relative))
+        faults.add(dataset, 'not_regular_file', relative, 'a named pipe (a reader would block)')
+
+
 def inject_davis(root, faults):
     """Turn frames 1-6 of the DAVIS sequence SEQUENCE (already written and listed, 8 frames) into
     file-system faults, and add a frame whose name is not UTF-8."""
@@ -74,14 +91,9 @@ def inject_davis(root, faults):
         os.remove(path)
         return path
 
-    with open(os.path.join(root, frame(2)), 'rb') as f:
-        rotated = exif_rotated_jpeg(f.read())
-    write_bytes(os.path.join(root, frame(2)), rotated)
-    faults.add('davis', 'exif_orientation', frame(2),
-               'EXIF orientation 6 on a landscape frame (written as stored, warned)')
-    if hasattr(os, 'mkfifo'):
-        os.mkfifo(replace(1))
-        faults.add('davis', 'not_regular_file', frame(1), 'a named pipe (a reader would block)')
+    _tag_rotated(root, frame(2), 'davis',
+                 'EXIF orientation 6 on a landscape frame (written as stored, warned)', faults)
+    _named_pipe(root, frame(1), 'davis', faults)
     os.symlink(os.devnull, replace(3))
     faults.add('davis', 'not_regular_file', frame(3), 'a symbolic link to %s' % os.devnull)
     os.symlink('gone.jpg', replace(4))
@@ -123,12 +135,6 @@ def inject_vid(root, faults):
     def frame(t):
         return os.path.join('Data', 'VID', 'train', VID_SNIPPET, '%06d.JPEG' % t)
 
-    with open(os.path.join(root, frame(1)), 'rb') as f:
-        rotated = exif_rotated_jpeg(f.read())
-    write_bytes(os.path.join(root, frame(1)), rotated)
-    faults.add('vid', 'exif_orientation', frame(1),
-               'EXIF orientation 6 on a landscape frame (cropped as stored, warned)')
-    if hasattr(os, 'mkfifo'):
-        os.remove(os.path.join(root, frame(2)))
-        os.mkfifo(os.path.join(root, frame(2)))
-        faults.add('vid', 'not_regular_file', frame(2), 'a named pipe (a reader would block)')
+    _tag_rotated(root, frame(1), 'vid',
+                 'EXIF orientation 6 on a landscape frame (cropped as stored, warned)', faults)
+    _named_pipe(root, frame(2), 'vid', faults)

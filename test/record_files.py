@@ -1,5 +1,6 @@
 """Test helpers: read pipeline outputs back (dataset_info through schemas.dataset_info, records
-through a schema decoder in tf.data); find tf.data's autotuning model in a trainer's input."""
+through a schema decoder in tf.data); find tf.data's autotuning model in a trainer's input; every
+file of a folder (tree_contents: has a refused or failed command changed anything?)."""
 from __future__ import absolute_import, division, print_function
 
 import json
@@ -48,3 +49,14 @@ def autotune_model_ops(dataset):
     nodes = [op.type for op in graph.get_operations()]
     nodes += [n.op for f in graph.as_graph_def().library.function for n in f.node_def]
     return [n for n in nodes if n == 'ModelDataset']
+
+
+def tree_contents(root):
+    """{path relative to root: bytes} of every file below root."""
+    out = {}
+    for base, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(base, name)
+            with open(path, 'rb') as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out

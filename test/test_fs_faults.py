@@ -6,7 +6,6 @@ every decoder and flagged."""
 from __future__ import absolute_import, division, print_function
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -21,21 +20,11 @@ import pytest
 from datasets import fileio, images
 from datasets.errors import InputError
 from pipelines import dead_letters, driver, output, vos
+from record_files import tree_contents
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
 AS_ROOT = hasattr(os, 'geteuid') and os.geteuid() == 0
-
-
-def _tree_digest(root):
-    """{relative path: sha256} of every file under root (what a reader of the output sees)."""
-    found = {}
-    for base, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(base, name)
-            with open(path, 'rb') as f:
-                found[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
-    return found
 
 
 def _error_lines(capsys):
@@ -63,18 +52,18 @@ def _fail_writes(monkeypatch, code, when):
 
 @pytest.fixture(scope='module')
 def davis_out(sample_data, tmp_path_factory):
-    """(DAVIS data, an output root holding a published davis2017, digest of that output)."""
+    """(DAVIS data, an output root holding a published davis2017, that output's files)."""
     data = os.path.join(sample_data[0], 'DAVIS')
     out = str(tmp_path_factory.mktemp('fs-out'))
     assert vos.davis_main(['--data', data, '--out', out] + FAST) == 0
     published = os.listdir(os.path.join(out, 'davis2017'))
     assert '_stop' not in published and '_parts' not in published   # the work's own folders
-    return data, out, _tree_digest(os.path.join(out, 'davis2017'))
+    return data, out, tree_contents(os.path.join(out, 'davis2017'))
 
 
-def _assert_untouched(out, digest):
+def _assert_untouched(out, contents):
     """The old output is as it was, and no work directory or temporary is left."""
-    assert _tree_digest(os.path.join(out, 'davis2017')) == digest
+    assert tree_contents(os.path.join(out, 'davis2017')) == contents
     assert sorted(os.listdir(out)) == ['davis2017']
 
 
@@ -86,7 +75,7 @@ def _assert_untouched(out, digest):
 ])
 def test_a_failed_write_is_one_line_and_publishes_nothing(davis_out, monkeypatch, capsys, code,
                                                           where):
-    data, out, digest = davis_out
+    data, out, contents = davis_out
     if code == errno.EACCES:   # dataset_info.json is written through tf.io.gfile
         monkeypatch.setattr(driver.dataset_info, 'write', _gfile_failure)
     _fail_writes(monkeypatch, code, lambda path: where in path)
@@ -95,7 +84,7 @@ def test_a_failed_write_is_one_line_and_publishes_nothing(davis_out, monkeypatch
     assert len(lines) == 1, lines
     assert lines[0].startswith('error: cannot write ') and os.strerror(code) in lines[0], lines
     assert where in lines[0]
-    _assert_untouched(out, digest)
+    _assert_untouched(out, contents)
 
 
 def _gfile_failure(work, info):
@@ -108,13 +97,13 @@ def test_a_full_disk_that_also_swallows_the_stop_marker_is_one_line(davis_out, m
                                                                     capsys):
     """The issue's case: the marker of the failed write is itself written to the full disk. It
     is left empty (its name still says why), and read as "stopped, disk full", not parsed."""
-    data, out, digest = davis_out
+    data, out, contents = davis_out
     _fail_writes(monkeypatch, errno.ENOSPC, lambda path: '.work' in path)
     assert vos.davis_main(['--data', data, '--out', out, '--overwrite'] + FAST) == 1
     lines = _error_lines(capsys)
     assert len(lines) == 1 and 'Traceback' not in lines[0], lines
     assert 'No space left on device' in lines[0] and '.davis2017.work' in lines[0], lines
-    _assert_untouched(out, digest)
+    _assert_untouched(out, contents)
 
 
 @pytest.mark.parametrize('content', [b'', b'{"kind": "write_fa', b'[1, 2]', b'\xff\xfe'])
@@ -167,7 +156,7 @@ def _limited_file_size(limit):
 
 @pytest.mark.slow  # a pipeline in a subprocess: ~4 s of imports
 def test_a_real_write_failure_of_a_pipeline_is_one_line(davis_out, tmpdir):
-    data, out, digest = davis_out
+    data, out, contents = davis_out
     run = subprocess.run(
         [sys.executable, '-m', 'pipelines', 'davis', '--data', data, '--out', out,
          '--overwrite', '--units-per-shard', '100'] + FAST, cwd=ROOT, stdout=subprocess.PIPE,
@@ -176,7 +165,7 @@ def test_a_real_write_failure_of_a_pipeline_is_one_line(davis_out, tmpdir):
            if not line.startswith(('[', 'note: '))]
     assert run.returncode == 1 and len(err) == 1, run.stderr.decode()[-3000:]
     assert 'File too large' in err[0] and '.davis2017.work' in err[0], err
-    _assert_untouched(out, digest)
+    _assert_untouched(out, contents)
 
 
 @pytest.mark.skipif(AS_ROOT, reason='root writes into a 0o555 folder')
@@ -402,20 +391,20 @@ def test_pipelines_flag_frames_that_carry_a_rotation():
 
 
 def test_a_full_disk_when_taking_the_output_lock_leaves_nothing(davis_out, monkeypatch, capsys):
-    data, out, digest = davis_out
+    data, out, contents = davis_out
     _fail_writes(monkeypatch, errno.ENOSPC, lambda path: '.lock' in path)
     assert vos.davis_main(['--data', data, '--out', out, '--overwrite'] + FAST) == 1
     lines = _error_lines(capsys)
     assert len(lines) == 1 and lines[0].startswith('error: cannot write %s/.davis2017.lock.'
                                                    % out), lines
     assert lines[0].endswith(': No space left on device'), lines
-    _assert_untouched(out, digest)
+    _assert_untouched(out, contents)
 
 
 def test_a_worker_that_cannot_even_leave_a_marker_is_one_line(davis_out, monkeypatch, capsys):
     """The last resort: the marker's empty file is refused too, the write error reaches the
     runner, and the driver still reports one line from its text."""
-    data, out, digest = davis_out
+    data, out, contents = davis_out
     _fail_writes(monkeypatch, errno.ENOSPC, lambda path: '.work' in path)
 
     real_open = os.open
@@ -429,7 +418,7 @@ def test_a_worker_that_cannot_even_leave_a_marker_is_one_line(davis_out, monkeyp
     lines = _error_lines(capsys)
     assert len(lines) == 1 and 'No space left on device' in lines[0], lines
     assert '.davis2017.work' in lines[0], lines
-    _assert_untouched(out, digest)
+    _assert_untouched(out, contents)
 
 
 def test_replacing_keeps_the_old_file_when_its_writer_fails(tmpdir):

@@ -22,6 +22,7 @@ from trainers import checkpoints, guard, run_dir as run_dir_lib
 from trainers import config as config_lib
 from trainers.osmn import train as osmn_train
 from trainers.sasiam import train as sasiam_train
+from record_files import tree_contents
 
 TINY = ['--device', 'cpu', '--set', 'model.width=0.0625', '--set', 'input.batch_size=2',
         '--set', 'input.pair_shuffle=16', '--set', 'input.record_shuffle=4',
@@ -54,17 +55,6 @@ def _copy(path, tmpdir, name='run'):
     target = str(tmpdir.join(name))
     shutil.copytree(path, target)
     return target
-
-
-def _files(run_dir):
-    """{relative path: bytes} of every file below run_dir."""
-    out = {}
-    for root, _, names in os.walk(run_dir):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, 'rb') as f:
-                out[os.path.relpath(path, run_dir)] = f.read()
-    return out
 
 
 def _one_error(capsys):
@@ -221,13 +211,13 @@ REFUSALS = {
 def test_a_refused_command_leaves_the_run_directory_byte_identical(
         records, coco_records, finished, tmpdir, capsys, case):
     run_dir = _copy(finished, tmpdir)
-    before = _files(run_dir)
+    before = tree_contents(run_dir)
     make, words = REFUSALS[case]
     trainer, args = make(records, coco_records, tmpdir)
     common = TINY if trainer is sasiam_train else OSMN_TINY
     assert trainer.main(['--run-dir', run_dir, '--steps', '4'] + common + args) == 1
     assert words in _one_error(capsys)
-    assert _files(run_dir) == before
+    assert tree_contents(run_dir) == before
 
 
 @pytest.mark.slow  # two trainer runs and a records rebuild (~4 s)
@@ -309,12 +299,12 @@ def test_no_readable_checkpoint_is_refused_not_restarted_from_scratch(
     run_dir = _copy(finished, tmpdir)
     for step in (1, 2):
         _cut_short(os.path.join(run_dir, 'model.ckpt-%d.data-00000-of-00001' % step))
-    before = _files(run_dir)
+    before = tree_contents(run_dir)
     assert _sasiam(records, run_dir, 3) == 1
     error = _one_error(capsys)
     assert error.startswith('error: no checkpoint in %s reads whole (model.ckpt-2: ' % run_dir)
     assert 'model.ckpt-1: ' in error
-    assert _files(run_dir) == before
+    assert tree_contents(run_dir) == before
 
 
 def test_keep_never_deletes_the_checkpoint_just_written(tmpdir):

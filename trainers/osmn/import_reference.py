@@ -158,8 +158,8 @@ def import_reference(given, run_dir, stage='davis', assignments=(), overwrite=Fa
     step = int(reader.get_tensor('global_step')) if 'global_step' in shapes else 0
     record = {'imported_from': given, 'checkpoint': os.path.basename(path),
               'checkpoint_sha256': fileio.sha256_files(
-                  sorted(glob.glob(path + '.index') + glob.glob(path + '.data-*'))), 'reference_step': step,
-              'variables': len(mapped), 'left_out': left_out}
+                  sorted(glob.glob(path + '.index') + glob.glob(path + '.data-*'))),
+              'reference_step': step, 'variables': len(mapped), 'left_out': left_out}
     run_dir_lib.write_imported(run_dir, cfg, record,
                                lambda folder: _write_checkpoint(folder, cfg, reader, mapped, step))
     return record
