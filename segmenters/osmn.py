@@ -130,6 +130,20 @@ def merge_labels(probabilities, ids, background=BACKGROUND_SCORE):
     return labels
 
 
+def finetune_schedule(seed, key, objects, steps, scales):
+    """The seeded draws of one fine-tuning, one (object, augmentation uniforms, scale index) per
+    step, `steps` per object in turn: a function of the seed and `key` (the video's name, or
+    '<video>/<object id>' for per-object copies) only, so the same seed repeats them exactly. (The
+    fine-tuned maps themselves may differ in the last bits: CPU reductions are not bit-exact.)"""
+    rng = np.random.RandomState((seed * 1000003 + zlib.crc32(key.encode())) % (2 ** 32))
+    schedule = []
+    for step in range(steps * len(objects)):
+        uniforms = rng.rand(1, augment.UNIFORMS)
+        scale = rng.randint(scales) if scales > 1 else 0
+        schedule.append((objects[step % len(objects)], uniforms, scale))
+    return schedule
+
+
 class OsmnSegmenter(object):
     """A session holding the OSMN inference graph of a run, for videos of one network size."""
 
@@ -303,13 +317,6 @@ class OsmnSegmenter(object):
             out.extend(probs[:len(chunk)])
         return out
 
-    def _finetune_rng(self, video, objects):
-        """The augmentation and scale draws of one fine-tuning: a function of the seed, the video
-        and (per-object copies) the object."""
-        key = video.name if not self.finetune_per_object else '%s/%d' % (video.name,
-                                                                          objects[0].id)
-        return np.random.RandomState((self.seed * 1000003 + zlib.crc32(key.encode())) % (2 ** 32))
-
     def finetune(self, video, objects=None):
         """Fresh copy of the checkpoint's weights trained on the given masks of `objects` (all
         of the video's by default), finetune_steps per object (objects in turn); returns the
@@ -317,16 +324,16 @@ class OsmnSegmenter(object):
         objects = list(objects or video.objects)
         self._load_weights()
         self.sess.run(self.finetune_reset)
-        rng = self._finetune_rng(video, objects)
         frames, losses = {}, []
-        for step in range(self.finetune_steps * len(objects)):
-            obj = objects[step % len(objects)]
+        key = video.name if not self.finetune_per_object else '%s/%d' % (video.name,
+                                                                          objects[0].id)
+        schedule = finetune_schedule(self.seed, key, objects, self.finetune_steps,
+                                     len(self.finetune_steps_ops))
+        for obj, uniforms, scale in schedule:
             if obj.first_frame not in frames:
                 frames[obj.first_frame] = video.image(obj.first_frame)
             feed = self._put_guide(frames[obj.first_frame], obj, video)
-            feed[self.uniforms] = rng.rand(1, augment.UNIFORMS)
-            scale = rng.randint(len(self.finetune_steps_ops)) if len(
-                self.finetune_steps_ops) > 1 else 0
+            feed[self.uniforms] = uniforms
             loss, _ = self.sess.run(self.finetune_steps_ops[scale], feed)
             losses.append(float(loss))
         return losses[0], losses[-1], len(losses)

@@ -88,22 +88,25 @@ def test_per_object_copies_are_independent_and_merged_by_argmax(osmn_run, video)
     assert _run_digest(osmn_run) == before
 
 
-@pytest.mark.slow  # three segmenters with their fine-tuning graphs (~35 s)
+@pytest.mark.slow  # two segmenters with their fine-tuning graphs (~25 s)
 def test_three_scale_finetuning_builds_one_update_per_scale_and_draws_them(osmn_run, video):
     """--finetune-scales: one update op per scale of FINETUNE_SCALES (the trainer's DAVIS
     scales, the reference's online ones) at that fraction of the network size, drawn per step
-    from the video's seeded generator: the same seed gives the same maps, the fine-tuned copy
-    differs from the one trained at the network size only."""
+    from the video's seeded schedule: the same seed gives the same draws, another seed other
+    ones, and the fine-tuned copy differs from the one trained at the network size only. (The
+    maps of two runs are not compared: CPU reductions are not bit-exact, and Adam's normalised
+    step and the propagated binary masks amplify the last bits; CI once saw them 0.02 apart.)"""
     assert osmn.FINETUNE_SCALES == (0.5, 0.8, 1.0)
 
-    def segment(scales, seed=0):
+    def segment(scales):
         segmenter = osmn.OsmnSegmenter(osmn_run, 'davis2017', 'cpu', finetune_steps=3,
                                        finetune_lr=0.01, finetune_scales=scales,
-                                       max_frame_size=video.size, seed=seed)
+                                       max_frame_size=video.size)
         try:
             assert len(segmenter.finetune_steps_ops) == len(segmenter.finetune_sizes)
             out = _Collect()
-            segmenter.segment(video, out)
+            stats = segmenter.segment(video, out)
+            assert stats['finetune_steps'] == 3 * len(video.objects)
             return segmenter.size, segmenter.finetune_sizes, out
         finally:
             segmenter.close()
@@ -111,12 +114,18 @@ def test_three_scale_finetuning_builds_one_update_per_scale_and_draws_them(osmn_
     assert shapes == [(int(size[0] * s), int(size[1] * s)) for s in osmn.FINETUNE_SCALES]
     _, single_shapes, single = segment(False)
     assert single_shapes == [tuple(size)]
-    _, _, again = segment(True)
     key = (video.name, len(video.frame_names) - 1)
-    for obj_id, prob in multi.probabilities[key].items():   # CPU reductions: not bit-exact
-        np.testing.assert_allclose(prob, again.probabilities[key][obj_id], atol=1e-3)
     assert any(not np.array_equal(p, single.probabilities[key][i])
                for i, p in multi.probabilities[key].items())
+
+    def draws(seed, key=video.name, scales=3):
+        return [(obj.id, uniforms.tolist(), scale) for obj, uniforms, scale
+                in osmn.finetune_schedule(seed, key, video.objects, 20, scales)]
+    assert draws(0) == draws(0) != draws(1)
+    assert draws(0) != draws(0, key=video.name + '/1')   # per-object copies draw their own
+    assert {scale for _, _, scale in draws(0)} == {0, 1, 2}
+    assert {scale for _, _, scale in draws(0, scales=1)} == {0}
+    assert [obj_id for obj_id, _, _ in draws(0)] == [o.id for o in video.objects] * 20
 
 
 def test_reference_finetuning_switches_need_steps_and_default_to_the_reference_length(osmn_run):
