@@ -60,6 +60,9 @@ TRACK_NAME  ?= track
 OUT      ?= out
 DEVICE   ?= auto
 PYTEST_ARGS ?=
+# Processes make test spreads its tests over (pytest-xdist); 0 runs them in the make process
+# itself (a debugger, -x at the first failure in order).
+TEST_WORKERS ?= 2
 
 PIPELINE_ARGS ?=
 # OVERWRITE=1 replaces an existing output directory of a dataset target (0, no, false, off or
@@ -84,11 +87,12 @@ $(STAMP): requirements.txt requirements-base.txt
 $(call declare,venv,,create or update .venv (Python 3.7 with requirements.txt))
 venv: $(STAMP)
 
-# make test: every test but those marked slow (a few minutes on 2 cores); make test-slow: the
-# slow ones (real multi-process, multi-scale and install runs). CI runs both (.ci/run).
-$(call declare,test,PYTEST_ARGS,run the test suite but its slow tests (PYTEST_ARGS: extra pytest arguments))
+# make test: every test but those marked slow (about 2 minutes on 2 cores, on TEST_WORKERS
+# processes); make test-slow: the slow ones (real multi-process, multi-scale and install runs),
+# one at a time since many start processes of their own. CI runs both (.ci/run).
+$(call declare,test,PYTEST_ARGS TEST_WORKERS,run the test suite but its slow tests (PYTEST_ARGS: extra pytest arguments; TEST_WORKERS: processes$(comma) 0 for none))
 test: $(STAMP)
-	$(PY) -m pytest -q test -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q test -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 $(call declare,test-slow,PYTEST_ARGS,run the slow tests only (CI runs them after make test; docs/testing.md))
 test-slow: $(STAMP)
