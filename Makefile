@@ -60,8 +60,8 @@ TRACK_NAME  ?= track
 OUT      ?= out
 DEVICE   ?= auto
 PYTEST_ARGS ?=
-# Processes make test spreads its tests over (pytest-xdist); 0 runs them in the make process
-# itself (a debugger, -x at the first failure in order).
+# Processes make test spreads its tests over (pytest-xdist); 0 or empty runs them in the make
+# process itself (a debugger, -x at the first failure in order).
 TEST_WORKERS ?= 2
 
 PIPELINE_ARGS ?=
@@ -92,7 +92,7 @@ venv: $(STAMP)
 # one at a time since many start processes of their own. CI runs both (.ci/run).
 $(call declare,test,PYTEST_ARGS TEST_WORKERS,run the test suite but its slow tests (PYTEST_ARGS: extra pytest arguments; TEST_WORKERS: processes$(comma) 0 for none))
 test: $(STAMP)
-	$(PY) -m pytest -q test -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -q test -m "not slow" -n $(or $(TEST_WORKERS),0) $(PYTEST_ARGS)
 
 $(call declare,test-slow,PYTEST_ARGS,run the slow tests only (CI runs them after make test; docs/testing.md))
 test-slow: $(STAMP)
